@@ -1,0 +1,262 @@
+#include "core/key_template.h"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+
+#include "core/state_dict.h"
+
+namespace chainconv {
+
+// ---- Bindings ---------------------------------------------------------------------------
+
+const std::string* Bindings::get(std::string_view name) const {
+  for (const auto& [n, v] : vars_)
+    if (n == name) return &v;
+  return nullptr;
+}
+
+void Bindings::set(const std::string& name, std::string value) {
+  for (auto& [n, v] : vars_) {
+    if (n == name) {
+      v = std::move(value);
+      return;
+    }
+  }
+  vars_.emplace_back(name, std::move(value));
+}
+
+Bindings Bindings::only(const std::vector<std::string>& names) const {
+  Bindings result;
+  for (const auto& [n, v] : vars_)
+    if (std::find(names.begin(), names.end(), n) != names.end()) result.set(n, v);
+  return result;
+}
+
+std::string Bindings::str() const {
+  std::string s;
+  for (const auto& [n, v] : vars_) s += (s.empty() ? "" : " ") + n + "=" + v;
+  return s;
+}
+
+// ---- KeyTemplate ------------------------------------------------------------------------
+
+KeyTemplate::KeyTemplate() = default;
+KeyTemplate::~KeyTemplate() = default;
+KeyTemplate::KeyTemplate(const KeyTemplate&) = default;
+KeyTemplate& KeyTemplate::operator=(const KeyTemplate&) = default;
+KeyTemplate::KeyTemplate(KeyTemplate&&) noexcept = default;
+KeyTemplate& KeyTemplate::operator=(KeyTemplate&&) noexcept = default;
+
+static bool valid_name(std::string_view name) {
+  if (name.empty() || !(std::islower(static_cast<unsigned char>(name[0])) || name[0] == '_'))
+    return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
+           c == '_';
+  });
+}
+
+KeyTemplate KeyTemplate::compile(const std::string& text, const SourcePos& pos, bool prefix) {
+  KeyTemplate t;
+  t.text_ = text;
+  t.pos_ = pos;
+  t.prefix_ = prefix;
+  auto fail = [&](const std::string& why) -> Error {
+    return Error(pos, "bad key template '" + text + "': " + why);
+  };
+  if (text.empty()) throw fail("it is empty");
+  if (prefix && text.back() != '.')
+    throw fail("a prefix must end with '.', so that it matches whole segments only");
+
+  bool has_path = false;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t open = text.find('{', i);
+    size_t stray = text.find('}', i);
+    if (stray < open) throw fail("'}' without '{' at offset " + std::to_string(stray));
+    if (open == std::string::npos) {
+      t.pieces_.push_back({text.substr(i), -1});
+      break;
+    }
+    if (open > i) t.pieces_.push_back({text.substr(i, open - i), -1});
+    size_t close = text.find('}', open);
+    if (close == std::string::npos) throw fail("'{' at offset " + std::to_string(open) + " is never closed");
+    std::string spec = text.substr(open + 1, close - open - 1);
+    Placeholder ph;
+    size_t colon = spec.find(':');
+    ph.name = spec.substr(0, colon);
+    if (colon != std::string::npos) {
+      std::string type = spec.substr(colon + 1);
+      if (type == "segment") ph.type = PlaceholderType::segment;
+      else if (type == "path") ph.type = PlaceholderType::path, has_path = true;
+      else if (type == "digits") ph.type = PlaceholderType::digits;
+      else throw fail("unknown placeholder type '" + type + "' (expected digits, segment or path)");
+    }
+    if (!valid_name(ph.name)) throw fail("placeholder name '" + ph.name + "' must match [a-z_][a-z0-9_]*");
+    if (t.has_placeholder(ph.name)) throw fail("placeholder {" + ph.name + "} appears twice");
+    bool starts_segment = open == 0 || text[open - 1] == '.';
+    bool ends_segment = close + 1 == text.size() || text[close + 1] == '.';
+    if (!starts_segment || !ends_segment)
+      throw fail("placeholder {" + ph.name + "} must fill a whole dotted segment");
+    t.pieces_.push_back({{}, static_cast<int>(t.placeholders_.size())});
+    t.placeholders_.push_back(ph);
+    i = close + 1;
+  }
+  if (text.front() == '.' || text.find("..") != std::string::npos)
+    throw fail("empty segment");
+
+  if (has_path) {
+    std::string pattern;
+    for (const Piece& piece : t.pieces_) {
+      if (piece.placeholder < 0) {
+        pattern += RE2::QuoteMeta(piece.literal);
+        continue;
+      }
+      switch (t.placeholders_[piece.placeholder].type) {
+        case PlaceholderType::digits: pattern += "([0-9]+)"; break;
+        case PlaceholderType::segment: pattern += "([^.]+)"; break;
+        case PlaceholderType::path: pattern += "([^.]+(?:\\.[^.]+)*)"; break;
+      }
+    }
+    pattern += prefix ? "(.+)" : "";
+    RE2::Options options;
+    options.set_dot_nl(true);
+    options.set_log_errors(false);
+    auto regex = std::make_shared<RE2>(pattern, options);
+    if (!regex->ok()) throw fail("internal regex error: " + regex->error());
+    t.regex_ = std::move(regex);
+  }
+  return t;
+}
+
+std::vector<std::string> KeyTemplate::placeholder_names() const {
+  std::vector<std::string> names;
+  for (const auto& ph : placeholders_) names.push_back(ph.name);
+  return names;
+}
+
+bool KeyTemplate::has_placeholder(std::string_view name) const {
+  return std::any_of(placeholders_.begin(), placeholders_.end(),
+                     [&](const Placeholder& ph) { return ph.name == name; });
+}
+
+static bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool KeyTemplate::match(std::string_view key, const Bindings& fixed, Bindings* out,
+                        std::string* rest) const {
+  return regex_ ? match_regex(key, fixed, out, rest) : match_pieces(key, fixed, out, rest);
+}
+
+// Placeholders fill whole segments, so each one ends at the next '.' or the end of the key:
+// matching is one left-to-right pass with no backtracking.
+bool KeyTemplate::match_pieces(std::string_view key, const Bindings& fixed, Bindings* out,
+                               std::string* rest) const {
+  size_t pos = 0;
+  if (out) *out = fixed;
+  for (const Piece& piece : pieces_) {
+    if (piece.placeholder < 0) {
+      if (key.compare(pos, piece.literal.size(), piece.literal) != 0) return false;
+      pos += piece.literal.size();
+      continue;
+    }
+    size_t end = key.find('.', pos);
+    if (end == std::string_view::npos) end = key.size();
+    std::string_view value = key.substr(pos, end - pos);
+    const Placeholder& ph = placeholders_[piece.placeholder];
+    if (value.empty() || (ph.type == PlaceholderType::digits && !all_digits(value))) return false;
+    if (const std::string* bound = fixed.get(ph.name)) {
+      if (*bound != value) return false;
+    } else if (out) {
+      out->set(ph.name, std::string(value));
+    }
+    pos = end;
+  }
+  if (prefix_) {
+    if (pos >= key.size()) return false;
+    if (rest) *rest = std::string(key.substr(pos));
+    return true;
+  }
+  return pos == key.size();
+}
+
+bool KeyTemplate::match_regex(std::string_view key, const Bindings& fixed, Bindings* out,
+                              std::string* rest) const {
+  const int n = regex_->NumberOfCapturingGroups();
+  std::vector<re2::StringPiece> groups(n);
+  std::vector<RE2::Arg> args(n);
+  std::vector<RE2::Arg*> arg_ptrs(n);
+  for (int i = 0; i < n; ++i) {
+    args[i] = &groups[i];
+    arg_ptrs[i] = &args[i];
+  }
+  if (!RE2::FullMatchN(re2::StringPiece(key.data(), key.size()), *regex_, arg_ptrs.data(), n))
+    return false;
+  Bindings result = fixed;
+  for (size_t i = 0; i < placeholders_.size(); ++i) {
+    std::string value(groups[i].data(), groups[i].size());
+    if (const std::string* bound = fixed.get(placeholders_[i].name)) {
+      if (*bound != value) return false;
+    } else {
+      result.set(placeholders_[i].name, std::move(value));
+    }
+  }
+  if (prefix_ && rest) *rest = std::string(groups[n - 1].data(), groups[n - 1].size());
+  if (out) *out = std::move(result);
+  return true;
+}
+
+std::string KeyTemplate::literal_prefix(const Bindings& fixed) const {
+  std::string prefix;
+  for (const Piece& piece : pieces_) {
+    if (piece.placeholder < 0) {
+      prefix += piece.literal;
+      continue;
+    }
+    const std::string* bound = fixed.get(placeholders_[piece.placeholder].name);
+    if (!bound) break;
+    prefix += *bound;
+  }
+  return prefix;
+}
+
+std::vector<TemplateMatch> KeyTemplate::matches(const StateDict& dict, const Bindings& fixed) const {
+  std::vector<TemplateMatch> found;
+  dict.for_each_with_prefix(literal_prefix(fixed), [&](const std::string& key, const Item&) {
+    TemplateMatch m;
+    if (match(key, fixed, &m.bindings, &m.rest)) {
+      m.key = key;
+      found.push_back(std::move(m));
+    }
+  });
+  return found;
+}
+
+bool KeyTemplate::any_match(const StateDict& dict, const Bindings& fixed) const {
+  if (placeholders_.empty() && !prefix_) return dict.contains(text_);
+  bool any = false;
+  dict.for_each_with_prefix(literal_prefix(fixed), [&](const std::string& key, const Item&) {
+    if (!any && match(key, fixed)) any = true;
+  });
+  return any;
+}
+
+std::string KeyTemplate::expand(const Bindings& bindings, std::string_view rest) const {
+  std::string key;
+  for (const Piece& piece : pieces_) {
+    if (piece.placeholder < 0) {
+      key += piece.literal;
+      continue;
+    }
+    const std::string& name = placeholders_[piece.placeholder].name;
+    const std::string* value = bindings.get(name);
+    if (!value) throw Error(pos_, "placeholder {" + name + "} of '" + text_ + "' is not bound");
+    key += *value;
+  }
+  key += rest;
+  return key;
+}
+
+}  // namespace chainconv

@@ -1,0 +1,116 @@
+// Key templates: anchored, whole-key patterns with typed placeholders, compiled once.
+//
+//   model.layers.{layer}.mlp.experts.{expert}.gate_proj.weight
+//
+// A placeholder fills one whole dotted segment. Its type says what the segment may hold:
+//   {name}          decimal digits (layer and expert indices)            "12"
+//   {name:segment}  any one segment without dots                         "gate_proj"
+//   {name:path}     one or more segments (the only type that needs re2)  "model.language_model"
+// A template matches a key only as a whole: no substring matching, ever. A prefix template
+// (used by prefix renames and prefix drops) must end in '.' and matches every key that starts
+// with it; what follows is carried along unchanged as the "rest".
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace chainconv {
+
+class StateDict;
+
+// Values bound to placeholders, e.g. {layer: "3", expert: "17"}. Few names, kept in order.
+class Bindings {
+ public:
+  const std::string* get(std::string_view name) const;
+  void set(const std::string& name, std::string value);
+  bool empty() const { return vars_.empty(); }
+  size_t size() const { return vars_.size(); }
+  // Bindings for `names` only (those present).
+  Bindings only(const std::vector<std::string>& names) const;
+  // "layer=3 expert=17"
+  std::string str() const;
+  auto begin() const { return vars_.begin(); }
+  auto end() const { return vars_.end(); }
+  bool operator==(const Bindings& other) const { return vars_ == other.vars_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> vars_;
+};
+
+enum class PlaceholderType { digits, segment, path };
+
+struct Placeholder {
+  std::string name;
+  PlaceholderType type = PlaceholderType::digits;
+};
+
+struct TemplateMatch {
+  std::string key;
+  Bindings bindings;  // the fixed bindings plus the ones this key bound
+  std::string rest;   // prefix templates only: the part of the key after the prefix
+};
+
+class KeyTemplate {
+ public:
+  // Parses and compiles `text`; throws Error at `pos` when it is malformed.
+  static KeyTemplate compile(const std::string& text, const SourcePos& pos, bool prefix = false);
+
+  KeyTemplate();
+  ~KeyTemplate();
+  KeyTemplate(const KeyTemplate&);
+  KeyTemplate& operator=(const KeyTemplate&);
+  KeyTemplate(KeyTemplate&&) noexcept;
+  KeyTemplate& operator=(KeyTemplate&&) noexcept;
+
+  const std::string& text() const { return text_; }
+  const SourcePos& pos() const { return pos_; }
+  bool is_prefix() const { return prefix_; }
+  const std::vector<Placeholder>& placeholders() const { return placeholders_; }
+  std::vector<std::string> placeholder_names() const;
+  bool has_placeholder(std::string_view name) const;
+
+  // Does `key` match, agreeing with every binding in `fixed` that names one of our
+  // placeholders? On success fills `out` (fixed + new bindings) and `rest`.
+  bool match(std::string_view key, const Bindings& fixed, Bindings* out = nullptr,
+             std::string* rest = nullptr) const;
+
+  // Every key of `dict` that matches, in lexicographic key order. Scans only the keys that
+  // share the template's literal prefix (with `fixed` substituted).
+  std::vector<TemplateMatch> matches(const StateDict& dict, const Bindings& fixed) const;
+  bool any_match(const StateDict& dict, const Bindings& fixed) const;
+
+  // The literal text before the first placeholder not bound by `fixed`.
+  std::string literal_prefix(const Bindings& fixed) const;
+
+  // The key this template names under `bindings` (plus `rest` for a prefix template).
+  // Throws Error if a placeholder is unbound.
+  std::string expand(const Bindings& bindings, std::string_view rest = {}) const;
+
+ private:
+  struct Piece {
+    std::string literal;  // when placeholder < 0
+    int placeholder = -1;
+  };
+  bool match_pieces(std::string_view key, const Bindings& fixed, Bindings* out,
+                    std::string* rest) const;
+  bool match_regex(std::string_view key, const Bindings& fixed, Bindings* out,
+                   std::string* rest) const;
+
+  std::string text_;
+  SourcePos pos_;
+  bool prefix_ = false;
+  std::vector<Piece> pieces_;
+  std::vector<Placeholder> placeholders_;
+  std::shared_ptr<const re2::RE2> regex_;  // only when a {name:path} placeholder is present
+};
+
+}  // namespace chainconv

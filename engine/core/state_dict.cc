@@ -1,0 +1,96 @@
+#include "core/state_dict.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "core/error.h"
+
+namespace chainconv {
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool natural_less(std::string_view a, std::string_view b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (is_digit(a[i]) && is_digit(b[j])) {
+      size_t ie = i, je = j;
+      while (ie < a.size() && is_digit(a[ie])) ++ie;
+      while (je < b.size() && is_digit(b[je])) ++je;
+      // Compare numerically without overflow: strip leading zeros, then length, then digits.
+      size_t is = i, js = j;
+      while (is + 1 < ie && a[is] == '0') ++is;
+      while (js + 1 < je && b[js] == '0') ++js;
+      if (ie - is != je - js) return ie - is < je - js;
+      int c = a.substr(is, ie - is).compare(b.substr(js, je - js));
+      if (c != 0) return c < 0;
+      if (ie - i != je - j) return ie - i < je - j;  // "01" after "1": stable, total
+      i = ie;
+      j = je;
+    } else {
+      if (a[i] != b[j]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[j]);
+      ++i;
+      ++j;
+    }
+  }
+  return a.size() - i < b.size() - j;
+}
+
+StateDict::StateDict(std::initializer_list<std::pair<const std::string, at::Tensor>> init) {
+  for (const auto& [key, tensor] : init) insert(key, tensor);
+}
+
+const Item* StateDict::find(std::string_view key) const {
+  auto it = items_.find(key);
+  return it == items_.end() ? nullptr : &it->second;
+}
+
+const Item& StateDict::item(std::string_view key) const {
+  if (const Item* found = find(key)) return *found;
+  throw Error("state dict has no key '" + std::string(key) + "'");
+}
+
+void StateDict::insert(std::string key, Item item) {
+  auto [it, inserted] = items_.try_emplace(std::move(key), std::move(item));
+  if (!inserted) throw Error("key '" + it->first + "' already exists; refusing to overwrite it");
+}
+
+void StateDict::set(std::string key, Item item) { items_.insert_or_assign(std::move(key), std::move(item)); }
+
+Item StateDict::take(std::string_view key) {
+  auto it = items_.find(key);
+  if (it == items_.end()) throw Error("state dict has no key '" + std::string(key) + "'");
+  Item item = std::move(it->second);
+  items_.erase(it);
+  return item;
+}
+
+bool StateDict::erase(std::string_view key) {
+  auto it = items_.find(key);
+  if (it == items_.end()) return false;
+  items_.erase(it);
+  return true;
+}
+
+void StateDict::for_each_with_prefix(
+    std::string_view prefix, const std::function<void(const std::string&, const Item&)>& fn) const {
+  for (auto it = items_.lower_bound(prefix); it != items_.end(); ++it) {
+    if (it->first.compare(0, prefix.size(), prefix) != 0) break;
+    fn(it->first, it->second);
+  }
+}
+
+std::vector<std::string> StateDict::keys_with_prefix(std::string_view prefix) const {
+  std::vector<std::string> keys;
+  for_each_with_prefix(prefix, [&](const std::string& key, const Item&) { keys.push_back(key); });
+  return keys;
+}
+
+std::vector<std::string> StateDict::keys() const {
+  std::vector<std::string> keys;
+  keys.reserve(items_.size());
+  for (const auto& entry : items_) keys.push_back(entry.first);
+  std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return natural_less(a, b); });
+  return keys;
+}
+
+}  // namespace chainconv

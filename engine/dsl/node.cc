@@ -1,0 +1,130 @@
+#include "dsl/node.h"
+
+#include <algorithm>
+
+namespace chainconv {
+
+Node::Node(YAML::Node yaml, std::shared_ptr<const std::string> file,
+           std::shared_ptr<const PieceParams> params, SourcePos fallback)
+    : yaml_(std::move(yaml)), file_(std::move(file)), params_(std::move(params)),
+      fallback_(std::move(fallback)) {}
+
+SourcePos Node::pos() const {
+  if (yaml_.IsDefined()) {
+    YAML::Mark mark = yaml_.Mark();
+    if (mark.line >= 0) return SourcePos{*file_, mark.line + 1, mark.column + 1};
+  }
+  return fallback_.known() ? fallback_ : SourcePos{*file_, 0, 0};
+}
+
+std::string Node::describe_kind() const {
+  if (!yaml_.IsDefined() || yaml_.IsNull()) return "nothing";
+  if (yaml_.IsMap()) return "a mapping";
+  if (yaml_.IsSequence()) return "a list";
+  return "'" + yaml_.Scalar() + "'";
+}
+
+std::string Node::str(const std::string& what) const {
+  if (!yaml_.IsScalar()) throw error("expected " + what + ", found " + describe_kind());
+  const std::string& raw = yaml_.Scalar();
+  std::string out;
+  size_t i = 0;
+  while (i < raw.size()) {
+    size_t start = raw.find("${", i);
+    if (start == std::string::npos) {
+      out += raw.substr(i);
+      break;
+    }
+    out += raw.substr(i, start - i);
+    size_t end = raw.find('}', start);
+    if (end == std::string::npos) throw error("'${' without a closing '}' in '" + raw + "'");
+    std::string name = raw.substr(start + 2, end - start - 2);
+    auto found = params_ ? params_->find(name) : PieceParams::const_iterator{};
+    if (!params_ || found == params_->end())
+      throw error("unknown piece parameter ${" + name + "}" +
+                  (params_ ? "" : " (parameters exist only inside a piece)"));
+    out += found->second;
+    i = end + 1;
+  }
+  return out;
+}
+
+int64_t Node::integer(const std::string& what) const {
+  std::string text = str(what);
+  try {
+    size_t used = 0;
+    long long value = std::stoll(text, &used);
+    if (used == text.size()) return value;
+  } catch (const std::exception&) {
+  }
+  throw error("expected " + what + ", found '" + text + "'");
+}
+
+bool Node::boolean(const std::string& what) const {
+  std::string text = str(what);
+  if (text == "true") return true;
+  if (text == "false") return false;
+  throw error("expected " + what + ", found '" + text + "'");
+}
+
+std::vector<Node> Node::list(const std::string& what) const {
+  if (!yaml_.IsSequence()) throw error("expected " + what + ", found " + describe_kind());
+  std::vector<Node> items;
+  for (const auto& child : yaml_) items.emplace_back(child, file_, params_, pos());
+  return items;
+}
+
+std::vector<Node> Node::one_or_many(const std::string& what) const {
+  if (yaml_.IsSequence()) {
+    auto items = list(what);
+    if (items.empty()) throw error("expected " + what + ", found an empty list");
+    return items;
+  }
+  str(what);  // throws with a clear message if not a scalar
+  return {*this};
+}
+
+std::vector<std::pair<Node, Node>> Node::entries(const std::string& what) const {
+  if (!yaml_.IsMap()) throw error("expected " + what + ", found " + describe_kind());
+  std::vector<std::pair<Node, Node>> result;
+  for (const auto& kv : yaml_)
+    result.emplace_back(Node(kv.first, file_, params_, pos()), Node(kv.second, file_, params_, pos()));
+  return result;
+}
+
+bool Node::has(const std::string& key) const {
+  if (!yaml_.IsMap()) return false;
+  for (const auto& kv : yaml_)
+    if (kv.first.IsScalar() && kv.first.Scalar() == key) return true;
+  return false;
+}
+
+Node Node::operator[](const std::string& key) const {
+  if (yaml_.IsMap()) {
+    for (const auto& kv : yaml_)
+      if (kv.first.IsScalar() && kv.first.Scalar() == key) return Node(kv.second, file_, params_, pos());
+  }
+  return Node(YAML::Node(YAML::NodeType::Undefined), file_, params_, pos());
+}
+
+Node Node::required(const std::string& key, const std::string& context) const {
+  if (!yaml_.IsMap()) throw error("expected " + context + " as a mapping, found " + describe_kind());
+  if (!has(key)) throw error("missing field '" + key + "' in " + context);
+  return (*this)[key];
+}
+
+void Node::allow_only(const std::vector<std::string>& allowed, const std::string& context) const {
+  for (const auto& [key, value] : entries(context)) {
+    std::string name = key.yaml().IsScalar() ? key.yaml().Scalar() : "?";
+    if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
+    std::string expected;
+    for (const auto& a : allowed) expected += (expected.empty() ? "" : ", ") + a;
+    throw key.error("unknown field '" + name + "' in " + context + " (expected one of: " + expected + ")");
+  }
+}
+
+Node Node::with_params(std::shared_ptr<const PieceParams> params) const {
+  return Node(yaml_, file_, std::move(params), fallback_);
+}
+
+}  // namespace chainconv

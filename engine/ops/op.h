@@ -1,0 +1,111 @@
+// What every op is: one small unit that owns its forward, its backward (the inverse,
+// played when converting prime -> HF), the key footprint the checks reason about, and its
+// documentation (in the registry entry and in schema/chain.schema.json).
+//
+// Shape rule: ops are written against ATen calls that also run on meta tensors (no data),
+// so running a chain on a dict of meta tensors *is* its symbolic execution. Where a call
+// has no meta kernel (value transforms), the op applies the rule itself (shape and dtype
+// kept).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+#include "core/key_template.h"
+#include "core/state_dict.h"
+
+namespace chainconv {
+
+enum class Direction { to_prime, to_hf };
+std::string_view direction_name(Direction d);
+inline Direction opposite(Direction d) {
+  return d == Direction::to_prime ? Direction::to_hf : Direction::to_prime;
+}
+
+struct RunOptions {
+  // Global index of the first local expert (expert-parallel shard). Stack ops number
+  // per-expert keys from here in both directions.
+  int64_t expert_offset = 0;
+  // Turn warnings (e.g. both variants of an alternate key present) into errors.
+  bool strict = false;
+};
+
+struct Warning {
+  SourcePos pos;  // the op that warned
+  std::string message;
+  std::string str() const;
+};
+
+class Op;
+
+// Sees every step an op takes: used for plans (what each output came from), coverage (ops
+// that never fired) and the demo's "what moved" listing. Default: ignore.
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  // `op` turned `inputs` into `outputs`; a drop has no outputs, a synthetic no inputs.
+  virtual void on_step(const Op& op, const std::vector<std::string>& inputs,
+                       const std::vector<std::string>& outputs) = 0;
+};
+
+// Everything an op needs while it runs.
+struct Context {
+  StateDict& dict;
+  Direction direction;
+  const RunOptions& options;
+  Bindings scope;  // placeholders fixed by enclosing conditionals (e.g. layer=3)
+  std::vector<Warning>* warnings = nullptr;
+  Observer* observer = nullptr;
+
+  Context with_scope(Bindings bindings) const;
+  // Reports a warning, or throws it as an Error in strict mode.
+  void warn(const Op& op, const std::string& message);
+  void step(const Op& op, const std::vector<std::string>& inputs,
+            const std::vector<std::string>& outputs);
+  // take / insert that name the op's position when they fail.
+  Item take(const Op& op, const std::string& key);
+  void insert(const Op& op, std::string key, Item item);
+  Error error(const Op& op, const std::string& message) const;
+};
+
+// The templates an op reads (consumes, transforms or tests) and writes in one direction.
+struct Footprint {
+  std::vector<const KeyTemplate*> reads;
+  std::vector<const KeyTemplate*> writes;
+  std::vector<const KeyTemplate*> tests;  // predicates only look
+};
+
+class Op {
+ public:
+  explicit Op(SourcePos pos) : pos_(std::move(pos)) {}
+  virtual ~Op() = default;
+  Op(const Op&) = delete;
+  Op& operator=(const Op&) = delete;
+
+  virtual std::string_view kind() const = 0;
+  virtual void forward(Context& ctx) const = 0;   // HF -> prime
+  virtual void backward(Context& ctx) const = 0;  // prime -> HF: the inverse of forward
+  void run(Context& ctx) const {
+    ctx.direction == Direction::to_prime ? forward(ctx) : backward(ctx);
+  }
+  virtual void footprint(Direction direction, Footprint& out) const = 0;
+  virtual std::vector<const Op*> children() const { return {}; }
+  // Non-empty when backward does not restore exactly what forward consumed: why not.
+  virtual std::string lossy() const { return {}; }
+
+  const SourcePos& pos() const { return pos_; }
+
+ private:
+  SourcePos pos_;
+};
+
+using OpPtr = std::unique_ptr<Op>;
+using OpList = std::vector<OpPtr>;
+
+// Plays `ops` in `ctx.direction`: in order forward, inverses in reverse order backward.
+void run_ops(const OpList& ops, Context& ctx);
+
+}  // namespace chainconv

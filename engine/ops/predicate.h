@@ -1,0 +1,44 @@
+// Predicates are data: a small closed vocabulary evaluated on the current state dict.
+//
+//   present: T            some key matches T
+//   absent: T             no key matches T
+//   all: [P, ...]         every P holds          any: [P, ...]   some P holds
+//   not: P
+//   ndim: {key: T, is: N}            some key matching T has N dims
+//   size: {key: T, dim: D, is: N}    some key matching T has size N along dim D
+//
+// Placeholders bound by an enclosing conditional are fixed; the rest match anything.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/key_template.h"
+#include "core/state_dict.h"
+
+namespace chainconv {
+
+class Node;
+
+struct Predicate {
+  enum class Kind { present, absent, all, any, negate, ndim, size };
+  Kind kind = Kind::present;
+  SourcePos pos;
+  std::optional<KeyTemplate> key;     // present, absent, ndim, size
+  std::vector<Predicate> operands;    // all, any, not
+  int64_t dim = 0;                    // size
+  int64_t expected = 0;               // ndim, size
+
+  static Predicate parse(const Node& node);
+  bool eval(const StateDict& dict, const Bindings& scope) const;
+  // Every template the predicate looks at.
+  void templates(std::vector<const KeyTemplate*>& out) const;
+  std::vector<std::string> placeholder_names() const;
+};
+
+// The predicate vocabulary, for the schema-vs-engine check and the docs.
+const std::vector<std::string_view>& predicate_kinds();
+
+}  // namespace chainconv

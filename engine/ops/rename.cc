@@ -1,0 +1,92 @@
+// rename: {from: T | [T, T_alt, ...], to: U}
+//
+// Forward moves each key matching `from` to the same bindings of `to`. With several `from`
+// templates, the first one present wins per binding: the alternates of a winner stay where
+// they are and a warning names them, so precedence is written in the file, never an accident
+// of op order. Backward moves `to` back to the first (canonical) `from`, which makes a
+// forward from an alternate name canonicalising.
+#include <set>
+
+#include "dsl/compiler.h"
+#include "ops/op_util.h"
+#include "ops/registry.h"
+
+namespace chainconv {
+namespace {
+
+class Rename final : public Op {
+ public:
+  Rename(SourcePos pos, std::vector<KeyTemplate> from, KeyTemplate to)
+      : Op(std::move(pos)), from_(std::move(from)), to_(std::move(to)) {
+    for (const KeyTemplate& source : from_) require_same_placeholders(source, to_);
+  }
+
+  std::string_view kind() const override { return "rename"; }
+
+  void forward(Context& ctx) const override {
+    // Look before moving: precedence is decided on the dict as this op found it.
+    std::vector<std::vector<TemplateMatch>> found;
+    std::vector<std::set<std::string>> present(from_.size());
+    for (size_t i = 0; i < from_.size(); ++i) {
+      found.push_back(from_[i].matches(ctx.dict, ctx.scope));
+      for (const TemplateMatch& m : found.back()) present[i].insert(m.key);
+    }
+    for (size_t i = 0; i < from_.size(); ++i) {
+      for (const TemplateMatch& m : found[i]) {
+        if (const std::string* winner = earlier_present(i, m.bindings, present)) {
+          ctx.warn(*this, "both '" + *winner + "' and its alternate '" + m.key + "' are present: '" +
+                              *winner + "' wins and '" + m.key + "' is left untouched");
+          continue;
+        }
+        move(ctx, m.key, to_.expand(m.bindings));
+      }
+    }
+  }
+
+  void backward(Context& ctx) const override {
+    for (const TemplateMatch& m : to_.matches(ctx.dict, ctx.scope))
+      move(ctx, m.key, from_.front().expand(m.bindings));
+  }
+
+  void footprint(Direction d, Footprint& out) const override {
+    if (d == Direction::to_prime) {
+      for (const KeyTemplate& t : from_) out.reads.push_back(&t);
+      out.writes.push_back(&to_);
+    } else {
+      out.reads.push_back(&to_);
+      out.writes.push_back(&from_.front());
+    }
+  }
+
+  std::string lossy() const override {
+    return from_.size() > 1 ? "alternate names come back under the canonical name" : "";
+  }
+
+ private:
+  const std::string* earlier_present(size_t i, const Bindings& b,
+                                     const std::vector<std::set<std::string>>& present) const {
+    for (size_t j = 0; j < i; ++j) {
+      auto it = present[j].find(from_[j].expand(b));
+      if (it != present[j].end()) return &*it;
+    }
+    return nullptr;
+  }
+
+  void move(Context& ctx, const std::string& from, std::string to) const {
+    ctx.insert(*this, to, ctx.take(*this, from));
+    ctx.step(*this, {from}, {to});
+  }
+
+  std::vector<KeyTemplate> from_;
+  KeyTemplate to_;
+};
+
+}  // namespace
+
+OpPtr parse_rename(const Node& op, Compiler& c) {
+  Node args = c.args(op, "rename", {"from", "to"});
+  return std::make_unique<Rename>(op.pos(), c.keys(args.required("from", "'rename'")),
+                                  c.key(args.required("to", "'rename'")));
+}
+
+}  // namespace chainconv

@@ -1,0 +1,49 @@
+// squeeze_leading: {key: T, ndim: 3}
+//
+// Backward only: a tensor matching T with `ndim` dims and a leading dim of 1 (a prime
+// shared expert stored as [1, I, H]) loses that dim (a view) on its way to HF. Forward does
+// nothing, so the step is canonicalising: the leading dim is not restored.
+#include "dsl/compiler.h"
+#include "ops/registry.h"
+
+namespace chainconv {
+namespace {
+
+class SqueezeLeading final : public Op {
+ public:
+  SqueezeLeading(SourcePos pos, KeyTemplate key, int64_t ndim)
+      : Op(std::move(pos)), key_(std::move(key)), ndim_(ndim) {}
+
+  std::string_view kind() const override { return "squeeze_leading"; }
+  void forward(Context&) const override {}
+
+  void backward(Context& ctx) const override {
+    for (const TemplateMatch& m : key_.matches(ctx.dict, ctx.scope)) {
+      const Item& item = ctx.dict.item(m.key);
+      if (item.tensor.dim() != ndim_ || item.tensor.size(0) != 1) continue;
+      ctx.dict.set(m.key, Item{item.tensor.squeeze(0), item.opaque_dtype});
+      ctx.step(*this, {m.key}, {m.key});
+    }
+  }
+
+  void footprint(Direction d, Footprint& out) const override {
+    if (d == Direction::to_hf) out.tests.push_back(&key_);
+  }
+
+  std::string lossy() const override { return "a leading singleton dim is not restored on forward"; }
+
+ private:
+  KeyTemplate key_;
+  int64_t ndim_;
+};
+
+}  // namespace
+
+OpPtr parse_squeeze_leading(const Node& op, Compiler& c) {
+  Node args = c.args(op, "squeeze_leading", {"key", "ndim"});
+  int64_t ndim = args.has("ndim") ? args["ndim"].integer() : 3;
+  if (ndim < 1) throw args["ndim"].error("expected ndim >= 1");
+  return std::make_unique<SqueezeLeading>(op.pos(), c.key(args.required("key", "'squeeze_leading'")), ndim);
+}
+
+}  // namespace chainconv

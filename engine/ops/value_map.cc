@@ -1,0 +1,89 @@
+// map: {key: T, forward: TRANSFORM, backward: TRANSFORM, lossy: "why"}
+//
+// Transforms the values of every key matching T in place, forward one way, backward the
+// other, from a closed vocabulary (below; no lambdas in chain files). When `backward` is
+// not the exact inverse of `forward` the op must say `lossy:` with a reason. Transforms keep
+// shape and dtype (computed in the tensor's own dtype), which is their shape rule on meta
+// tensors. A tensor of a dtype this LibTorch cannot compute on (FP8) is an error.
+#include "dsl/compiler.h"
+#include "ops/registry.h"
+
+namespace chainconv {
+
+struct Transform {
+  std::string_view name;
+  std::string_view inverse;  // the transform that undoes it exactly; "" if none
+  std::string_view doc;
+  at::Tensor (*apply)(const at::Tensor&);
+};
+
+const std::vector<Transform>& transforms() {
+  static const std::vector<Transform> all = {
+      {"identity", "identity", "x", [](const at::Tensor& x) { return x; }},
+      {"negate", "negate", "-x", [](const at::Tensor& x) { return x.neg(); }},
+      {"subtract_min", "", "x - min(x): shift so the smallest value is 0",
+       [](const at::Tensor& x) { return x.numel() == 0 ? x : x.sub(x.min()); }},
+  };
+  return all;
+}
+
+namespace {
+
+const Transform& find_transform(const Node& node) {
+  std::string name = node.str("a transform name");
+  std::string known;
+  for (const Transform& t : transforms()) {
+    if (t.name == name) return t;
+    known += (known.empty() ? "" : ", ") + std::string(t.name);
+  }
+  throw node.error("unknown transform '" + name + "' (expected one of: " + known + ")");
+}
+
+class ValueMap final : public Op {
+ public:
+  ValueMap(SourcePos pos, KeyTemplate key, const Transform& fwd, const Transform& bwd, std::string lossy)
+      : Op(std::move(pos)), key_(std::move(key)), forward_(fwd), backward_(bwd), lossy_(std::move(lossy)) {}
+
+  std::string_view kind() const override { return "map"; }
+  void forward(Context& ctx) const override { apply(ctx, forward_); }
+  void backward(Context& ctx) const override { apply(ctx, backward_); }
+  void footprint(Direction, Footprint& out) const override {
+    out.reads.push_back(&key_);
+    out.writes.push_back(&key_);
+  }
+  std::string lossy() const override { return lossy_; }
+
+ private:
+  void apply(Context& ctx, const Transform& transform) const {
+    if (transform.name == "identity") return;
+    for (const TemplateMatch& m : key_.matches(ctx.dict, ctx.scope)) {
+      const Item& item = ctx.dict.item(m.key);
+      if (!item.opaque_dtype.empty())
+        throw ctx.error(*this, "cannot apply '" + std::string(transform.name) + "' to '" + m.key +
+                                   "': its dtype " + item.opaque_dtype + " only moves as bytes");
+      if (item.tensor.is_meta()) continue;  // shape and dtype are kept: nothing to compute
+      ctx.dict.set(m.key, Item{transform.apply(item.tensor), {}});
+      ctx.step(*this, {m.key}, {m.key});
+    }
+  }
+
+  KeyTemplate key_;
+  const Transform& forward_;
+  const Transform& backward_;
+  std::string lossy_;
+};
+
+}  // namespace
+
+OpPtr parse_value_map(const Node& op, Compiler& c) {
+  Node args = c.args(op, "map", {"key", "forward", "backward", "lossy"});
+  const Transform& fwd = find_transform(args.required("forward", "'map'"));
+  const Transform& bwd = find_transform(args.required("backward", "'map'"));
+  std::string lossy = args.has("lossy") ? args["lossy"].str("a reason") : "";
+  if (fwd.inverse != bwd.name && lossy.empty())
+    throw args.error("backward '" + std::string(bwd.name) + "' does not undo forward '" +
+                     std::string(fwd.name) + "'; declare the step with 'lossy: <reason>'");
+  return std::make_unique<ValueMap>(op.pos(), c.key(args.required("key", "'map'")), fwd, bwd, lossy);
+}
+
+}  // namespace chainconv

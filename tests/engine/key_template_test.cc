@@ -1,0 +1,96 @@
+#include "core/key_template.h"
+
+#include "core/state_dict.h"
+#include "support/support.h"
+
+using namespace chainconv;
+
+static KeyTemplate tmpl(const std::string& text, bool prefix = false) {
+  return KeyTemplate::compile(text, SourcePos{"t.yaml", 3, 7}, prefix);
+}
+
+TEST_CASE("a template matches whole keys and binds digit placeholders") {
+  KeyTemplate t = tmpl("model.layers.{layer}.mlp.experts.{expert}.gate_proj.weight");
+  Bindings b;
+  REQUIRE(t.match("model.layers.12.mlp.experts.3.gate_proj.weight", {}, &b));
+  CHECK(*b.get("layer") == "12");
+  CHECK(*b.get("expert") == "3");
+  // Anchored at both ends: no substring matches, ever.
+  CHECK_FALSE(t.match("model.layers.12.mlp.experts.3.gate_proj.weight_scale_inv", {}));
+  CHECK_FALSE(t.match("x.model.layers.12.mlp.experts.3.gate_proj.weight", {}));
+  // {layer} is one segment of digits.
+  CHECK_FALSE(t.match("model.layers.a.mlp.experts.3.gate_proj.weight", {}));
+  CHECK_FALSE(t.match("model.layers.1.2.mlp.experts.3.gate_proj.weight", {}));
+  CHECK(t.expand(b) == "model.layers.12.mlp.experts.3.gate_proj.weight");
+}
+
+TEST_CASE("fixed bindings restrict a match") {
+  KeyTemplate t = tmpl("model.layers.{layer}.mlp.gate.weight");
+  Bindings fixed;
+  fixed.set("layer", "2");
+  CHECK(t.match("model.layers.2.mlp.gate.weight", fixed));
+  CHECK_FALSE(t.match("model.layers.3.mlp.gate.weight", fixed));
+  CHECK(t.literal_prefix(fixed) == "model.layers.2.mlp.gate.weight");
+  CHECK(t.literal_prefix({}) == "model.layers.");
+}
+
+TEST_CASE("segment and path placeholders") {
+  KeyTemplate seg = tmpl("a.{name:segment}.b");
+  Bindings b;
+  REQUIRE(seg.match("a.gate_proj.b", {}, &b));
+  CHECK(*b.get("name") == "gate_proj");
+  CHECK_FALSE(seg.match("a.x.y.b", {}));
+
+  KeyTemplate path = tmpl("{root:path}.layers.{layer}.w");
+  REQUIRE(path.match("model.language_model.layers.4.w", {}, &b));
+  CHECK(*b.get("root") == "model.language_model");
+  CHECK(*b.get("layer") == "4");
+  CHECK_FALSE(path.match(".layers.4.w", {}));
+}
+
+TEST_CASE("a prefix template keeps the rest of the key") {
+  KeyTemplate p = tmpl("backbone.layers.{layer}.mixer.", true);
+  Bindings b;
+  std::string rest;
+  REQUIRE(p.match("backbone.layers.7.mixer.conv1d.weight", {}, &b, &rest));
+  CHECK(rest == "conv1d.weight");
+  CHECK(p.expand(b, rest) == "backbone.layers.7.mixer.conv1d.weight");
+  CHECK_FALSE(p.match("backbone.layers.7.mixer_x.conv1d.weight", {}));
+  CHECK_FALSE(p.match("backbone.layers.7.mixer.", {}));
+}
+
+TEST_CASE("matches() returns only matching keys - from the key index") {
+  StateDict sd;
+  for (const char* k : {"model.layers.0.mlp.gate.weight", "model.layers.10.mlp.gate.weight",
+                        "model.layers.2.mlp.gate.weight", "model.layers.2.mlp.gate.bias", "lm_head.weight"})
+    sd.insert(k, at::zeros({1}));
+  auto found = tmpl("model.layers.{layer}.mlp.gate.weight").matches(sd, {});
+  REQUIRE(found.size() == 3);
+  CHECK(found[0].key == "model.layers.0.mlp.gate.weight");
+}
+
+TEST_CASE("malformed templates are errors at their position") {
+  auto error_of = [](const std::string& text, bool prefix = false) {
+    try {
+      tmpl(text, prefix);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK_THAT(error_of("a.b{layer}.c"), Catch::Contains("t.yaml:3:7") && Catch::Contains("whole dotted segment"));
+  CHECK_THAT(error_of("a.{layer}.{layer}"), Catch::Contains("appears twice"));
+  CHECK_THAT(error_of("a.{layer.b"), Catch::Contains("never closed"));
+  CHECK_THAT(error_of("a.{x:float}"), Catch::Contains("unknown placeholder type 'float'"));
+  CHECK_THAT(error_of("a.{Layer}"), Catch::Contains("must match"));
+  CHECK_THAT(error_of("mixer", true), Catch::Contains("must end with '.'"));
+  CHECK_THAT(error_of("a..b"), Catch::Contains("empty segment"));
+}
+
+TEST_CASE("natural order compares digit runs as numbers") {
+  CHECK(natural_less("layers.2.w", "layers.10.w"));
+  CHECK_FALSE(natural_less("layers.10.w", "layers.2.w"));
+  CHECK(natural_less("a", "b"));
+  CHECK(natural_less("layers.2", "layers.2.w"));
+  CHECK_FALSE(natural_less("x", "x"));
+}
