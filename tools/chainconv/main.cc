@@ -1,0 +1,30 @@
+// chainconv: convert model state dicts between the HuggingFace and prime layouts.
+#include <iostream>
+#include <map>
+
+#include "chainconv/commands.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"chainconv: convert checkpoints between the HuggingFace and prime layouts"};
+  app.require_subcommand(1);
+  std::map<CLI::App*, chainconv::cli::Command> commands;
+  auto add = [&](chainconv::cli::Command (*make)(CLI::App&)) {
+    size_t before = app.get_subcommands({}).size();
+    auto command = make(app);
+    commands[app.get_subcommands({}).at(before)] = std::move(command);
+  };
+  add(chainconv::cli::add_demo);
+  CLI11_PARSE(app, argc, argv);
+  try {
+    for (auto& [sub, run] : commands)
+      if (sub->parsed()) return run();
+  } catch (const chainconv::Error& e) {
+    std::cerr << "chainconv: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "chainconv: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 2;
+}
