@@ -141,6 +141,10 @@ bool KeyTemplate::has_placeholder(std::string_view name) const {
                      [&](const Placeholder& ph) { return ph.name == name; });
 }
 
+static bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
 static bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -151,11 +155,19 @@ bool KeyTemplate::match(std::string_view key, const Bindings& fixed, Bindings* o
 }
 
 // Placeholders fill whole segments, so each one ends at the next '.' or the end of the key:
-// matching is one left-to-right pass with no backtracking.
+// matching is one left-to-right pass with no backtracking. Nothing is allocated unless the
+// key matches, since most keys a scan looks at do not.
 bool KeyTemplate::match_pieces(std::string_view key, const Bindings& fixed, Bindings* out,
                                std::string* rest) const {
+  constexpr size_t kInline = 8;
+  std::string_view inline_values[kInline];
+  std::vector<std::string_view> heap_values;
+  std::string_view* values = inline_values;
+  if (placeholders_.size() > kInline) {
+    heap_values.resize(placeholders_.size());
+    values = heap_values.data();
+  }
   size_t pos = 0;
-  if (out) *out = fixed;
   for (const Piece& piece : pieces_) {
     if (piece.placeholder < 0) {
       if (key.compare(pos, piece.literal.size(), piece.literal) != 0) return false;
@@ -167,19 +179,19 @@ bool KeyTemplate::match_pieces(std::string_view key, const Bindings& fixed, Bind
     std::string_view value = key.substr(pos, end - pos);
     const Placeholder& ph = placeholders_[piece.placeholder];
     if (value.empty() || (ph.type == PlaceholderType::digits && !all_digits(value))) return false;
-    if (const std::string* bound = fixed.get(ph.name)) {
-      if (*bound != value) return false;
-    } else if (out) {
-      out->set(ph.name, std::string(value));
-    }
+    const std::string* bound = fixed.empty() ? nullptr : fixed.get(ph.name);
+    if (bound && *bound != value) return false;
+    values[piece.placeholder] = value;
     pos = end;
   }
-  if (prefix_) {
-    if (pos >= key.size()) return false;
-    if (rest) *rest = std::string(key.substr(pos));
-    return true;
+  if (prefix_ ? pos >= key.size() : pos != key.size()) return false;
+  if (rest && prefix_) *rest = std::string(key.substr(pos));
+  if (out) {
+    *out = fixed;
+    for (size_t i = 0; i < placeholders_.size(); ++i)
+      if (!fixed.get(placeholders_[i].name)) out->set(placeholders_[i].name, std::string(values[i]));
   }
-  return pos == key.size();
+  return true;
 }
 
 bool KeyTemplate::match_regex(std::string_view key, const Bindings& fixed, Bindings* out,
@@ -224,23 +236,50 @@ std::string KeyTemplate::literal_prefix(const Bindings& fixed) const {
 
 std::vector<TemplateMatch> KeyTemplate::matches(const StateDict& dict, const Bindings& fixed) const {
   std::vector<TemplateMatch> found;
-  dict.for_each_with_prefix(literal_prefix(fixed), [&](const std::string& key, const Item&) {
+  const std::string prefix = literal_prefix(fixed);
+  for (auto it = dict.lower_bound(prefix); it != dict.end() && starts_with(it->first, prefix); ++it) {
     TemplateMatch m;
-    if (match(key, fixed, &m.bindings, &m.rest)) {
-      m.key = key;
+    if (match(it->first, fixed, &m.bindings, &m.rest)) {
+      m.key = it->first;
       found.push_back(std::move(m));
     }
-  });
+  }
   return found;
 }
 
 bool KeyTemplate::any_match(const StateDict& dict, const Bindings& fixed) const {
   if (placeholders_.empty() && !prefix_) return dict.contains(text_);
-  bool any = false;
-  dict.for_each_with_prefix(literal_prefix(fixed), [&](const std::string& key, const Item&) {
-    if (!any && match(key, fixed)) any = true;
-  });
-  return any;
+  const std::string prefix = literal_prefix(fixed);
+  for (auto it = dict.lower_bound(prefix); it != dict.end() && starts_with(it->first, prefix); ++it)
+    if (match(it->first, fixed)) return true;
+  return false;
+}
+
+void KeyTemplate::candidate_values(const StateDict& dict, const Bindings& fixed, const std::string& name,
+                                   std::vector<std::string>& out) const {
+  const Placeholder* first_unbound = nullptr;
+  for (const Piece& piece : pieces_) {
+    if (piece.placeholder >= 0 && !fixed.get(placeholders_[piece.placeholder].name)) {
+      first_unbound = &placeholders_[piece.placeholder];
+      break;
+    }
+  }
+  if (!first_unbound || first_unbound->name != name || first_unbound->type == PlaceholderType::path) {
+    for (const TemplateMatch& m : matches(dict, fixed))
+      if (const std::string* v = m.bindings.get(name)) out.push_back(*v);
+    return;
+  }
+  const std::string prefix = literal_prefix(fixed);
+  auto it = dict.lower_bound(prefix);
+  while (it != dict.end() && starts_with(it->first, prefix)) {
+    std::string_view key = it->first;
+    size_t end = key.find('.', prefix.size());
+    std::string value(key.substr(prefix.size(), end == std::string_view::npos ? std::string_view::npos : end - prefix.size()));
+    bool valid = !value.empty() && (first_unbound->type != PlaceholderType::digits || all_digits(value));
+    if (valid) out.push_back(value);
+    // '/' follows '.' in ASCII: this skips every key of the form prefix + value + '.' ...
+    it = dict.lower_bound(prefix + value + (end == std::string_view::npos ? std::string(1, '\0') : "/"));
+  }
 }
 
 std::string KeyTemplate::expand(const Bindings& bindings, std::string_view rest) const {

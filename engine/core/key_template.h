@@ -88,6 +88,14 @@ class KeyTemplate {
   std::vector<TemplateMatch> matches(const StateDict& dict, const Bindings& fixed) const;
   bool any_match(const StateDict& dict, const Bindings& fixed) const;
 
+  // Values placeholder `name` takes among the dict's keys (with `fixed` bound), appended to
+  // `out` in lexicographic key order, possibly repeated. When `name` is the first unbound
+  // placeholder this skips from one value's key range to the next (O(values x log K)) and
+  // may include values whose keys do not match the rest of the template: a superset, for
+  // callers that only need candidates.
+  void candidate_values(const StateDict& dict, const Bindings& fixed, const std::string& name,
+                        std::vector<std::string>& out) const;
+
   // The literal text before the first placeholder not bound by `fixed`.
   std::string literal_prefix(const Bindings& fixed) const;
 

@@ -58,6 +58,8 @@ class StateDict {
   // All keys in natural order (how people and the safetensors writer list them).
   std::vector<std::string> keys() const;
 
+  // The first key not less than `key` (lexicographically): where a prefix range starts.
+  Map::const_iterator lower_bound(std::string_view key) const { return items_.lower_bound(key); }
   Map::const_iterator begin() const { return items_.begin(); }
   Map::const_iterator end() const { return items_.end(); }
 

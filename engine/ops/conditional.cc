@@ -42,6 +42,13 @@ class Conditional final : public Op {
     return all;
   }
 
+  std::vector<std::vector<const Op*>> branches() const override {
+    std::vector<std::vector<const Op*>> both(2);
+    for (const OpPtr& op : then_) both[0].push_back(op.get());
+    for (const OpPtr& op : else_) both[1].push_back(op.get());
+    return both;
+  }
+
  private:
   void dispatch(Context& ctx) const {
     std::vector<std::string> names;
@@ -58,17 +65,36 @@ class Conditional final : public Op {
   }
 
   // The distinct values of `names` among the keys this conditional could touch, in natural
-  // order, each merged with the enclosing scope.
+  // order, each merged with the enclosing scope. A superset is harmless: every op is a no-op
+  // where its keys are absent, so a binding with nothing to convert costs only a lookup.
   std::vector<Bindings> scope_bindings(const Context& ctx, const std::vector<std::string>& names) const {
     Footprint fp;
     footprint(ctx.direction, fp);
     std::vector<const KeyTemplate*> templates = fp.tests;
     templates.insert(templates.end(), fp.reads.begin(), fp.reads.end());
+    auto binds_all = [&](const KeyTemplate* t) {
+      return std::all_of(names.begin(), names.end(), [&](const std::string& n) { return t->has_placeholder(n); });
+    };
     std::set<std::string> seen;
-    std::vector<std::pair<std::string, Bindings>> found;
+    std::vector<std::string> ids;
+    std::vector<Bindings> found;
+    auto add = [&](std::string id, Bindings b) {
+      if (!seen.insert(id).second) return;
+      ids.push_back(std::move(id));
+      found.push_back(std::move(b));
+    };
     for (const KeyTemplate* t : templates) {
-      if (!std::all_of(names.begin(), names.end(), [&](const std::string& n) { return t->has_placeholder(n); }))
+      if (!binds_all(t)) continue;
+      if (names.size() == 1) {
+        std::vector<std::string> values;
+        t->candidate_values(ctx.dict, ctx.scope, names.front(), values);
+        for (std::string& v : values) {
+          Bindings b = ctx.scope;
+          b.set(names.front(), v);
+          add(std::move(v), std::move(b));
+        }
         continue;
+      }
       for (const TemplateMatch& m : t->matches(ctx.dict, ctx.scope)) {
         Bindings b = ctx.scope;
         std::string id;
@@ -76,12 +102,14 @@ class Conditional final : public Op {
           b.set(n, *m.bindings.get(n));
           id += *m.bindings.get(n) + ".";
         }
-        if (seen.insert(id).second) found.emplace_back(id, std::move(b));
+        add(std::move(id), std::move(b));
       }
     }
-    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return natural_less(a.first, b.first); });
+    std::vector<size_t> order(found.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return natural_less(ids[a], ids[b]); });
     std::vector<Bindings> result;
-    for (auto& entry : found) result.push_back(std::move(entry.second));
+    for (size_t i : order) result.push_back(std::move(found[i]));
     return result;
   }
 
