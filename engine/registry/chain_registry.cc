@@ -1,5 +1,6 @@
 #include "registry/chain_registry.h"
 
+#include <dlfcn.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -13,8 +14,25 @@ namespace fs = std::filesystem;
 
 namespace chainconv {
 
+// An installed libchainconv.so finds the chains installed beside it, wherever its prefix is:
+// CHAINCONV_CHAINS_BESIDE_LIBRARY is the path from the library's directory to them. In the
+// build tree nothing is there and the configured default applies.
+static std::string chains_dir_beside_library() {
+#ifdef CHAINCONV_CHAINS_BESIDE_LIBRARY
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&default_chains_dir), &info) == 0 || info.dli_fname == nullptr) return {};
+  std::error_code ec;
+  fs::path library = fs::canonical(info.dli_fname, ec);
+  if (ec) return {};
+  fs::path dir = (library.parent_path() / CHAINCONV_CHAINS_BESIDE_LIBRARY).lexically_normal();
+  if (fs::is_directory(dir, ec)) return dir.string();
+#endif
+  return {};
+}
+
 std::string default_chains_dir() {
   if (const char* env = std::getenv("CHAINCONV_CHAINS_DIR"); env && *env) return env;
+  if (std::string beside = chains_dir_beside_library(); !beside.empty()) return beside;
   return CHAINCONV_DEFAULT_CHAINS_DIR;
 }
 

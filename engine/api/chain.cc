@@ -1,0 +1,98 @@
+// The public Chain: loading, and in-place conversion of a TensorMap through the engine.
+#include <algorithm>
+
+#include "api/chain_impl.h"
+#include "api/translate.h"
+#include "registry/chain_registry.h"
+
+namespace chainconv::api {
+
+StateDict engine_dict(const TensorMap& dict) {
+  StateDict sd;
+  for (const auto& [key, tensor] : dict) {
+    if (!tensor.defined()) throw Error(Position{}, "tensor '" + key + "' is undefined");
+    sd.insert(key, Item{tensor, {}});
+  }
+  return sd;
+}
+
+Chain::Chain(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+Chain::Chain(Chain&&) noexcept = default;
+Chain& Chain::operator=(Chain&&) noexcept = default;
+Chain::Chain(const Chain&) = default;
+Chain& Chain::operator=(const Chain&) = default;
+Chain::~Chain() = default;
+
+Chain Chain::load(const std::string& path) {
+  return translating_errors(
+      [&] { return Chain(std::make_shared<const Impl>(Impl{load_chain_file(path)})); });
+}
+
+Chain Chain::from_string(const std::string& yaml, const std::string& name,
+                         const std::string& include_dir) {
+  return translating_errors([&] {
+    const std::string dir = include_dir.empty() ? chainconv::default_chains_dir() : include_dir;
+    return Chain(std::make_shared<const Impl>(Impl{load_chain_string(yaml, name, dir)}));
+  });
+}
+
+Chain Chain::for_model_type(const std::string& model_type, const std::string& chains_dir) {
+  return translating_errors([&] {
+    ChainRegistry registry =
+        ChainRegistry::scan(chains_dir.empty() ? chainconv::default_chains_dir() : chains_dir);
+    return load(registry.chain_for(model_type));
+  });
+}
+
+std::vector<Warning> Chain::convert(TensorMap& dict, Direction direction,
+                                    const Options& options) const {
+  return translating_errors([&] {
+    StateDict sd = engine_dict(dict);
+    std::vector<Warning> warnings = public_warnings(
+        impl_->chain->run(sd, engine_direction(direction), engine_options(options)));
+    // Build the whole result before touching `dict`, so a failure anywhere leaves it as it was.
+    TensorMap converted;
+    converted.reserve(sd.size());
+    for (const auto& [key, item] : sd) converted.emplace(key, item.tensor);
+    dict.swap(converted);
+    return warnings;
+  });
+}
+
+std::vector<Warning> Chain::to_prime(TensorMap& dict, const Options& options) const {
+  return convert(dict, Direction::to_prime, options);
+}
+
+std::vector<Warning> Chain::to_hf(TensorMap& dict, const Options& options) const {
+  return convert(dict, Direction::to_hf, options);
+}
+
+Plan Chain::plan(const TensorMap& dict, Direction direction, const Options& options) const {
+  return translating_errors([&] { return make_plan(*impl_->chain, dict, direction, options); });
+}
+
+const std::string& Chain::file() const { return impl_->chain->file; }
+const std::vector<std::string>& Chain::model_types() const { return impl_->chain->model_types; }
+const std::string& Chain::description() const { return impl_->chain->description; }
+
+std::vector<std::string> sorted_keys(const TensorMap& dict) {
+  std::vector<std::string> keys;
+  keys.reserve(dict.size());
+  for (const auto& entry : dict) keys.push_back(entry.first);
+  std::sort(keys.begin(), keys.end(),
+            [](const auto& a, const auto& b) { return natural_less(a, b); });
+  return keys;
+}
+
+std::string default_chains_dir() { return chainconv::default_chains_dir(); }
+
+std::vector<std::pair<std::string, std::string>> chains(const std::string& chains_dir) {
+  return translating_errors([&] {
+    ChainRegistry registry =
+        ChainRegistry::scan(chains_dir.empty() ? chainconv::default_chains_dir() : chains_dir);
+    return std::vector<std::pair<std::string, std::string>>(registry.model_types().begin(),
+                                                            registry.model_types().end());
+  });
+}
+
+}  // namespace chainconv::api

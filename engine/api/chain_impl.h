@@ -1,0 +1,33 @@
+// What a public Chain holds, shared by the API's translation units.
+#pragma once
+
+#include <memory>
+
+#include "chainconv/chainconv.h"
+#include "dsl/chain.h"
+
+namespace chainconv::api {
+
+struct Chain::Impl {
+  std::unique_ptr<const chainconv::Chain> chain;
+};
+
+inline chainconv::Direction engine_direction(Direction d) {
+  return d == Direction::to_prime ? chainconv::Direction::to_prime : chainconv::Direction::to_hf;
+}
+
+inline RunOptions engine_options(const Options& options) {
+  RunOptions run;
+  run.expert_offset = options.expert_offset;
+  run.strict = options.strict;
+  return run;
+}
+
+// The engine's dict holding the same tensor handles as `dict` (no data is copied); throws
+// Error naming a key whose tensor is undefined.
+StateDict engine_dict(const TensorMap& dict);
+
+Plan make_plan(const chainconv::Chain& chain, const TensorMap& dict, Direction direction,
+               const Options& options);
+
+}  // namespace chainconv::api

@@ -1,0 +1,205 @@
+// chainconv: convert model state dicts between the HuggingFace checkpoint layout and a
+// trainer's internal ("prime") layout, in place, one model, one layer or one expert shard at
+// a time. This is the library's whole public interface; the engine behind it (the YAML chain
+// language, the ops, the checks) is described in README.md.
+//
+// A conversion is a *chain*: a YAML file of small invertible ops written once per model.
+// `to_prime` plays it forward (HF -> prime), `to_hf` plays each op's inverse in reverse
+// order. Chains ship with the library (share/chainconv/chains) and are found by the
+// `model_type` of a model's config.json.
+//
+// Example: a trainer loads HF weights, trains, and streams each layer back out under HF
+// names from an expert-parallel rank that holds experts [rank * local, (rank + 1) * local).
+//
+//   #include <chainconv/chainconv.h>
+//
+//   namespace cc = chainconv::api;
+//
+//   cc::Chain chain = cc::Chain::for_model_type("qwen3_moe");
+//   cc::TensorMap weights = load_hf_checkpoint();   // "model.layers.0.mlp.experts.7...."
+//   chain.to_prime(weights);                        // now "model.layers.0.mlp.experts.w1", ...
+//
+//   // Per layer: the same call on a dict that holds one layer's keys.
+//   cc::TensorMap layer = take_layer(weights, 3);   // "model.layers.3.mlp.experts.w1" [local, I,
+//   H] cc::Options options; options.expert_offset = rank * local;           // row 0 of w1 is
+//   expert rank * local chain.to_hf(layer, options);                    //
+//   "model.layers.3.mlp.experts.{o..o+local-1}..."
+//
+//   try {
+//     cc::Chain::from_string("version: 1\nops: [ ... ]");
+//   } catch (const cc::Error& e) {
+//     std::cerr << e.what() << "\n";  // "<string>:2:1: ...": file:line:col in the chain
+//   }
+//
+// Guarantees:
+//
+//  * In place. `to_prime` / `to_hf` replace the contents of the map they are given with the
+//    converted keys. On success nothing else is in it; on failure (an exception) the map is
+//    exactly as it was: a conversion succeeds entirely or changes nothing.
+//  * Views, not copies. A renamed tensor is the same at::Tensor (same TensorImpl, same
+//    storage); an expert unstacked from a stacked tensor and a part split from a fused one
+//    are views of it (select / narrow). Only stacking, concatenating and value transforms
+//    allocate. The library never writes into a tensor's data: an input's values are never
+//    modified, though a view handed out shares its storage with what went in.
+//  * Any device. Tensors stay where they are (CPU or CUDA); ops run on their device.
+//  * Shard-local. Options::expert_offset is the global index of the first expert the map
+//    holds, in both directions. Stacking requires the indices offset..offset+n-1 with no gap;
+//    nothing is ever gathered.
+//  * Key-driven. An op acts on the keys that match it and skips the rest, so the same chain
+//    converts a whole model, one layer, or a handful of tensors. Keys no op matches pass
+//    through untouched.
+//  * Errors. Every failure of the library is thrown as chainconv::api::Error (std::bad_alloc
+//    excepted): a bad chain with the file:line:col of the offending YAML, a bad state dict
+//    (an expert gap, mixed dtypes, a key that would be overwritten) with the position of the
+//    op that refused it and the keys involved. Warnings (e.g. both spellings of a key
+//    present) are returned; Options::strict throws them as Errors instead.
+//  * Threads. A Chain is immutable once loaded: convert different maps with one Chain from
+//    several threads at once. A single map must not be shared between threads during a call.
+//
+// Tensors are taken as the caller's LibTorch holds them. Dtypes this LibTorch cannot compute
+// on (FP8 carried as bytes in an integer tensor) move through renames, stacks and splits
+// unchanged; a chain that transforms their values would compute on the integers, so keep
+// such tensors away from `map` ops.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace chainconv::api {
+
+// A state dict: parameter name -> tensor, as trainers hold them.
+using TensorMap = std::unordered_map<std::string, at::Tensor>;
+
+// to_prime: HF -> prime (the chain played forward). to_hf: prime -> HF (inverses, reversed).
+enum class Direction { to_prime, to_hf };
+
+// A place in a chain file; 1-based like gcc and editors. line == 0: no position known.
+struct Position {
+  std::string file;
+  int line = 0;
+  int col = 0;
+
+  bool known() const { return line > 0; }
+  // "file:line:col", the file alone, or "" when nothing is known.
+  std::string str() const;
+};
+
+// The one exception type. what() is the whole message, "file:line:col: " first when the
+// failure has a place in a chain file.
+class Error : public std::runtime_error {
+ public:
+  Error(Position pos, const std::string& message);
+
+  const Position& pos() const { return pos_; }
+  // The message without its position prefix.
+  const std::string& message() const { return message_; }
+
+ private:
+  Position pos_;
+  std::string message_;
+};
+
+struct Options {
+  // The global index of the first expert in the map: per-expert keys are numbered from here
+  // in both directions (row r of a stacked tensor is expert expert_offset + r).
+  int64_t expert_offset = 0;
+  // Throw warnings as Errors.
+  bool strict = false;
+};
+
+struct Warning {
+  Position pos;  // the op that warned
+  std::string message;
+  // "file:line:col: warning: message"
+  std::string str() const;
+};
+
+// One op that acted on a key on its way to the output, and where the chain says so.
+struct PlanStep {
+  std::string op;  // the op's kind: "rename", "stack", "split", ...
+  Position pos;
+};
+
+// Where one output key comes from.
+struct PlanEntry {
+  std::string key;
+  std::vector<int64_t> shape;
+  at::ScalarType dtype = at::ScalarType::Undefined;
+  // The input keys its data comes from, in natural order ({key} itself when it passes
+  // through; empty for a tensor the chain creates).
+  std::vector<std::string> sources;
+  // The ops that produced it, in the order they ran; empty when it passes through.
+  std::vector<PlanStep> steps;
+
+  bool passes_through() const { return steps.empty(); }
+};
+
+// What a conversion would do, computed on shapes and dtypes alone (no tensor data is read
+// or allocated).
+struct Plan {
+  std::vector<PlanEntry> entries;  // one per output key, in natural key order
+  std::vector<Warning> warnings;
+
+  // nullptr when the conversion has no such output key.
+  const PlanEntry* find(const std::string& key) const;
+  // One line per entry: "key [shape] dtype <- sources via op (file:line:col), ...".
+  std::string str() const;
+};
+
+class Chain {
+ public:
+  // Loads a chain file; its includes resolve against the file's directory.
+  static Chain load(const std::string& path);
+  // Loads a chain from YAML text. `name` stands for the file in error positions; includes
+  // resolve against `include_dir` ("" means default_chains_dir()).
+  static Chain from_string(const std::string& yaml, const std::string& name = "<string>",
+                           const std::string& include_dir = "");
+  // The chain serving a config.json model_type, from `chains_dir` ("" means
+  // default_chains_dir()). The Error lists the model types there are chains for.
+  static Chain for_model_type(const std::string& model_type, const std::string& chains_dir = "");
+
+  // Converts `dict` in place (see the guarantees above); returns the warnings.
+  std::vector<Warning> to_prime(TensorMap& dict, const Options& options = {}) const;
+  std::vector<Warning> to_hf(TensorMap& dict, const Options& options = {}) const;
+  std::vector<Warning> convert(TensorMap& dict, Direction direction,
+                               const Options& options = {}) const;
+
+  // What convert(dict, direction, options) would produce and from what, computed on meta
+  // tensors of dict's shapes and dtypes. `dict` is not changed and its data never read.
+  Plan plan(const TensorMap& dict, Direction direction, const Options& options = {}) const;
+
+  const std::string& file() const;
+  const std::vector<std::string>& model_types() const;
+  const std::string& description() const;
+
+  Chain(Chain&&) noexcept;
+  Chain& operator=(Chain&&) noexcept;
+  Chain(const Chain&);  // cheap: copies share the immutable compiled chain
+  Chain& operator=(const Chain&);
+  ~Chain();
+
+ private:
+  struct Impl;
+  explicit Chain(std::shared_ptr<const Impl> impl);
+  std::shared_ptr<const Impl> impl_;
+};
+
+// Where chains are looked up by default: $CHAINCONV_CHAINS_DIR when set, else the
+// share/chainconv/chains directory installed next to this library, else the chains/
+// directory of the source tree it was built from.
+std::string default_chains_dir();
+
+// The keys of `dict` in natural order, digit runs compared as numbers ("layers.2" before
+// "layers.10"): how people and checkpoint indexes list them.
+std::vector<std::string> sorted_keys(const TensorMap& dict);
+
+// model_type -> chain file, for every chain in `chains_dir` ("" means default_chains_dir()).
+std::vector<std::pair<std::string, std::string>> chains(const std::string& chains_dir = "");
+
+}  // namespace chainconv::api

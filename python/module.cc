@@ -1,0 +1,168 @@
+// The Python module `chainconv`: chainconv::api over dict[str, torch.Tensor], in place.
+//
+// Tensors cross the boundary through torch's own casters (libtorch_python), so a
+// torch.Tensor and the at::Tensor the library sees are one TensorImpl: nothing is copied,
+// a renamed tensor comes back as the very same Python object, and an unstacked expert is a
+// view of the stacked tensor.
+#include <torch/csrc/DynamicTypes.h>
+#include <torch/csrc/autograd/python_variable.h>
+#include <torch/csrc/utils/pybind.h>
+
+#include <chainconv/chainconv.h>
+
+namespace py = pybind11;
+namespace api = chainconv::api;
+
+namespace {
+
+// The library's Error type object, created once with the module and kept for the process.
+PyObject* error_type = nullptr;
+
+api::TensorMap tensors_of(const py::dict& state_dict) {
+  api::TensorMap tensors;
+  tensors.reserve(state_dict.size());
+  for (const auto& [key, value] : state_dict) {
+    if (!py::isinstance<py::str>(key))
+      throw py::type_error("state dict keys must be str, found " +
+                           py::repr(key).cast<std::string>());
+    std::string name = key.cast<std::string>();
+    if (!THPVariable_Check(value.ptr()))
+      throw py::type_error("state dict value '" + name + "' is not a torch.Tensor but " +
+                           py::repr(py::type::of(value)).cast<std::string>());
+    tensors.emplace(std::move(name), THPVariable_Unpack(value.ptr()));
+  }
+  return tensors;
+}
+
+// Makes `state_dict` hold exactly `tensors`, in natural key order. THPVariable_Wrap hands
+// back the existing Python object of a tensor that has one (a renamed or untouched tensor).
+void replace_contents(py::dict& state_dict, const api::TensorMap& tensors) {
+  std::vector<std::string> keys = api::sorted_keys(tensors);
+  std::vector<py::object> values;
+  values.reserve(keys.size());
+  for (const std::string& key : keys)
+    values.push_back(py::reinterpret_steal<py::object>(THPVariable_Wrap(tensors.at(key))));
+  state_dict.attr("clear")();
+  for (size_t i = 0; i < keys.size(); ++i) state_dict[py::str(keys[i])] = values[i];
+}
+
+py::list warning_strings(const std::vector<api::Warning>& warnings) {
+  py::list out;
+  for (const api::Warning& w : warnings) out.append(w.str());
+  return out;
+}
+
+api::Direction direction_of(const std::string& name) {
+  if (name == "to_prime") return api::Direction::to_prime;
+  if (name == "to_hf") return api::Direction::to_hf;
+  throw py::value_error("direction must be 'to_prime' or 'to_hf', not '" + name + "'");
+}
+
+py::list convert(const api::Chain& chain, py::dict state_dict, api::Direction direction,
+                 int64_t expert_offset, bool strict) {
+  api::TensorMap tensors = tensors_of(state_dict);
+  api::Options options;
+  options.expert_offset = expert_offset;
+  options.strict = strict;
+  std::vector<api::Warning> warnings;
+  {
+    py::gil_scoped_release no_gil;  // the conversion touches no Python object
+    warnings = chain.convert(tensors, direction, options);
+  }
+  replace_contents(state_dict, tensors);
+  return warning_strings(warnings);
+}
+
+py::list plan(const api::Chain& chain, const py::dict& state_dict, const std::string& direction,
+              int64_t expert_offset, bool strict) {
+  api::Options options;
+  options.expert_offset = expert_offset;
+  options.strict = strict;
+  api::Plan plan = chain.plan(tensors_of(state_dict), direction_of(direction), options);
+  py::list entries;
+  for (const api::PlanEntry& e : plan.entries) {
+    py::list steps;
+    for (const api::PlanStep& s : e.steps) steps.append(py::make_tuple(s.op, s.pos.str()));
+    py::dict entry;
+    entry["key"] = e.key;
+    entry["shape"] = py::tuple(py::cast(e.shape));
+    entry["dtype"] = py::reinterpret_borrow<py::object>(
+        reinterpret_cast<PyObject*>(torch::getTHPDtype(e.dtype)));
+    entry["sources"] = e.sources;
+    entry["steps"] = steps;
+    entries.append(entry);
+  }
+  return entries;
+}
+
+void raise_error(const api::Error& e) {
+  py::object error = py::reinterpret_borrow<py::object>(error_type)(e.what());
+  error.attr("file") = e.pos().file;
+  error.attr("line") = e.pos().line;
+  error.attr("col") = e.pos().col;
+  error.attr("message") = e.message();
+  PyErr_SetObject(error_type, error.ptr());
+}
+
+}  // namespace
+
+PYBIND11_MODULE(chainconv, m) {
+  // torch first: its tensor type must exist before a tensor crosses the boundary.
+  py::module_::import("torch");
+  m.doc() = "Convert state dicts between HuggingFace and prime layouts, in place, without copies.";
+
+  error_type = py::exception<api::Error>(m, "Error").ptr();
+  Py_INCREF(error_type);  // outlives the module object; never released
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const api::Error& e) {
+      raise_error(e);
+    }
+  });
+
+  const char* convert_doc =
+      "Converts state_dict (dict[str, torch.Tensor]) in place and returns the warnings.\n"
+      "Tensors are not copied: renamed ones are the same objects, unstacked experts and split\n"
+      "parts are views. expert_offset is the global index of the first expert the dict holds;\n"
+      "strict=True raises warnings as chainconv.Error. On an error the dict is unchanged.";
+  py::class_<api::Chain>(m, "Chain")
+      .def_static("load", &api::Chain::load, py::arg("path"), "Loads a chain file.")
+      .def_static("from_string", &api::Chain::from_string, py::arg("yaml"),
+                  py::arg("name") = "<string>", py::arg("include_dir") = "",
+                  "Loads a chain from YAML text; `name` appears in errors.")
+      .def_static("for_model_type", &api::Chain::for_model_type, py::arg("model_type"),
+                  py::arg("chains_dir") = "", "The chain serving a config.json model_type.")
+      .def(
+          "to_prime",
+          [](const api::Chain& c, py::dict sd, int64_t expert_offset, bool strict) {
+            return convert(c, sd, api::Direction::to_prime, expert_offset, strict);
+          },
+          py::arg("state_dict"), py::kw_only(), py::arg("expert_offset") = 0,
+          py::arg("strict") = false, convert_doc)
+      .def(
+          "to_hf",
+          [](const api::Chain& c, py::dict sd, int64_t expert_offset, bool strict) {
+            return convert(c, sd, api::Direction::to_hf, expert_offset, strict);
+          },
+          py::arg("state_dict"), py::kw_only(), py::arg("expert_offset") = 0,
+          py::arg("strict") = false, convert_doc)
+      .def("plan", &plan, py::arg("state_dict"), py::arg("direction") = "to_prime", py::kw_only(),
+           py::arg("expert_offset") = 0, py::arg("strict") = false,
+           "What a conversion would produce, from shapes and dtypes alone: a list of\n"
+           "{key, shape, dtype, sources, steps: [(op, 'file:line:col')]}, one per output key.")
+      .def_property_readonly("file", &api::Chain::file)
+      .def_property_readonly("model_types", &api::Chain::model_types)
+      .def_property_readonly("description", &api::Chain::description)
+      .def("__repr__", [](const api::Chain& c) { return "<chainconv.Chain " + c.file() + ">"; });
+
+  m.def("default_chains_dir", &api::default_chains_dir, "Where chains are looked up by default.");
+  m.def(
+      "chains",
+      [](const std::string& dir) {
+        py::dict out;
+        for (const auto& [type, file] : api::chains(dir)) out[py::str(type)] = file;
+        return out;
+      },
+      py::arg("chains_dir") = "", "model_type -> chain file, for every chain in chains_dir.");
+}

@@ -1,0 +1,198 @@
+"""The chainconv Python module: in-place conversion of dict[str, torch.Tensor], storage
+sharing, expert offsets, and errors with chain positions. Expected values by hand."""
+import os
+
+import pytest
+import torch
+
+import chainconv
+
+SOURCE_DIR = os.environ["CHAINCONV_SOURCE_DIR"]
+L3 = "model.layers.3.mlp."
+
+
+def counting(*shape, start=0.0):
+    n = 1
+    for d in shape:
+        n *= d
+    return torch.arange(start, start + n, dtype=torch.float32).reshape(shape).clone()  # not a view
+
+
+def hf_layer(first=0, n=4):
+    """Qwen3-MoE HF keys of layer 3 with experts first..first+n-1 (I=2, H=3)."""
+    sd = {"model.layers.3.input_layernorm.weight": counting(3, start=1000), L3 + "gate.weight": counting(n, 3, start=2000)}
+    for e in range(first, first + n):
+        x = f"{L3}experts.{e}."
+        sd[x + "gate_proj.weight"] = counting(2, 3, start=100 * e)
+        sd[x + "down_proj.weight"] = counting(3, 2, start=100 * e + 10)
+        sd[x + "up_proj.weight"] = counting(2, 3, start=100 * e + 20)
+    return sd
+
+
+@pytest.fixture(scope="module")
+def chain():
+    return chainconv.Chain.for_model_type("qwen3_moe")
+
+
+def test_module_uses_the_libtorch_that_python_torch_uses():
+    # One libtorch_cpu and one libc10 mapped into the process: the module and torch share them.
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "/" in line}
+    for lib in ("libtorch_cpu.so", "libc10.so"):
+        mapped = {os.path.realpath(p) for p in paths if os.path.basename(p).startswith(lib)}
+        assert len(mapped) == 1, (lib, mapped)
+    assert any(os.path.basename(p).startswith("chainconv.") for p in paths)
+
+
+def test_to_prime_converts_the_dict_in_place(chain):
+    sd = hf_layer()
+    same_dict = sd
+    gate = sd[L3 + "gate.weight"]
+    norm = sd["model.layers.3.input_layernorm.weight"]
+    warnings = chain.to_prime(sd)
+    assert warnings == []
+    assert sd is same_dict
+    assert sorted(sd) == sorted(["model.layers.3.input_layernorm.weight", L3 + "router.gate.weight",
+                                 L3 + "experts.w1", L3 + "experts.w2", L3 + "experts.w3"])
+    # Renamed and untouched tensors are the same Python objects.
+    assert sd[L3 + "router.gate.weight"] is gate
+    assert sd["model.layers.3.input_layernorm.weight"] is norm
+    w1 = sd[L3 + "experts.w1"]
+    assert w1.shape == (4, 2, 3)
+    for e in range(4):
+        assert torch.equal(w1[e], counting(2, 3, start=100 * e))
+        assert torch.equal(sd[L3 + "experts.w2"][e], counting(3, 2, start=100 * e + 10))
+
+
+def test_to_hf_unstacks_views_sharing_storage_from_the_expert_offset(chain):
+    w1, w2, w3 = counting(2, 2, 3), counting(2, 3, 2, start=50), counting(2, 2, 3, start=90)
+    sd = {L3 + "experts.w1": w1, L3 + "experts.w2": w2, L3 + "experts.w3": w3}
+    chain.to_hf(sd, expert_offset=6)
+    assert sorted(sd) == sorted(f"{L3}experts.{e}.{p}.weight" for e in (6, 7) for p in ("gate_proj", "down_proj", "up_proj"))
+    gate7 = sd[L3 + "experts.7.gate_proj.weight"]
+    assert torch.equal(gate7, counting(2, 3, start=6))
+    # Views of the stacked tensor: same storage, row 1 starts six floats in.
+    assert gate7.storage().data_ptr() == w1.storage().data_ptr()
+    assert gate7.data_ptr() == w1.data_ptr() + 6 * w1.element_size()
+    assert sd[L3 + "experts.6.down_proj.weight"].data_ptr() == w2.data_ptr()
+    assert gate7._base is w1
+    # Writing through the view writes the stacked tensor: nothing was copied.
+    gate7[0, 0] = -1.0
+    assert w1[1, 0, 0] == -1.0
+
+
+def test_fused_experts_split_into_views(chain):
+    gate_up = counting(4, 4, 3)  # [E, 2I, H]
+    sd = {L3 + "experts.gate_up_proj": gate_up, L3 + "experts.down_proj": counting(4, 3, 2)}
+    chain.to_prime(sd)
+    w1, w3 = sd[L3 + "experts.w1"], sd[L3 + "experts.w3"]
+    assert w1.shape == (4, 2, 3) and w3.shape == (4, 2, 3)
+    assert w1.data_ptr() == gate_up.data_ptr()
+    assert w3.data_ptr() == gate_up.data_ptr() + 2 * 3 * gate_up.element_size()
+    assert torch.equal(w3[0], counting(2, 3, start=6))
+
+
+def test_per_layer_export_of_a_shard_matches_the_hf_tensors(chain):
+    hf = hf_layer()
+    prime = dict(hf)
+    chain.to_prime(prime)
+    rank, local = 1, 2
+    shard = {k: v.narrow(0, rank * local, local) for k, v in prime.items() if ".experts.w" in k}
+    chain.to_hf(shard, expert_offset=rank * local)
+    assert len(shard) == 6
+    for e in (2, 3):
+        for p in ("gate_proj", "down_proj", "up_proj"):
+            key = f"{L3}experts.{e}.{p}.weight"
+            assert torch.equal(shard[key], hf[key]), key
+
+
+def test_roundtrip_returns_the_same_tensors(chain):
+    hf = hf_layer()
+    sd = dict(hf)
+    chain.to_prime(sd)
+    chain.to_hf(sd)
+    assert sorted(sd) == sorted(hf)
+    for key, tensor in hf.items():
+        assert torch.equal(sd[key], tensor), key
+
+
+def test_an_expert_gap_raises_with_the_chain_position_and_keeps_the_dict(chain):
+    sd = hf_layer()
+    for p in ("gate_proj", "down_proj", "up_proj"):
+        del sd[f"{L3}experts.2.{p}.weight"]
+    before = dict(sd)
+    with pytest.raises(chainconv.Error) as info:
+        chain.to_prime(sd)
+    err = info.value
+    assert f"'{L3}experts.2.gate_proj.weight' is missing" in err.message
+    assert err.line > 0 and err.col > 0
+    assert str(err).startswith(f"{err.file}:{err.line}:{err.col}: ")
+    with open(err.file) as f:
+        assert "stack" in f.read().splitlines()[err.line - 1]
+    assert sd.keys() == before.keys()
+    assert all(sd[k] is v for k, v in before.items())
+
+
+CHAIN = """version: 1
+model_types: [py_test]
+description: Python test chain
+ops:
+  - rename: {from: ["a.{i}.w", "a.{i}.w_alt"], to: "b.{i}.w"}
+"""
+
+
+def test_warnings_are_returned_and_strict_raises_them():
+    chain = chainconv.Chain.from_string(CHAIN, "py_test.yaml")
+    sd = {"a.0.w": counting(2), "a.0.w_alt": counting(2)}
+    warnings = chain.to_prime(sd)
+    assert len(warnings) == 1
+    assert warnings[0].startswith("py_test.yaml:5:5: warning: both 'a.0.w' and its alternate 'a.0.w_alt'")
+    sd = {"a.0.w": counting(2), "a.0.w_alt": counting(2)}
+    with pytest.raises(chainconv.Error) as info:
+        chain.to_prime(sd, strict=True)
+    assert (info.value.file, info.value.line, info.value.col) == ("py_test.yaml", 5, 5)
+    assert sorted(sd) == ["a.0.w", "a.0.w_alt"]
+
+
+def test_a_bad_chain_raises_with_file_line_and_column():
+    with pytest.raises(chainconv.Error) as info:
+        chainconv.Chain.from_string(CHAIN + "  - frobnicate: {}\n", "bad.yaml")
+    assert str(info.value).startswith("bad.yaml:6:5: ")
+    assert info.value.line == 6
+    assert isinstance(info.value, Exception)
+
+
+def test_unknown_model_type_lists_the_known_ones():
+    with pytest.raises(chainconv.Error, match="qwen3_moe"):
+        chainconv.Chain.for_model_type("no_such_model")
+
+
+def test_wrong_values_are_type_errors(chain):
+    with pytest.raises(TypeError, match="'x'"):
+        chain.to_prime({"x": [1, 2]})
+    with pytest.raises(TypeError):
+        chain.to_prime({1: torch.zeros(1)})
+
+
+def test_plan_reports_sources_and_positions_without_converting(chain):
+    sd = hf_layer()
+    entries = chain.plan(sd, "to_prime")
+    assert len(sd) == 2 + 3 * 4
+    by_key = {e["key"]: e for e in entries}
+    w1 = by_key[L3 + "experts.w1"]
+    assert w1["shape"] == (4, 2, 3)
+    assert w1["dtype"] == torch.float32
+    assert w1["sources"] == [f"{L3}experts.{e}.gate_proj.weight" for e in range(4)]
+    assert [op for op, _ in w1["steps"]] == ["stack"]
+    router = by_key[L3 + "router.gate.weight"]
+    assert router["steps"][0][0] == "rename"
+    assert router["steps"][0][1].startswith(os.path.join(SOURCE_DIR, "chains", "qwen3_moe.yaml") + ":")
+    with pytest.raises(ValueError):
+        chain.plan(sd, "sideways")
+
+
+def test_chains_and_default_dir():
+    assert chainconv.default_chains_dir() == os.path.join(SOURCE_DIR, "chains")
+    assert chainconv.chains()["qwen3_moe"] == os.path.join(SOURCE_DIR, "chains", "qwen3_moe.yaml")
+    chain = chainconv.Chain.load(os.path.join(SOURCE_DIR, "chains", "qwen3_moe.yaml"))
+    assert chain.model_types == ["qwen3_moe"]
