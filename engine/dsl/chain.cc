@@ -63,13 +63,17 @@ class Loader {
   explicit Loader(Chain& chain) : chain_(chain) {}
 
   void load_root(const Node& root, const std::string& include_dir) {
-    root.allow_only({"version", "model_types", "description", "include", "pieces", "ops"}, "a chain file");
+    root.allow_only({"version", "model_types", "description", "include", "pieces", "ops", "expect_converted"},
+                    "a chain file");
     check_header(root);
     Node types = root.required("model_types", "a chain file");
     for (const Node& t : types.list("a list of model_type names")) chain_.model_types.push_back(t.str());
     load_includes(root, include_dir);
     load_pieces(root);
     chain_.ops = compiler_.ops(root.required("ops", "a chain file"));
+    if (root.has("expect_converted"))
+      for (const Node& t : root["expect_converted"].list("a list of key templates"))
+        chain_.expect_converted.push_back(compiler_.key(t));
   }
 
  private:

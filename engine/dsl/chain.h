@@ -24,6 +24,9 @@ struct Chain {
   std::vector<std::string> includes;     // every file included, directly or not
   std::vector<PieceInfo> pieces;         // every piece defined, in this file or an included one
   OpList ops;
+  // Checks only: templates no key may still match after forward (e.g. a leftover per-expert
+  // key); chainlint's coverage check warns about untouched keys that do.
+  std::vector<KeyTemplate> expect_converted;
 
   // Converts `dict` in place. Warnings are returned (or thrown, with options.strict).
   std::vector<Warning> run(StateDict& dict, Direction direction, const RunOptions& options = {},

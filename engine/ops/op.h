@@ -65,7 +65,8 @@ struct Context {
   void warn(const Op& op, const std::string& message);
   void step(const Op& op, const std::vector<std::string>& inputs,
             const std::vector<std::string>& outputs);
-  // take / insert that name the op's position when they fail.
+  // take / insert / move that name the op's position when they fail.
+  void move(const Op& op, const std::string& from, std::string to);
   Item take(const Op& op, const std::string& key);
   void insert(const Op& op, std::string key, Item item);
   Error error(const Op& op, const std::string& message) const;
@@ -93,6 +94,9 @@ class Op {
   }
   virtual void footprint(Direction direction, Footprint& out) const = 0;
   virtual std::vector<const Op*> children() const { return {}; }
+  // A choice between op lists (a conditional's then and else), each played in order; empty
+  // for ops that are not a choice. The checks treat ops in different branches as exclusive.
+  virtual std::vector<std::vector<const Op*>> branches() const { return {}; }
   // Non-empty when backward does not restore exactly what forward consumed: why not.
   virtual std::string lossy() const { return {}; }
 

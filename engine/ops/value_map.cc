@@ -7,15 +7,9 @@
 // tensors. A tensor of a dtype this LibTorch cannot compute on (FP8) is an error.
 #include "dsl/compiler.h"
 #include "ops/registry.h"
+#include "ops/transforms.h"
 
 namespace chainconv {
-
-struct Transform {
-  std::string_view name;
-  std::string_view inverse;  // the transform that undoes it exactly; "" if none
-  std::string_view doc;
-  at::Tensor (*apply)(const at::Tensor&);
-};
 
 const std::vector<Transform>& transforms() {
   static const std::vector<Transform> all = {
@@ -25,6 +19,12 @@ const std::vector<Transform>& transforms() {
        [](const at::Tensor& x) { return x.numel() == 0 ? x : x.sub(x.min()); }},
   };
   return all;
+}
+
+const Transform* find_transform(std::string_view name) {
+  for (const Transform& t : transforms())
+    if (t.name == name) return &t;
+  return nullptr;
 }
 
 namespace {
@@ -61,7 +61,10 @@ class ValueMap final : public Op {
       if (!item.opaque_dtype.empty())
         throw ctx.error(*this, "cannot apply '" + std::string(transform.name) + "' to '" + m.key +
                                    "': its dtype " + item.opaque_dtype + " only moves as bytes");
-      if (item.tensor.is_meta()) continue;  // shape and dtype are kept: nothing to compute
+      if (item.tensor.is_meta()) {  // shape and dtype are kept: nothing to compute
+        ctx.step(*this, {m.key}, {m.key});
+        continue;
+      }
       ctx.dict.set(m.key, Item{transform.apply(item.tensor), {}});
       ctx.step(*this, {m.key}, {m.key});
     }
