@@ -1,0 +1,157 @@
+#include "io/checkpoint.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+#include "io/mapped_file.h"
+
+namespace fs = std::filesystem;
+
+namespace chainconv {
+namespace {
+
+using json = nlohmann::json;
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path.string() + ": cannot read");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+json parse_json_file(const fs::path& path) {
+  try {
+    return json::parse(read_text(path));
+  } catch (const json::exception& e) {
+    throw Error(path.string() + ": not valid JSON: " + e.what());
+  }
+}
+
+// The shard files an index names, and which file each tensor is in.
+std::map<std::string, std::string> read_index(const fs::path& path) {
+  json index = parse_json_file(path);
+  if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
+    throw Error(path.string() + ": expected an object with a 'weight_map'");
+  std::map<std::string, std::string> weight_map;
+  for (const auto& [key, file] : index["weight_map"].items()) {
+    if (!file.is_string())
+      throw Error(path.string() + ": weight_map entry '" + key + "' must name a file");
+    std::string name = file.get<std::string>();
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+      throw Error(path.string() + ": weight_map entry '" + key + "' names '" + name +
+                  "', which is not a file name in the checkpoint directory");
+    weight_map[key] = name;
+  }
+  return weight_map;
+}
+
+}  // namespace
+
+Checkpoint Checkpoint::open(const std::string& dir) {
+  Checkpoint ckpt;
+  ckpt.dir_ = dir;
+  ckpt.files_ = std::make_shared<std::vector<SafetensorsHeader>>();
+  if (!fs::is_directory(dir)) throw Error(dir + ": not a directory");
+  const fs::path index_path = fs::path(dir) / kIndexFile;
+  const fs::path single_path = fs::path(dir) / kSingleFile;
+  std::map<std::string, std::string> weight_map;  // key -> file name, from the index
+  std::vector<std::string> names;
+  if (fs::exists(index_path)) {
+    weight_map = read_index(index_path);
+    std::set<std::string> unique;
+    for (const auto& [key, name] : weight_map)
+      if (unique.insert(name).second) names.push_back(name);
+    for (const std::string& name : names)
+      if (!fs::is_regular_file(fs::path(dir) / name))
+        throw Error(index_path.string() + ": names shard '" + name + "', which does not exist");
+  } else if (fs::exists(single_path)) {
+    names.push_back(kSingleFile);
+  } else {
+    throw Error(dir + ": no " + kSingleFile + " or " + kIndexFile +
+                " (not a safetensors checkpoint)");
+  }
+  for (const std::string& name : names)
+    ckpt.files_->push_back(read_safetensors_header((fs::path(dir) / name).string()));
+  for (size_t f = 0; f < ckpt.files_->size(); ++f) {
+    const SafetensorsHeader& header = (*ckpt.files_)[f];
+    for (const TensorEntry& entry : header.tensors) {
+      if (!weight_map.empty()) {
+        auto it = weight_map.find(entry.key);
+        if (it == weight_map.end() || it->second != names[f])
+          throw Error(header.path + ": tensor '" + entry.key + "' is not listed for this file in " +
+                      kIndexFile);
+      }
+      auto [pos, inserted] = ckpt.tensors_.emplace(entry.key, Location{f, &entry});
+      if (!inserted)
+        throw Error(header.path + ": tensor '" + entry.key + "' is also in " +
+                    (*ckpt.files_)[pos->second.file].path);
+    }
+  }
+  for (const auto& [key, name] : weight_map)
+    if (!ckpt.tensors_.count(key))
+      throw Error(index_path.string() + ": tensor '" + key + "' is listed in shard '" + name +
+                  "' but is not in it");
+  ckpt.mappings_ = std::make_shared<std::vector<std::shared_ptr<MappedFile>>>(ckpt.files_->size());
+  return ckpt;
+}
+
+const Checkpoint::Location& Checkpoint::locate(const std::string& key) const {
+  auto it = tensors_.find(key);
+  if (it == tensors_.end()) throw Error(dir_ + ": no tensor '" + key + "'");
+  return it->second;
+}
+
+uint64_t Checkpoint::total_bytes() const {
+  uint64_t total = 0;
+  for (const auto& [key, loc] : tensors_) total += loc.entry->nbytes;
+  return total;
+}
+
+std::shared_ptr<MappedFile> Checkpoint::mapped(size_t index) const {
+  auto& slot = mappings_->at(index);
+  if (!slot) {
+    slot = MappedFile::open(files_->at(index).path);
+    if (slot->size() != files_->at(index).file_size)
+      throw Error(slot->path() + ": the file changed size since its header was read");
+  }
+  return slot;
+}
+
+Item Checkpoint::load(const std::string& key) const {
+  const Location& loc = locate(key);
+  return mapped_item(mapped(loc.file), *loc.entry);
+}
+
+StateDict read_checkpoint_layout(const std::string& dir) {
+  Checkpoint ckpt = Checkpoint::open(dir);
+  StateDict layout;
+  for (const auto& [key, loc] : ckpt.tensors()) layout.insert(key, meta_item(*loc.entry));
+  return layout;
+}
+
+std::string read_config_text(const std::string& dir) {
+  fs::path path = fs::path(dir) / "config.json";
+  if (!fs::is_regular_file(path))
+    throw Error(dir + ": no config.json (needed for the model_type; or pass --chain)");
+  return read_text(path);
+}
+
+std::string read_model_type(const std::string& dir) {
+  fs::path path = fs::path(dir) / "config.json";
+  json config;
+  try {
+    config = json::parse(read_config_text(dir));
+  } catch (const json::exception& e) {
+    throw Error(path.string() + ": not valid JSON: " + e.what());
+  }
+  if (!config.is_object() || !config.contains("model_type") || !config["model_type"].is_string())
+    throw Error(path.string() + ": no \"model_type\" string");
+  return config["model_type"].get<std::string>();
+}
+
+}  // namespace chainconv

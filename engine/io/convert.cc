@@ -1,0 +1,369 @@
+#include "io/convert.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+#include "core/dtypes.h"
+#include "core/error.h"
+#include "dsl/chain.h"
+#include "io/fs_util.h"
+#include "io/mapped_file.h"
+#include "registry/chain_registry.h"
+
+namespace fs = std::filesystem;
+
+namespace chainconv {
+namespace {
+
+std::string op_where(const Op* op) { return std::string(op->kind()) + " at " + op->pos().str(); }
+
+// Input keys grouped by layer: the keys outside any layer first, then layers in natural order.
+std::vector<PlannedGroup> group_inputs(const Checkpoint& source) {
+  std::map<std::string, std::vector<std::string>> by_prefix;
+  for (const auto& [key, loc] : source.tensors()) by_prefix[layer_group_of(key)].push_back(key);
+  std::vector<std::string> prefixes;
+  for (const auto& [prefix, keys] : by_prefix) prefixes.push_back(prefix);
+  std::sort(prefixes.begin(), prefixes.end(),
+            [](const auto& a, const auto& b) { return natural_less(a, b); });
+  std::vector<PlannedGroup> groups;
+  for (const std::string& prefix : prefixes)
+    groups.push_back(PlannedGroup{prefix, by_prefix[prefix], {}, false});
+  return groups;
+}
+
+// The chain run on one group's inputs, as meta tensors or as views of the mapped files.
+GroupTrace run_group(const ConversionPlan& plan, const PlannedGroup& group,
+                     const std::vector<const KeyTemplate*>& templates, bool real, StateDict& dict) {
+  std::map<std::string, ByteRun> locations;
+  for (const std::string& key : group.inputs) {
+    const Checkpoint::Location& loc = plan.source.locate(key);
+    dict.insert(key, real ? plan.source.load(key) : meta_item(*loc.entry));
+    locations[key] = ByteRun{loc.file, loc.entry->offset, loc.entry->nbytes};
+  }
+  try {
+    return trace_group(*plan.chain, plan.direction, plan.run, templates, dict, locations);
+  } catch (const Error& e) {
+    std::string where =
+        group.prefix.empty() ? "the keys outside any layer" : "layer group '" + group.prefix + "'";
+    throw Error(e.pos(), e.message() + " (converting " + where + " of " + plan.source.dir() + ")");
+  }
+}
+
+void report(const ConvertOptions& options, std::string_view stage, size_t tensors_done,
+            size_t tensors_total, uint64_t bytes_done, uint64_t bytes_total) {
+  if (options.progress)
+    options.progress(ConvertProgress{stage, tensors_done, tensors_total, bytes_done, bytes_total});
+}
+
+bool is_weight_file(const std::string& name) {
+  for (const char* ext :
+       {".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack", ".pkl", ".safetensors"})
+    if (name.size() > std::strlen(ext) &&
+        name.compare(name.size() - std::strlen(ext), std::string::npos, ext) == 0)
+      return true;
+  return name == kIndexFile || name == "pytorch_model.bin.index.json";
+}
+
+}  // namespace
+
+std::string resolve_chain_file(const std::string& src, const ConvertOptions& options) {
+  if (!options.chain_file.empty()) {
+    if (!fs::is_regular_file(options.chain_file))
+      throw Error(options.chain_file + ": no such chain file");
+    return options.chain_file;
+  }
+  const std::string model_type = read_model_type(src);
+  ChainRegistry registry =
+      ChainRegistry::scan(options.chains_dir.empty() ? default_chains_dir() : options.chains_dir);
+  if (!registry.serves(model_type)) {
+    std::string known;
+    for (const auto& [type, file] : registry.model_types())
+      known += (known.empty() ? "" : ", ") + type;
+    throw Error((fs::path(src) / "config.json").string() + ": no chain serves model_type '" +
+                model_type + "' (known: " + known + "; or pass --chain FILE)");
+  }
+  return registry.chain_for(model_type);
+}
+
+std::string_view ConversionPlan::how(const PlannedOutput& out) const {
+  if (out.sources.empty()) return "synthesised";
+  if (out.sources.size() > 1) return "stacked";
+  const PlannedGroup& group = groups[out.group];
+  for (size_t other : group.outputs)
+    if (outputs[other].key != out.key && outputs[other].sources.size() == 1 &&
+        outputs[other].sources[0] == out.sources[0])
+      return "split";
+  return "moved";
+}
+
+PlanSummary ConversionPlan::summary() const {
+  PlanSummary s;
+  s.bytes_in = source.total_bytes();
+  s.dropped = dropped.size();
+  for (const PlannedOutput& out : outputs) {
+    std::string_view how_made = how(out);
+    if (how_made == "synthesised")
+      ++s.synthesised;
+    else if (how_made == "stacked")
+      ++s.stacked;
+    else if (how_made == "split")
+      ++s.split;
+    else
+      ++s.moved;
+    s.bytes_out += out.nbytes;
+    if (out.computed) {
+      ++s.computed;
+      s.bytes_computed += out.nbytes;
+    } else if (out.runs) {
+      s.bytes_copied += out.nbytes;
+    }
+  }
+  return s;
+}
+
+ConversionPlan plan_conversion(const std::string& src, const ConvertOptions& options) {
+  if (!fs::is_directory(src)) throw Error(src + ": not a directory");
+  ConversionPlan plan;
+  plan.chain_file = resolve_chain_file(src, options);
+  plan.chain = load_chain_file(plan.chain_file);
+  plan.direction = options.direction;
+  plan.run = options.run;
+  plan.source = Checkpoint::open(src);
+  plan.groups = group_inputs(plan.source);
+  const auto templates = value_map_templates(*plan.chain, plan.direction);
+  for (size_t g = 0; g < plan.groups.size(); ++g) {
+    PlannedGroup& group = plan.groups[g];
+    StateDict dict;
+    GroupTrace trace = run_group(plan, group, templates, /*real=*/false, dict);
+    group.needs_values = trace.needs_values();
+    for (TracedOutput& t : trace.outputs) {
+      PlannedOutput out;
+      out.key = t.key;
+      out.dtype = dtype_of(t.item);
+      out.shape = t.item.tensor.sizes().vec();
+      out.nbytes = static_cast<uint64_t>(t.item.tensor.numel()) * t.item.tensor.element_size();
+      out.sources = std::move(t.sources);
+      out.ops = std::move(t.ops);
+      out.computed = t.computed || (!t.runs && !out.sources.empty());
+      if (!out.computed) out.runs = std::move(t.runs);
+      out.group = g;
+      plan.outputs.push_back(std::move(out));
+    }
+    plan.dropped.insert(trace.dropped.begin(), trace.dropped.end());
+    plan.warnings.insert(plan.warnings.end(), trace.warnings.begin(), trace.warnings.end());
+  }
+  std::sort(
+      plan.outputs.begin(), plan.outputs.end(),
+      [](const PlannedOutput& a, const PlannedOutput& b) { return natural_less(a.key, b.key); });
+  for (size_t i = 0; i < plan.outputs.size(); ++i) {
+    if (i > 0 && plan.outputs[i].key == plan.outputs[i - 1].key)
+      throw Error(src + ": two layer groups both produce '" + plan.outputs[i].key +
+                  "' (the chain is not layer-local for this checkpoint)");
+    plan.groups[plan.outputs[i].group].outputs.push_back(i);
+  }
+  return plan;
+}
+
+void write_conversion(const ConversionPlan& plan, const std::string& dir,
+                      const ConvertOptions& options) {
+  auto check = [&] {
+    if (options.cancelled && options.cancelled()) throw Error("interrupted");
+  };
+  std::vector<std::shared_ptr<MappedFile>> sources;
+  for (size_t i = 0; i < plan.source.files().size(); ++i) sources.push_back(plan.source.mapped(i));
+  std::vector<OutputTensor> specs;
+  uint64_t bytes_total = 0;
+  for (const PlannedOutput& out : plan.outputs) {
+    specs.push_back({out.key, out.dtype, out.shape, out.nbytes});
+    bytes_total += out.nbytes;
+  }
+  SafetensorsWriter writer(dir, std::move(specs), options.max_shard_size, check);
+  const auto templates = value_map_templates(*plan.chain, plan.direction);
+  const std::string_view stage = options.progress_stage;
+  size_t done = 0;
+  uint64_t bytes_done = 0;
+  report(options, stage, 0, plan.outputs.size(), 0, bytes_total);
+  for (const PlannedGroup& group : plan.groups) {
+    check();
+    StateDict values;
+    if (group.needs_values) run_group(plan, group, templates, /*real=*/true, values);
+    for (size_t index : group.outputs) {
+      const PlannedOutput& out = plan.outputs[index];
+      if (!out.computed && out.runs) {
+        writer.copy(out.key, *out.runs, sources);
+      } else if (!out.computed) {
+        writer.zero(out.key);  // synthesised: the chain leaves it uninitialised
+      } else {
+        const Item* item = values.find(out.key);
+        if (!item || dtype_of(*item) != out.dtype || item->tensor.sizes().vec() != out.shape)
+          throw Error("internal: '" + out.key +
+                      "' differs between the plan and the conversion of its values");
+        writer.write(out.key, *item);
+      }
+      bytes_done += out.nbytes;
+      report(options, stage, ++done, plan.outputs.size(), bytes_done, bytes_total);
+    }
+    if (group.needs_values)
+      for (const std::string& key : group.inputs) {
+        const Checkpoint::Location& loc = plan.source.locate(key);
+        sources[loc.file]->release(loc.entry->offset, loc.entry->nbytes);
+      }
+  }
+  writer.finish();
+}
+
+namespace {
+
+bool same_bytes(const Checkpoint& a, const std::string& key_a, const Checkpoint& b,
+                const std::string& key_b) {
+  const Checkpoint::Location& la = a.locate(key_a);
+  const Checkpoint::Location& lb = b.locate(key_b);
+  if (la.entry->dtype != lb.entry->dtype || la.entry->shape != lb.entry->shape) return false;
+  auto fa = a.mapped(la.file), fb = b.mapped(lb.file);
+  constexpr uint64_t chunk = 16ull << 20;
+  for (uint64_t done = 0; done < la.entry->nbytes; done += chunk) {
+    const uint64_t n = std::min(chunk, la.entry->nbytes - done);
+    bool equal = std::memcmp(fa->data() + la.entry->offset + done,
+                             fb->data() + lb.entry->offset + done, n) == 0;
+    fa->release(la.entry->offset + done, n);
+    fb->release(lb.entry->offset + done, n);
+    if (!equal) return false;
+  }
+  return true;
+}
+
+std::string describe(const TensorEntry& e) {
+  std::string s = std::string(e.dtype->name) + " [";
+  for (size_t i = 0; i < e.shape.size(); ++i) s += (i ? ", " : "") + std::to_string(e.shape[i]);
+  return s + "]";
+}
+
+// The lossy ops (with their reasons) on the way from `key` in the source to the output and back.
+std::string lossy_reasons(const ConversionPlan& forward, const ConversionPlan& back,
+                          const std::string& key) {
+  std::vector<const Op*> ops;
+  std::vector<std::string> prime_keys;
+  for (const PlannedOutput& out : forward.outputs)
+    if (std::find(out.sources.begin(), out.sources.end(), key) != out.sources.end()) {
+      ops.insert(ops.end(), out.ops.begin(), out.ops.end());
+      prime_keys.push_back(out.key);
+    }
+  for (const PlannedOutput& out : back.outputs)
+    if (out.key == key) ops.insert(ops.end(), out.ops.begin(), out.ops.end());
+  std::string reasons;
+  std::set<const Op*> seen;
+  for (const Op* op : ops)
+    if (!op->lossy().empty() && seen.insert(op).second)
+      reasons += (reasons.empty() ? "" : "; ") + op->lossy() + " [" + op_where(op) + "]";
+  return reasons;
+}
+
+}  // namespace
+
+VerifyReport verify_conversion(const ConversionPlan& plan, const std::string& converted,
+                               const ConvertOptions& options) {
+  ConvertOptions back_options = options;
+  back_options.direction = opposite(plan.direction);
+  back_options.chain_file = plan.chain_file;
+  back_options.verify = false;
+  back_options.progress_stage = "verify";
+  ConversionPlan back = plan_conversion(converted, back_options);
+  TempDir tmp = TempDir::beside(converted + ".verify");
+  write_conversion(back, tmp.path(), back_options);
+  Checkpoint result = Checkpoint::open(tmp.path());
+  const Checkpoint& source = plan.source;
+
+  VerifyReport report;
+  std::vector<std::string> extra;
+  for (const auto& [key, loc] : result.tensors())
+    if (!source.tensors().count(key)) extra.push_back(key);
+  for (const auto& [key, loc] : source.tensors()) {
+    if (options.cancelled && options.cancelled()) throw Error("interrupted");
+    ++report.tensors_checked;
+    std::string problem;
+    if (result.tensors().count(key)) {
+      if (same_bytes(source, key, result, key)) continue;
+      const TensorEntry& r = *result.locate(key).entry;
+      problem = describe(*loc.entry) == describe(r)
+                    ? "values differ after the roundtrip"
+                    : "comes back as " + describe(r) + " (was " + describe(*loc.entry) + ")";
+    } else if (auto d = plan.dropped.find(key); d != plan.dropped.end()) {
+      report.lossy.push_back(key + ": dropped (" + op_where(d->second) + ")");
+      continue;
+    } else {
+      auto twin = std::find_if(extra.begin(), extra.end(), [&](const std::string& k) {
+        return same_bytes(source, key, result, k);
+      });
+      if (twin != extra.end()) {
+        report.lossy.push_back(key + ": comes back as '" + *twin + "' (canonical name)");
+        extra.erase(twin);
+        continue;
+      }
+      problem = "missing after the roundtrip";
+    }
+    std::string reasons = lossy_reasons(plan, back, key);
+    (reasons.empty() ? report.failures : report.lossy)
+        .push_back(key + ": " + problem + (reasons.empty() ? "" : " (" + reasons + ")"));
+  }
+  for (const std::string& key : extra) {
+    std::string reasons = lossy_reasons(plan, back, key);
+    (reasons.empty() ? report.failures : report.lossy)
+        .push_back(key + ": not in the source but produced by the roundtrip" +
+                   (reasons.empty() ? "" : " (" + reasons + ")"));
+  }
+  return report;
+}
+
+ConvertResult convert_checkpoint(const std::string& src, const std::string& dst,
+                                 const ConvertOptions& options) {
+  if (!fs::is_directory(src)) throw Error(src + ": not a directory");
+  check_destination(src, dst, options.force);
+  ConversionPlan plan = plan_conversion(src, options);
+  TempDir tmp = TempDir::beside(dst);
+  write_conversion(plan, tmp.path(), options);
+
+  ConvertResult result;
+  for (const fs::directory_entry& entry : fs::directory_iterator(src)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory()) {
+      result.skipped.push_back(name + "/ (a directory)");
+    } else if (!entry.is_regular_file()) {
+      result.skipped.push_back(name + " (not a regular file)");
+    } else if (is_weight_file(name)) {
+      bool ours =
+          name == kIndexFile || std::any_of(plan.source.files().begin(), plan.source.files().end(),
+                                            [&](const SafetensorsHeader& h) {
+                                              return fs::path(h.path).filename() == name;
+                                            });
+      if (!ours)
+        result.skipped.push_back(name +
+                                 " (weights not in the safetensors checkpoint; not converted)");
+    } else {
+      copy_file_contents(entry.path().string(), (fs::path(tmp.path()) / name).string());
+      result.copied_files.push_back(name);
+    }
+  }
+  std::sort(result.copied_files.begin(), result.copied_files.end());
+
+  if (options.verify) {
+    result.verify = verify_conversion(plan, tmp.path(), options);
+    if (!result.verify->ok()) {
+      const auto& failures = result.verify->failures;
+      std::string message = "verification failed: " + std::to_string(failures.size()) +
+                            " difference(s) the chain does not explain: ";
+      for (size_t i = 0; i < failures.size() && i < 3; ++i)
+        message += (i ? "; " : "") + failures[i];
+      throw Error(message);
+    }
+  }
+  result.summary = plan.summary();
+  result.warnings = plan.warnings;
+  for (const auto& entry : fs::directory_iterator(tmp.path()))
+    if (entry.path().extension() == ".safetensors") ++result.shards;
+  tmp.commit(dst, options.force);
+  return result;
+}
+
+}  // namespace chainconv

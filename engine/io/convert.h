@@ -1,0 +1,121 @@
+// Converting a checkpoint directory with a chain, streaming: the plan runs the chain on the
+// headers alone (meta tensors), one layer group at a time, and learns where every output's
+// bytes lie in the inputs; the conversion then writes each group's outputs straight into
+// their places in the output shards, copying input bytes file to file, and runs the chain
+// on real values only for the groups with a value transform. Peak memory is about one
+// layer group (usually far less), never the model.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/checkpoint.h"
+#include "io/trace.h"
+#include "io/writer.h"
+#include "ops/op.h"
+
+namespace chainconv {
+
+struct Chain;
+
+struct ConvertProgress {
+  std::string_view stage;  // "convert" or "verify"
+  size_t tensors_done = 0, tensors_total = 0;
+  uint64_t bytes_done = 0, bytes_total = 0;
+};
+
+struct ConvertOptions {
+  Direction direction = Direction::to_prime;
+  std::string chain_file;  // empty: the registry's chain for config.json's model_type
+  std::string chains_dir;  // empty: default_chains_dir()
+  RunOptions run;
+  uint64_t max_shard_size = kDefaultMaxShardSize;
+  bool force = false;   // replace an existing destination
+  bool verify = false;  // convert the result back and compare it with the source
+  std::function<void(const ConvertProgress&)> progress;
+  std::string progress_stage = "convert";  // what progress reports call the writing
+  std::function<bool()> cancelled;         // polled between copies; true stops with an Error
+};
+
+struct PlannedOutput {
+  std::string key;
+  std::string dtype;
+  std::vector<int64_t> shape;
+  uint64_t nbytes = 0;
+  std::vector<std::string> sources;
+  std::vector<const Op*> ops;
+  bool computed = false;         // written from values the chain computes
+  std::optional<ByteRuns> runs;  // otherwise copied from these runs (or zero-filled)
+  size_t group = 0;
+};
+
+struct PlannedGroup {
+  std::string prefix;  // "" for the keys outside any layer
+  std::vector<std::string> inputs;
+  std::vector<size_t> outputs;  // indices into ConversionPlan::outputs
+  bool needs_values = false;
+};
+
+struct PlanSummary {
+  size_t moved = 0, stacked = 0, split = 0, dropped = 0, synthesised = 0, computed = 0;
+  uint64_t bytes_in = 0, bytes_out = 0, bytes_copied = 0, bytes_computed = 0;
+};
+
+struct ConversionPlan {
+  std::shared_ptr<const Chain> chain;
+  std::string chain_file;
+  Direction direction = Direction::to_prime;
+  RunOptions run;
+  Checkpoint source;
+  std::vector<PlannedGroup> groups;
+  std::vector<PlannedOutput> outputs;        // natural key order
+  std::map<std::string, const Op*> dropped;  // input key -> the op that dropped it
+  std::vector<Warning> warnings;
+
+  PlanSummary summary() const;
+  // "moved", "stacked", "split" or "synthesised": how an output relates to its inputs.
+  std::string_view how(const PlannedOutput& out) const;
+};
+
+// The chain for `src` under `options`: --chain, or config.json's model_type via the registry.
+std::string resolve_chain_file(const std::string& src, const ConvertOptions& options);
+
+// Reads `src`'s headers only and plans the conversion. Throws Error for a bad checkpoint,
+// a missing config.json or unknown model type, or a chain that fails on this layout.
+ConversionPlan plan_conversion(const std::string& src, const ConvertOptions& options);
+
+// Writes the planned outputs as safetensors shards into the existing directory `dir`.
+void write_conversion(const ConversionPlan& plan, const std::string& dir,
+                      const ConvertOptions& options);
+
+struct VerifyReport {
+  size_t tensors_checked = 0;
+  std::vector<std::string> lossy;  // differences the chain declares (dropped, lossy, canonicalised)
+  std::vector<std::string> failures;  // differences it does not explain
+  bool ok() const { return failures.empty(); }
+};
+
+// Converts `converted` back (the opposite direction, same chain) into a temporary directory
+// and compares the result with the plan's source, byte for byte.
+VerifyReport verify_conversion(const ConversionPlan& plan, const std::string& converted,
+                               const ConvertOptions& options);
+
+struct ConvertResult {
+  PlanSummary summary;
+  size_t shards = 0;
+  std::vector<Warning> warnings;
+  std::optional<VerifyReport> verify;
+  std::vector<std::string> copied_files;
+  std::vector<std::string> skipped;  // entries of SRC not copied, with why
+};
+
+// The whole job: checks DST, plans, writes into a temporary directory beside DST, copies
+// the other files of SRC, verifies when asked, and renames the result to DST. On any
+// failure (or cancellation) nothing is left behind and SRC is untouched.
+ConvertResult convert_checkpoint(const std::string& src, const std::string& dst,
+                                 const ConvertOptions& options);
+
+}  // namespace chainconv

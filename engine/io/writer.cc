@@ -1,0 +1,279 @@
+#include "io/writer.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/dtypes.h"
+#include "core/error.h"
+#include "io/checkpoint.h"
+#include "io/mapped_file.h"
+
+namespace fs = std::filesystem;
+
+namespace chainconv {
+namespace {
+
+constexpr uint64_t kCopyChunk = 64ull << 20;
+
+std::string shard_name(size_t i, size_t n) {
+  if (n == 1) return kSingleFile;
+  char name[64];
+  std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", i + 1, n);
+  return name;
+}
+
+size_t itemsize_of(const OutputTensor& t) {
+  const DtypeInfo* info = find_dtype(t.dtype);
+  if (!info) throw Error("cannot write tensor '" + t.key + "': unknown dtype '" + t.dtype + "'");
+  return info->itemsize;
+}
+
+}  // namespace
+
+uint64_t parse_size(const std::string& text) {
+  size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  std::string unit = text.substr(i);
+  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  static const std::vector<std::pair<std::string, uint64_t>> units = {{"", 1},
+                                                                      {"B", 1},
+                                                                      {"KB", 1000ull},
+                                                                      {"MB", 1000000ull},
+                                                                      {"GB", 1000000000ull},
+                                                                      {"TB", 1000000000000ull},
+                                                                      {"KIB", 1ull << 10},
+                                                                      {"MIB", 1ull << 20},
+                                                                      {"GIB", 1ull << 30},
+                                                                      {"TIB", 1ull << 40}};
+  auto it =
+      std::find_if(units.begin(), units.end(), [&](const auto& u) { return u.first == unit; });
+  if (i == 0 || i > 15 || it == units.end())
+    throw Error("invalid size '" + text +
+                "' (expected e.g. 5GB, 500MB, 2GiB or a number of bytes)");
+  uint64_t value = std::stoull(text.substr(0, i));
+  if (value == 0) throw Error("invalid size '" + text + "': must be positive");
+  if (value > UINT64_MAX / it->second) throw Error("invalid size '" + text + "': too large");
+  return value * it->second;
+}
+
+SafetensorsWriter::SafetensorsWriter(std::string dir, std::vector<OutputTensor> tensors,
+                                     uint64_t max_shard_size, std::function<void()> check)
+    : dir_(std::move(dir)), check_(std::move(check)) {
+  std::sort(tensors.begin(), tensors.end(), [](const OutputTensor& a, const OutputTensor& b) {
+    return natural_less(a.key, b.key);
+  });
+  for (size_t i = 1; i < tensors.size(); ++i)
+    if (tensors[i].key == tensors[i - 1].key)
+      throw Error("two output tensors are named '" + tensors[i].key + "'");
+  // HF's rule: start a new shard when the next tensor would overflow a non-empty one; a
+  // tensor larger than the limit gets a shard of its own.
+  std::vector<std::vector<const OutputTensor*>> shards;
+  uint64_t current = 0;
+  for (const OutputTensor& t : tensors) {
+    if (shards.empty() || (!shards.back().empty() && current + t.nbytes > max_shard_size)) {
+      shards.emplace_back();
+      current = 0;
+    }
+    shards.back().push_back(&t);
+    current += t.nbytes;
+  }
+  if (shards.empty()) shards.emplace_back();
+  try {
+    for (size_t s = 0; s < shards.size(); ++s) {
+      names_.push_back(shard_name(s, shards.size()));
+      const std::string path = (fs::path(dir_) / names_.back()).string();
+      // Data ordered widest dtype first (as the safetensors library does) keeps every tensor
+      // aligned to its item size; the header lists keys in natural order.
+      std::vector<const OutputTensor*> data_order = shards[s];
+      std::stable_sort(data_order.begin(), data_order.end(),
+                       [](const OutputTensor* a, const OutputTensor* b) {
+                         return itemsize_of(*a) > itemsize_of(*b);
+                       });
+      std::map<const OutputTensor*, uint64_t> begin;
+      uint64_t data_size = 0;
+      for (const OutputTensor* t : data_order) {
+        begin[t] = data_size;
+        data_size += t->nbytes;
+      }
+      nlohmann::ordered_json header;
+      header["__metadata__"] = {{"format", "pt"}};
+      for (const OutputTensor* t : shards[s])
+        header[t->key] = {{"dtype", t->dtype},
+                          {"shape", t->shape},
+                          {"data_offsets", {begin[t], begin[t] + t->nbytes}}};
+      std::string text = header.dump();
+      text.append((8 - text.size() % 8) % 8, ' ');
+      const uint64_t data_start = 8 + text.size();
+
+      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (fd < 0) throw Error(path + ": cannot create: " + std::strerror(errno));
+      fds_.push_back(fd);
+      const uint64_t file_size = data_start + data_size;
+      int rc = posix_fallocate(fd, 0, static_cast<off_t>(file_size));
+      if (rc == EOPNOTSUPP || rc == EINVAL)
+        rc = ftruncate(fd, static_cast<off_t>(file_size)) == 0 ? 0 : errno;
+      if (rc != 0)
+        throw Error(path + ": cannot make room for " + std::to_string(file_size) +
+                    " bytes: " + std::strerror(rc));
+      unsigned char length[8];
+      for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(text.size() >> (8 * i));
+      pwrite_all(s, length, 8, 0);
+      pwrite_all(s, text.data(), text.size(), 8);
+      shard_bytes_.push_back(data_size);
+      for (const OutputTensor* t : shards[s]) {
+        slots_[t->key] = Slot{s, data_start + begin[t], t->nbytes};
+        weight_map_[t->key] = names_.back();
+      }
+    }
+  } catch (...) {
+    for (int fd : fds_) ::close(fd);
+    fds_.clear();
+    throw;
+  }
+}
+
+SafetensorsWriter::~SafetensorsWriter() {
+  for (int fd : fds_)
+    if (fd >= 0) ::close(fd);
+}
+
+SafetensorsWriter::Slot& SafetensorsWriter::slot(const std::string& key, uint64_t nbytes) {
+  auto it = slots_.find(key);
+  if (it == slots_.end()) throw Error("internal: tensor '" + key + "' was not planned for output");
+  if (it->second.written) throw Error("internal: tensor '" + key + "' written twice");
+  if (it->second.nbytes != nbytes)
+    throw Error("tensor '" + key + "' has " + std::to_string(nbytes) + " bytes but " +
+                std::to_string(it->second.nbytes) + " were planned");
+  return it->second;
+}
+
+void SafetensorsWriter::pwrite_all(size_t file, const void* data, uint64_t nbytes,
+                                   uint64_t offset) {
+  const char* p = static_cast<const char*>(data);
+  while (nbytes > 0) {
+    ssize_t n = ::pwrite(fds_[file], p, std::min(nbytes, kCopyChunk), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      throw Error((fs::path(dir_) / names_[file]).string() +
+                  ": write failed: " + std::strerror(errno));
+    p += n;
+    offset += static_cast<uint64_t>(n);
+    nbytes -= static_cast<uint64_t>(n);
+    if (nbytes > 0 && check_) check_();
+  }
+}
+
+void SafetensorsWriter::write(const std::string& key, const void* data, uint64_t nbytes) {
+  Slot& s = slot(key, nbytes);
+  pwrite_all(s.file, data, nbytes, s.offset);
+  s.written = true;
+}
+
+void SafetensorsWriter::write(const std::string& key, const Item& item) {
+  if (item.tensor.is_meta()) throw Error("internal: tensor '" + key + "' has no data to write");
+  at::Tensor t =
+      item.tensor.device().is_cpu() ? item.tensor.contiguous() : item.tensor.cpu().contiguous();
+  write(key, t.data_ptr(), static_cast<uint64_t>(t.numel()) * t.element_size());
+}
+
+void SafetensorsWriter::zero(const std::string& key) {
+  Slot& s = slot(key, slots_.at(key).nbytes);
+  std::vector<char> zeros(std::min<uint64_t>(s.nbytes, kCopyChunk), 0);
+  for (uint64_t done = 0; done < s.nbytes;) {
+    uint64_t n = std::min<uint64_t>(zeros.size(), s.nbytes - done);
+    pwrite_all(s.file, zeros.data(), n, s.offset + done);
+    done += n;
+  }
+  s.written = true;
+}
+
+void SafetensorsWriter::copy(const std::string& key, const ByteRuns& runs,
+                             const std::vector<std::shared_ptr<MappedFile>>& sources) {
+  Slot& s = slot(key, runs.size());
+  uint64_t out = s.offset;
+  for (const ByteRun& run : runs.runs()) {
+    const MappedFile& src = *sources.at(run.source);
+    if (run.offset + run.length > src.size())
+      throw Error(src.path() + ": tensor '" + key + "' reads past the end of the file");
+    uint64_t done = 0;
+    bool kernel_copy = true;
+    while (done < run.length) {
+      if (check_) check_();
+      const uint64_t n = std::min(kCopyChunk, run.length - done);
+      if (kernel_copy) {
+        loff_t in_off = static_cast<loff_t>(run.offset + done),
+               out_off = static_cast<loff_t>(out + done);
+        ssize_t got = copy_file_range(src.fd(), &in_off, fds_[s.file], &out_off, n, 0);
+        if (got > 0) {
+          done += static_cast<uint64_t>(got);
+          continue;
+        }
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+                        errno == EOPNOTSUPP || errno == EBADF || errno == EPERM)) {
+          kernel_copy = false;  // e.g. across filesystems on an older kernel: copy through memory
+          continue;
+        }
+        if (got == 0)
+          throw Error(src.path() + ": unexpected end of file copying tensor '" + key + "'");
+        throw Error((fs::path(dir_) / names_[s.file]).string() + ": copying tensor '" + key +
+                    "' failed: " + std::strerror(errno));
+      }
+      pwrite_all(s.file, src.data() + run.offset + done, n, out + done);
+      src.release(run.offset + done, n);
+      done += n;
+    }
+    out += run.length;
+  }
+  s.written = true;
+}
+
+void SafetensorsWriter::finish() {
+  for (const auto& [key, s] : slots_)
+    if (!s.written) throw Error("internal: tensor '" + key + "' was planned but never written");
+  for (size_t f = 0; f < fds_.size(); ++f) {
+    if (fsync(fds_[f]) != 0 || ::close(fds_[f]) != 0) {
+      int err = errno;
+      fds_[f] = -1;
+      throw Error((fs::path(dir_) / names_[f]).string() +
+                  ": cannot flush to disk: " + std::strerror(err));
+    }
+    fds_[f] = -1;
+  }
+  if (names_.size() <= 1) return;
+  std::vector<std::pair<std::string, std::string>> entries(weight_map_.begin(), weight_map_.end());
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return natural_less(a.first, b.first); });
+  nlohmann::ordered_json index;
+  uint64_t total = 0;
+  for (uint64_t b : shard_bytes_) total += b;
+  index["metadata"] = {{"total_size", total}};
+  index["weight_map"] = nlohmann::ordered_json::object();
+  for (const auto& [key, file] : entries) index["weight_map"][key] = file;
+  const fs::path path = fs::path(dir_) / kIndexFile;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << index.dump(2) << "\n";
+  out.close();
+  if (!out) throw Error(path.string() + ": cannot write");
+}
+
+void write_state_dict(const std::string& dir, const StateDict& dict, uint64_t max_shard_size) {
+  std::vector<OutputTensor> tensors;
+  for (const auto& [key, item] : dict)
+    tensors.push_back({key, dtype_of(item), item.tensor.sizes().vec(),
+                       static_cast<uint64_t>(item.tensor.numel()) * item.tensor.element_size()});
+  SafetensorsWriter writer(dir, std::move(tensors), max_shard_size);
+  for (const auto& [key, item] : dict) writer.write(key, item);
+  writer.finish();
+}
+
+}  // namespace chainconv
