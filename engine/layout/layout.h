@@ -1,0 +1,55 @@
+// Layouts: a model's HF checkpoint (every tensor's key, shape and dtype) as a function of its
+// config.json, read from a data file chains/layouts/<name>.yaml (format in
+// chains/layouts/README.md). From a layout come a metadata-only state dict (meta tensors, for
+// the symbolic checks at full size) and a small synthetic checkpoint with deterministic
+// values (for tests and the demo). Adding a model needs a layout file and configs, no code.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/state_dict.h"
+#include "registry/chain_registry.h"
+
+namespace chainconv {
+
+struct TensorSpec {
+  std::string key;
+  std::vector<int64_t> shape;
+  std::string dtype;  // safetensors name ("BF16", "F32", "F8_E4M3", ...), see core/dtypes.h
+};
+
+struct Layout {
+  std::string model_type;
+  std::vector<TensorSpec> tensors;  // in natural key order
+};
+
+// How routed experts are stored in the HF checkpoint: one tensor per expert and projection
+// (the canonical layout), or transformers v5's fused experts.gate_up_proj / down_proj.
+enum class ExpertLayout { per_expert, fused };
+
+// The layout of the checkpoint `config` describes. model_type is read from the config; a VLM
+// config nesting its text fields under text_config is read there as its layout file says.
+// Throws Error naming the config field when a needed field is missing, when no layout serves
+// the model type, and when `fused` is asked of a model that has no fused layout.
+Layout make_layout(const nlohmann::json& config, ExpertLayout experts = ExpertLayout::per_expert,
+                   const std::string& chains_dir = default_chains_dir());
+bool has_fused_layout(const std::string& model_type,
+                      const std::string& chains_dir = default_chains_dir());
+
+// The configs shipped next to each layout: a tiny one (2-4 layers, 4 experts, small dims) for
+// tests and the demo, and a full-size one with realistic dims for the symbolic checks.
+nlohmann::json tiny_config(const std::string& model_type,
+                           const std::string& chains_dir = default_chains_dir());
+nlohmann::json full_config(const std::string& model_type,
+                           const std::string& chains_dir = default_chains_dir());
+
+// Meta tensors (shapes and dtypes, no data); FP8 and other bytes-only dtypes are marked opaque.
+StateDict meta_state_dict(const Layout& layout);
+// CPU tensors whose values depend only on (seed, key); bytes-only dtypes hold random bytes.
+StateDict synthetic_state_dict(const Layout& layout, uint64_t seed);
+
+}  // namespace chainconv
