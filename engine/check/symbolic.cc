@@ -231,6 +231,7 @@ std::vector<Finding> symbolic_roundtrip(const Chain& chain, const StateDict& met
     return findings;
   compare("prime -> HF -> prime", prime, prime_again, backward, forward_again, tree, chain.file,
           findings);
+  sort_findings(findings);
   return findings;
 }
 
@@ -289,6 +290,7 @@ std::vector<Finding> check_coverage(const Chain& chain, const StateDict& meta_hf
                             "' are left untouched by forward: " + compress_keys_str(left),
                         "coverage"});
   }
+  sort_findings(findings);
   return findings;
 }
 

@@ -78,7 +78,12 @@ int main(int argc, char** argv) {
                "with a layout: warnings the chain raises while running are errors");
   app.add_option("--format", format, "text (gcc-style lines) or json")
       ->check(CLI::IsMember({"text", "json"}));
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0
+                            : 2;  // --help is not an error; a bad command line is unusable input
+  }
 
   int status = 0;
   std::optional<LoadedLayout> layout;
