@@ -10,6 +10,8 @@
 
 #include <chainconv/chainconv.h>
 
+#include <optional>
+
 namespace py = pybind11;
 namespace api = chainconv::api;
 
@@ -151,6 +153,21 @@ PYBIND11_MODULE(chainconv, m) {
            py::arg("expert_offset") = 0, py::arg("strict") = false,
            "What a conversion would produce, from shapes and dtypes alone: a list of\n"
            "{key, shape, dtype, sources, steps: [(op, 'file:line:col')]}, one per output key.")
+      .def(
+          "check",
+          [](const api::Chain& c, const std::optional<py::dict>& layout, int64_t expert_offset) {
+            api::Options options;
+            options.expert_offset = expert_offset;
+            std::vector<api::Finding> findings =
+                layout ? c.check(tensors_of(*layout), options) : c.check();
+            py::list out;
+            for (const api::Finding& f : findings) out.append(f.str());
+            return out;
+          },
+          py::arg("layout") = py::none(), py::kw_only(), py::arg("expert_offset") = 0,
+          "chainlint's checks on the chain, as 'file:line:col: severity: message [check]' lines;\n"
+          "with a layout (an HF state dict; only shapes and dtypes are read) also the symbolic\n"
+          "roundtrips and coverage.")
       .def_property_readonly("file", &api::Chain::file)
       .def_property_readonly("model_types", &api::Chain::model_types)
       .def_property_readonly("description", &api::Chain::description)

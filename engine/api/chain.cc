@@ -1,5 +1,10 @@
 // The public Chain: loading, and in-place conversion of a TensorMap through the engine.
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "api/chain_impl.h"
 #include "api/translate.h"
@@ -23,16 +28,31 @@ Chain::Chain(const Chain&) = default;
 Chain& Chain::operator=(const Chain&) = default;
 Chain::~Chain() = default;
 
+static std::shared_ptr<const Chain::Impl> compile(std::string text, const std::string& name,
+                                                  std::string include_dir) {
+  auto chain = load_chain_string(text, name, include_dir);
+  return std::make_shared<const Chain::Impl>(
+      Chain::Impl{std::move(chain), std::move(text), std::move(include_dir)});
+}
+
 Chain Chain::load(const std::string& path) {
-  return translating_errors(
-      [&] { return Chain(std::make_shared<const Impl>(Impl{load_chain_file(path)})); });
+  return translating_errors([&] {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+      throw Error(Position{path, 0, 0},
+                  "cannot read chain file: " + std::string(std::strerror(errno)));
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) throw Error(Position{path, 0, 0}, "cannot read chain file");
+    return Chain(compile(text.str(), path, std::filesystem::path(path).parent_path().string()));
+  });
 }
 
 Chain Chain::from_string(const std::string& yaml, const std::string& name,
                          const std::string& include_dir) {
   return translating_errors([&] {
-    const std::string dir = include_dir.empty() ? chainconv::default_chains_dir() : include_dir;
-    return Chain(std::make_shared<const Impl>(Impl{load_chain_string(yaml, name, dir)}));
+    return Chain(
+        compile(yaml, name, include_dir.empty() ? chainconv::default_chains_dir() : include_dir));
   });
 }
 

@@ -10,6 +10,9 @@ namespace chainconv::api {
 
 struct Chain::Impl {
   std::unique_ptr<const chainconv::Chain> chain;
+  // What it was compiled from, so that check() lints exactly that text.
+  std::string text;
+  std::string include_dir;
 };
 
 inline chainconv::Direction engine_direction(Direction d) {

@@ -223,3 +223,33 @@ TEST_CASE("sorted_keys lists keys in natural order") {
       {"layers.10.w", at::Tensor()}, {"layers.2.w", at::Tensor()}, {"layers.1.w", at::Tensor()}};
   CHECK(cc::sorted_keys(sd) == std::vector<std::string>{"layers.1.w", "layers.2.w", "layers.10.w"});
 }
+
+TEST_CASE("check finds nothing wrong with qwen3_moe on its own or on a layer's layout") {
+  cc::Chain chain = cc::Chain::for_model_type("qwen3_moe");
+  for (const cc::Finding& f : chain.check()) CHECK(f.severity != cc::Finding::Severity::error);
+  for (const cc::Finding& f : chain.check(hf_moe_layer(3, 0, 4)))
+    CHECK(f.severity != cc::Finding::Severity::error);
+}
+
+TEST_CASE("check reports an op that never fires on the layout at its position") {
+  // Line 6's rename reads a key the layout does not have.
+  const std::string text =
+      "version: 1\n"
+      "model_types: [api_test]\n"
+      "description: check test chain\n"
+      "ops:\n"
+      "  - rename: {from: a, to: b}\n"
+      "  - rename: {from: typo, to: c}\n";
+  cc::Chain chain = cc::Chain::from_string(text, "check.yaml");
+  const auto findings = chain.check(cc::TensorMap{{"a", counting({2})}});
+  bool found = false;
+  for (const cc::Finding& f : findings) {
+    INFO(f.str());
+    if (f.check != "coverage") continue;
+    found = true;
+    CHECK(f.pos.str() == "check.yaml:6:5");
+    CHECK_THAT(f.str(), Catch::StartsWith("check.yaml:6:5: ") && Catch::EndsWith("[coverage]"));
+  }
+  CHECK(found);
+  for (const cc::Finding& f : chain.check()) CHECK(f.check != "coverage");  // needs a layout
+}

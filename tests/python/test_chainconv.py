@@ -196,3 +196,10 @@ def test_chains_and_default_dir():
     assert chainconv.chains()["qwen3_moe"] == os.path.join(SOURCE_DIR, "chains", "qwen3_moe.yaml")
     chain = chainconv.Chain.load(os.path.join(SOURCE_DIR, "chains", "qwen3_moe.yaml"))
     assert chain.model_types == ["qwen3_moe"]
+
+
+def test_check_reports_findings_with_positions():
+    chain = chainconv.Chain.from_string(CHAIN + "  - rename: {from: typo, to: c}\n", "check.yaml")
+    findings = chain.check({"a.0.w": torch.zeros(2)})
+    assert any(f.startswith("check.yaml:6:5: ") and f.endswith("[coverage]") for f in findings), findings
+    assert not any(f.endswith("[coverage]") for f in chain.check())

@@ -152,8 +152,23 @@ struct Plan {
   std::string str() const;
 };
 
+// One problem the checks found, at the place in the chain it is about.
+struct Finding {
+  enum class Severity { error, warning, note };
+
+  Position pos;
+  Severity severity = Severity::error;
+  std::string message;
+  std::string check;  // which check: "schema", "reference", "roundtrip", "coverage", ...
+
+  // "file:line:col: error: message [check]", as chainlint prints it.
+  std::string str() const;
+};
+
 class Chain {
  public:
+  struct Impl;  // the compiled chain, opaque here
+
   // Loads a chain file; its includes resolve against the file's directory.
   static Chain load(const std::string& path);
   // Loads a chain from YAML text. `name` stands for the file in error positions; includes
@@ -178,6 +193,15 @@ class Chain {
   const std::vector<std::string>& model_types() const;
   const std::string& description() const;
 
+  // chainlint's checks on the chain's text as loaded: the schema, references and
+  // placeholders, flow (conflicting writes, dead ops, predicate precedence). Problems are
+  // findings, not exceptions.
+  std::vector<Finding> check() const;
+  // The same plus, on `hf_layout` (an HF state dict whose shapes and dtypes alone are read;
+  // meta tensors will do), the symbolic roundtrips HF -> prime -> HF and prime -> HF -> prime
+  // and coverage (ops that never fire, keys that look unconverted).
+  std::vector<Finding> check(const TensorMap& hf_layout, const Options& options = {}) const;
+
   Chain(Chain&&) noexcept;
   Chain& operator=(Chain&&) noexcept;
   Chain(const Chain&);  // cheap: copies share the immutable compiled chain
@@ -185,7 +209,6 @@ class Chain {
   ~Chain();
 
  private:
-  struct Impl;
   explicit Chain(std::shared_ptr<const Impl> impl);
   std::shared_ptr<const Impl> impl_;
 };
