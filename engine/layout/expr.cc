@@ -10,7 +10,20 @@ namespace chainconv {
 using json = nlohmann::json;
 
 struct ExprNode {
-  enum class Kind { literal, name, member, index, call, neg, negate, binary, and_, or_, cond, list };
+  enum class Kind {
+    literal,
+    name,
+    member,
+    index,
+    call,
+    neg,
+    negate,
+    binary,
+    and_,
+    or_,
+    cond,
+    list
+  };
   Kind kind = Kind::literal;
   json value;        // literal
   std::string name;  // name, member field, call function, binary operator
@@ -49,7 +62,8 @@ class Parser {
     char c = text_[pos_];
     size_t start = pos_;
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
-      while (pos_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '_'))
+      while (pos_ < text_.size() &&
+             (std::isalnum(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '_'))
         ++pos_;
       tok_ = {Token::Kind::ident, text_.substr(start, pos_ - start)};
     } else if (std::isdigit(static_cast<unsigned char>(c))) {
@@ -68,7 +82,8 @@ class Parser {
           pos_ += 2;
           return;
         }
-      if (std::string("()[],.+-*%<>").find(c) == std::string::npos) fail(std::string("unexpected character '") + c + "'");
+      if (std::string("()[],.+-*%<>").find(c) == std::string::npos)
+        fail(std::string("unexpected character '") + c + "'");
       tok_ = {Token::Kind::op, std::string(1, c)};
       ++pos_;
     }
@@ -82,10 +97,13 @@ class Parser {
     return false;
   }
   void expect(const std::string& text) {
-    if (!accept(text)) fail("expected '" + text + "'" + (tok_.kind == Token::Kind::end ? " at the end" : ", found '" + tok_.text + "'"));
+    if (!accept(text))
+      fail("expected '" + text + "'" +
+           (tok_.kind == Token::Kind::end ? " at the end" : ", found '" + tok_.text + "'"));
   }
 
-  static NodePtr make(ExprNode::Kind kind, std::vector<NodePtr> args, std::string name = {}, json value = {}) {
+  static NodePtr make(ExprNode::Kind kind, std::vector<NodePtr> args, std::string name = {},
+                      json value = {}) {
     auto node = std::make_shared<ExprNode>();
     node->kind = kind;
     node->args = std::move(args);
@@ -129,18 +147,25 @@ class Parser {
   NodePtr sum() {
     NodePtr left = term();
     for (;;) {
-      if (accept("+")) left = make(ExprNode::Kind::binary, {left, term()}, "+");
-      else if (accept("-")) left = make(ExprNode::Kind::binary, {left, term()}, "-");
-      else return left;
+      if (accept("+"))
+        left = make(ExprNode::Kind::binary, {left, term()}, "+");
+      else if (accept("-"))
+        left = make(ExprNode::Kind::binary, {left, term()}, "-");
+      else
+        return left;
     }
   }
   NodePtr term() {
     NodePtr left = unary();
     for (;;) {
-      if (accept("*")) left = make(ExprNode::Kind::binary, {left, unary()}, "*");
-      else if (accept("//")) left = make(ExprNode::Kind::binary, {left, unary()}, "//");
-      else if (accept("%")) left = make(ExprNode::Kind::binary, {left, unary()}, "%");
-      else return left;
+      if (accept("*"))
+        left = make(ExprNode::Kind::binary, {left, unary()}, "*");
+      else if (accept("//"))
+        left = make(ExprNode::Kind::binary, {left, unary()}, "//");
+      else if (accept("%"))
+        left = make(ExprNode::Kind::binary, {left, unary()}, "%");
+      else
+        return left;
     }
   }
   NodePtr unary() {
@@ -177,15 +202,19 @@ class Parser {
   NodePtr primary() {
     Token t = tok_;
     switch (t.kind) {
-      case Token::Kind::end: fail("unexpected end");
+      case Token::Kind::end:
+        fail("unexpected end");
       case Token::Kind::number:
         next();
         if (t.text.size() > 18) fail("number " + t.text + " is too large");
         return make(ExprNode::Kind::literal, {}, {}, json(std::stoll(t.text)));
-      case Token::Kind::string: next(); return make(ExprNode::Kind::literal, {}, {}, json(t.text));
+      case Token::Kind::string:
+        next();
+        return make(ExprNode::Kind::literal, {}, {}, json(t.text));
       case Token::Kind::ident:
         next();
-        if (t.text == "true" || t.text == "false") return make(ExprNode::Kind::literal, {}, {}, json(t.text == "true"));
+        if (t.text == "true" || t.text == "false")
+          return make(ExprNode::Kind::literal, {}, {}, json(t.text == "true"));
         if (t.text == "null") return make(ExprNode::Kind::literal, {}, {}, json());
         for (const char* word : {"and", "or", "not", "in", "if", "else"})
           if (t.text == word) fail("unexpected '" + t.text + "'");
@@ -224,27 +253,37 @@ class Evaluator {
   json eval(const ExprNode& n) const {
     using K = ExprNode::Kind;
     switch (n.kind) {
-      case K::literal: return n.value;
-      case K::name: return resolve(n.name);
+      case K::literal:
+        return n.value;
+      case K::name:
+        return resolve(n.name);
       case K::member: {
         json object = eval(*n.args[0]);
         if (!object.is_object() || !object.contains(n.name))
           fail(env_.describe_missing(path_of(n)));
         return object[n.name];
       }
-      case K::index: return index(eval(*n.args[0]), eval(*n.args[1]));
-      case K::call: return call(n);
-      case K::neg: return -integer(eval(*n.args[0]));
-      case K::negate: return !truth(eval(*n.args[0]));
-      case K::and_: return truth(eval(*n.args[0])) && truth(eval(*n.args[1]));
-      case K::or_: return truth(eval(*n.args[0])) || truth(eval(*n.args[1]));
-      case K::cond: return truth(eval(*n.args[0])) ? eval(*n.args[1]) : eval(*n.args[2]);
+      case K::index:
+        return index(eval(*n.args[0]), eval(*n.args[1]));
+      case K::call:
+        return call(n);
+      case K::neg:
+        return -integer(eval(*n.args[0]));
+      case K::negate:
+        return !truth(eval(*n.args[0]));
+      case K::and_:
+        return truth(eval(*n.args[0])) && truth(eval(*n.args[1]));
+      case K::or_:
+        return truth(eval(*n.args[0])) || truth(eval(*n.args[1]));
+      case K::cond:
+        return truth(eval(*n.args[0])) ? eval(*n.args[1]) : eval(*n.args[2]);
       case K::list: {
         json list = json::array();
         for (const auto& item : n.args) list.push_back(eval(*item));
         return list;
       }
-      case K::binary: return binary(n.name, eval(*n.args[0]), eval(*n.args[1]));
+      case K::binary:
+        return binary(n.name, eval(*n.args[0]), eval(*n.args[1]));
     }
     fail("unknown expression node");
   }
@@ -255,7 +294,8 @@ class Evaluator {
 
   int64_t integer(const json& v) const {
     if (v.is_number_integer()) return v.get<int64_t>();
-    if (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>())))
+    if (v.is_number_float() &&
+        v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>())))
       return static_cast<int64_t>(v.get<double>());
     fail("expected an integer, found " + v.dump());
   }
@@ -288,7 +328,8 @@ class Evaluator {
     const json* at = env_.find(path.substr(0, dot));
     while (at && dot != std::string::npos) {
       size_t next = path.find('.', dot + 1);
-      std::string field = path.substr(dot + 1, next == std::string::npos ? std::string::npos : next - dot - 1);
+      std::string field =
+          path.substr(dot + 1, next == std::string::npos ? std::string::npos : next - dot - 1);
       at = at->is_object() && at->contains(field) ? &(*at)[field] : nullptr;
       dot = next;
     }
@@ -298,14 +339,18 @@ class Evaluator {
   json index(const json& container, const json& at) const {
     if (container.is_string() || container.is_array()) {
       int64_t i = integer(at);
-      int64_t size = static_cast<int64_t>(container.is_string() ? container.get<std::string>().size() : container.size());
+      int64_t size = static_cast<int64_t>(
+          container.is_string() ? container.get<std::string>().size() : container.size());
       if (i < 0 || i >= size)
-        fail("index " + std::to_string(i) + " is out of range for " + container.dump() + " (size " + std::to_string(size) + ")");
-      if (container.is_string()) return std::string(1, container.get<std::string>()[static_cast<size_t>(i)]);
+        fail("index " + std::to_string(i) + " is out of range for " + container.dump() + " (size " +
+             std::to_string(size) + ")");
+      if (container.is_string())
+        return std::string(1, container.get<std::string>()[static_cast<size_t>(i)]);
       return container[static_cast<size_t>(i)];
     }
     if (container.is_object() && at.is_string()) {
-      if (!container.contains(at.get<std::string>())) fail("no field '" + at.get<std::string>() + "'");
+      if (!container.contains(at.get<std::string>()))
+        fail("no field '" + at.get<std::string>() + "'");
       return container[at.get<std::string>()];
     }
     fail("cannot index " + container.dump() + " with " + at.dump());
@@ -314,12 +359,14 @@ class Evaluator {
   json call(const ExprNode& n) const {
     auto arity = [&](size_t lo, size_t hi) {
       if (n.args.size() < lo || n.args.size() > hi)
-        fail(n.name + "() takes " + std::to_string(lo) + (lo == hi ? "" : " to " + std::to_string(hi)) +
-             " arguments, given " + std::to_string(n.args.size()));
+        fail(n.name + "() takes " + std::to_string(lo) +
+             (lo == hi ? "" : " to " + std::to_string(hi)) + " arguments, given " +
+             std::to_string(n.args.size()));
     };
     auto path_arg = [&]() {
       json path = eval(*n.args[0]);
-      if (!path.is_string()) fail(n.name + "() takes a field name in quotes, e.g. " + n.name + "('head_dim')");
+      if (!path.is_string())
+        fail(n.name + "() takes a field name in quotes, e.g. " + n.name + "('head_dim')");
       return path.get<std::string>();
     };
     if (n.name == "has") {
@@ -369,11 +416,13 @@ class Evaluator {
           if (item == l) return true;
         return false;
       }
-      if (r.is_string() && l.is_string()) return r.get<std::string>().find(l.get<std::string>()) != std::string::npos;
+      if (r.is_string() && l.is_string())
+        return r.get<std::string>().find(l.get<std::string>()) != std::string::npos;
       if (r.is_null()) return false;  // `x in mlp_only_layers` when the config says null
       fail("'in' needs a list or a string on its right, found " + r.dump());
     }
-    if (op == "+" && l.is_string() && r.is_string()) return l.get<std::string>() + r.get<std::string>();
+    if (op == "+" && l.is_string() && r.is_string())
+      return l.get<std::string>() + r.get<std::string>();
     int64_t x = integer(l), y = integer(r);
     if (op == "<") return x < y;
     if (op == "<=") return x <= y;

@@ -43,21 +43,25 @@ YAML::Node load_yaml(const std::string& path) {
 std::map<std::string, std::string> scan_layouts(const std::string& chains_dir) {
   fs::path dir = fs::path(chains_dir) / "layouts";
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw Error("layouts directory '" + dir.string() + "' does not exist");
+  if (!fs::is_directory(dir, ec))
+    throw Error("layouts directory '" + dir.string() + "' does not exist");
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(dir, ec))
-    if (entry.is_regular_file() && entry.path().extension() == ".yaml") files.push_back(entry.path());
+    if (entry.is_regular_file() && entry.path().extension() == ".yaml")
+      files.push_back(entry.path());
   std::sort(files.begin(), files.end());
   std::map<std::string, std::string> by_type;
   for (const fs::path& file : files) {
     YAML::Node root = load_yaml(file.string());
     YAML::Node types = root["model_types"];
     if (!types || !types.IsSequence())
-      throw Error(SourcePos{file.string(), 1, 1}, "a layout file needs 'model_types', a list of model_type names");
+      throw Error(SourcePos{file.string(), 1, 1},
+                  "a layout file needs 'model_types', a list of model_type names");
     for (const auto& type : types) {
       auto [it, inserted] = by_type.emplace(type.as<std::string>(), file.string());
       if (!inserted)
-        throw Error(pos_of(file.string(), type), "model type '" + it->first + "' already has a layout in " + it->second);
+        throw Error(pos_of(file.string(), type),
+                    "model type '" + it->first + "' already has a layout in " + it->second);
     }
   }
   return by_type;
@@ -69,7 +73,8 @@ LayoutFile find_layout(const std::string& model_type, const std::string& chains_
   if (it == by_type.end()) {
     std::string known;
     for (const auto& [type, file] : by_type) known += (known.empty() ? "" : ", ") + type;
-    throw Error("no layout for model_type '" + model_type + "' in " + chains_dir + "/layouts (known: " + known + ")");
+    throw Error("no layout for model_type '" + model_type + "' in " + chains_dir +
+                "/layouts (known: " + known + ")");
   }
   return {it->second, load_yaml(it->second)};
 }
@@ -89,7 +94,8 @@ class Interpreter {
     if (YAML::Node sections = root_["config_sections"])
       for (const auto& s : sections) {
         std::string name = s.as<std::string>();
-        if (config_.contains(name) && config_[name].is_object()) sections_.push_back(&config_[name]);
+        if (config_.contains(name) && config_[name].is_object())
+          sections_.push_back(&config_[name]);
       }
     if (YAML::Node d = root_["dtype"]) default_dtype_ = d.as<std::string>();
     current_load_file_ = file_;
@@ -109,7 +115,9 @@ class Interpreter {
     if (YAML::Node includes = root["include"])
       for (const auto& inc : includes) {
         fs::path path = dir / inc.as<std::string>();
-        if (!fs::is_regular_file(path)) throw Error(pos_of(current_load_file_, inc), "cannot include '" + path.string() + "': no such file");
+        if (!fs::is_regular_file(path))
+          throw Error(pos_of(current_load_file_, inc),
+                      "cannot include '" + path.string() + "': no such file");
         if (!included_paths_.insert(fs::weakly_canonical(path).string()).second) continue;
         YAML::Node lib = load_yaml(path.string());
         included_.push_back(lib);
@@ -122,7 +130,8 @@ class Interpreter {
       for (const auto& entry : blocks) {
         std::string name = entry.first.as<std::string>();
         if (!blocks_.emplace(name, Block{entry.second, current_load_file_}).second)
-          throw Error(pos_of(current_load_file_, entry.first), "block '" + name + "' is defined twice");
+          throw Error(pos_of(current_load_file_, entry.first),
+                      "block '" + name + "' is defined twice");
       }
   }
 
@@ -185,17 +194,21 @@ class Interpreter {
 
   void bind_lets(const YAML::Node& lets, Scope& scope) const {
     if (!lets) return;
-    if (!lets.IsMap()) throw Error(pos_of(file_, lets), "'let' needs a mapping of names to expressions");
-    for (const auto& entry : lets) scope.vars[entry.first.as<std::string>()] = eval(entry.second, scope);
+    if (!lets.IsMap())
+      throw Error(pos_of(file_, lets), "'let' needs a mapping of names to expressions");
+    for (const auto& entry : lets)
+      scope.vars[entry.first.as<std::string>()] = eval(entry.second, scope);
   }
 
   void elements(const YAML::Node& list, const Scope& scope) {
     if (!list) return;
-    if (!list.IsSequence()) throw Error(pos_of(file_, list), "expected a list of tensors, loops, conditions or blocks");
+    if (!list.IsSequence())
+      throw Error(pos_of(file_, list), "expected a list of tensors, loops, conditions or blocks");
     for (const auto& item : list) element(item, scope);
   }
 
-  void allow_only(const YAML::Node& node, std::initializer_list<const char*> allowed, const char* what) const {
+  void allow_only(const YAML::Node& node, std::initializer_list<const char*> allowed,
+                  const char* what) const {
     for (const auto& entry : node) {
       std::string k = entry.first.as<std::string>();
       if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; }))
@@ -204,7 +217,8 @@ class Interpreter {
   }
 
   void element(const YAML::Node& node, const Scope& outer) {
-    if (!node.IsMap()) throw Error(pos_of(file_, node), "expected a tensor, loop, condition or block");
+    if (!node.IsMap())
+      throw Error(pos_of(file_, node), "expected a tensor, loop, condition or block");
     if (node["then"] || node["else"]) {
       allow_only(node, {"if", "then", "else"}, "a condition");
       if (!node["if"]) throw Error(pos_of(file_, node), "'then' without 'if'");
@@ -224,14 +238,16 @@ class Interpreter {
       use(node, scope);
     } else if (node["fail"]) {
       allow_only(node, {"fail", "if"}, "a failure");
-      throw Error(pos_of(file_, node["fail"]), "this config cannot be laid out: " + subst(node["fail"], scope));
+      throw Error(pos_of(file_, node["fail"]),
+                  "this config cannot be laid out: " + subst(node["fail"], scope));
     } else if (node["tensors"]) {
       allow_only(node, {"let", "tensors", "if"}, "a group");
       bind_lets(node["let"], scope);
       elements(node["tensors"], scope);
     } else {
-      throw Error(pos_of(file_, node), "expected 'key' (a tensor), 'for' (a loop), 'if'/'then' (a condition), "
-                                       "'use' (a block), 'tensors' (a group) or 'fail'");
+      throw Error(pos_of(file_, node),
+                  "expected 'key' (a tensor), 'for' (a loop), 'if'/'then' (a condition), "
+                  "'use' (a block), 'tensors' (a group) or 'fail'");
     }
   }
 
@@ -247,7 +263,8 @@ class Interpreter {
     } else if (range.is_array()) {
       values.assign(range.begin(), range.end());
     } else {
-      throw Error(pos_of(file_, spec.begin()->second), "'for' needs a count or a list, found " + range.dump());
+      throw Error(pos_of(file_, spec.begin()->second),
+                  "'for' needs a count or a list, found " + range.dump());
     }
     for (const json& v : values) {
       Scope iteration{&scope, {{var, v}}, {}};
@@ -259,7 +276,8 @@ class Interpreter {
   void use(const YAML::Node& node, Scope& scope) {
     std::string name = subst(node["use"], scope);
     auto it = blocks_.find(name);
-    if (it == blocks_.end()) throw Error(pos_of(file_, node["use"]), "undefined block '" + name + "'");
+    if (it == blocks_.end())
+      throw Error(pos_of(file_, node["use"]), "undefined block '" + name + "'");
     const YAML::Node& block = it->second.node;
     // Positions inside the block point into the file that defines it.
     struct FileSwap {
@@ -273,11 +291,14 @@ class Interpreter {
     if (node["with"])
       for (const auto& entry : node["with"]) {
         std::string param = entry.first.as<std::string>();
-        if (!params.count(param)) throw Error(pos_of(file_, entry.first), "block '" + name + "' has no parameter '" + param + "'");
+        if (!params.count(param))
+          throw Error(pos_of(file_, entry.first),
+                      "block '" + name + "' has no parameter '" + param + "'");
         scope.params[param] = subst(entry.second, scope);
       }
     for (const std::string& p : params)
-      if (!scope.params.count(p)) throw Error(pos_of(file_, node), "block '" + name + "' needs parameter '" + p + "'");
+      if (!scope.params.count(p))
+        throw Error(pos_of(file_, node), "block '" + name + "' needs parameter '" + p + "'");
     bind_lets(node["let"], scope);
     file_ = it->second.file;
     bind_lets(block["let"], scope);
@@ -291,17 +312,23 @@ class Interpreter {
       if (!shape.IsSequence()) throw Error(pos_of(file_, shape), "'shape' needs a list of sizes");
       for (const auto& dim : shape) {
         int64_t size = eval_int(dim, scope);
-        if (size < 0) throw Error(pos_of(file_, dim), "size " + std::to_string(size) + " of '" + spec.key + "' is negative");
+        if (size < 0)
+          throw Error(pos_of(file_, dim),
+                      "size " + std::to_string(size) + " of '" + spec.key + "' is negative");
         spec.shape.push_back(size);
       }
     } else {
       throw Error(pos_of(file_, node), "tensor '" + spec.key + "' needs a 'shape'");
     }
     spec.dtype = node["dtype"] ? subst(node["dtype"], scope) : default_dtype_;
-    if (spec.dtype.empty()) throw Error(pos_of(file_, node), "tensor '" + spec.key + "' needs a 'dtype' (or a file-wide 'dtype')");
+    if (spec.dtype.empty())
+      throw Error(pos_of(file_, node),
+                  "tensor '" + spec.key + "' needs a 'dtype' (or a file-wide 'dtype')");
     if (!find_dtype(spec.dtype))
-      throw Error(pos_of(file_, node["dtype"] ? node["dtype"] : node), "unknown dtype '" + spec.dtype + "'");
-    if (!keys_.insert(spec.key).second) throw Error(pos_of(file_, node), "key '" + spec.key + "' is produced twice");
+      throw Error(pos_of(file_, node["dtype"] ? node["dtype"] : node),
+                  "unknown dtype '" + spec.dtype + "'");
+    if (!keys_.insert(spec.key).second)
+      throw Error(pos_of(file_, node), "key '" + spec.key + "' is produced twice");
     out_.push_back(std::move(spec));
   }
 
@@ -317,11 +344,13 @@ class Interpreter {
         break;
       }
       size_t close = raw.find('}', open);
-      if (close == std::string::npos) throw Error(pos_of(file_, node), "'{' without a closing '}' in '" + raw + "'");
+      if (close == std::string::npos)
+        throw Error(pos_of(file_, node), "'{' without a closing '}' in '" + raw + "'");
       out += raw.substr(i, open - i);
       std::string name = raw.substr(open + 1, close - open - 1);
       const json* value = e.find(name);
-      if (!value) throw Error(pos_of(file_, node), "unknown variable {" + name + "} in key '" + raw + "'");
+      if (!value)
+        throw Error(pos_of(file_, node), "unknown variable {" + name + "} in key '" + raw + "'");
       out += value->is_string() ? value->get<std::string>() : value->dump();
       i = close + 1;
     }
@@ -351,7 +380,8 @@ bool supports_fused(const LayoutFile& file) {
   return fused && fused.as<bool>();
 }
 
-json read_config(const std::string& model_type, const std::string& chains_dir, const std::string& suffix) {
+json read_config(const std::string& model_type, const std::string& chains_dir,
+                 const std::string& suffix) {
   fs::path path = fs::path(chains_dir) / "layouts" / (model_type + suffix);
   std::ifstream in(path);
   if (!in) throw Error("no config '" + path.string() + "' for model_type '" + model_type + "'");
@@ -371,8 +401,10 @@ Layout make_layout(const json& config, ExpertLayout experts, const std::string& 
   layout.model_type = config["model_type"].get<std::string>();
   LayoutFile file = find_layout(layout.model_type, chains_dir);
   if (experts == ExpertLayout::fused && !supports_fused(file))
-    throw Error(SourcePos{file.path, 0, 0}, "model_type '" + layout.model_type +
-                                                "' has no fused experts layout (its layout file does not set fused_experts: true)");
+    throw Error(
+        SourcePos{file.path, 0, 0},
+        "model_type '" + layout.model_type +
+            "' has no fused experts layout (its layout file does not set fused_experts: true)");
   layout.tensors = Interpreter(file, config, experts == ExpertLayout::fused).run();
   std::sort(layout.tensors.begin(), layout.tensors.end(),
             [](const TensorSpec& a, const TensorSpec& b) { return natural_less(a.key, b.key); });

@@ -11,7 +11,9 @@ namespace {
 
 const DtypeInfo& dtype_info(const TensorSpec& spec) {
   const DtypeInfo* info = find_dtype(spec.dtype);
-  if (!info) throw Error("tensor '" + spec.key + "' has dtype '" + spec.dtype + "', which this build cannot hold");
+  if (!info)
+    throw Error("tensor '" + spec.key + "' has dtype '" + spec.dtype +
+                "', which this build cannot hold");
   return *info;
 }
 
@@ -38,7 +40,8 @@ at::Tensor synthetic_values(const TensorSpec& spec, const DtypeInfo& info, uint6
     // tensors and elements apart.
     at::Tensor values = at::empty({n}, at::kFloat);
     float* data = values.data_ptr<float>();
-    for (int64_t i = 0; i < n; ++i) data[i] = static_cast<float>(static_cast<int64_t>(splitmix64(state) % 256) - 128) / 64.0f;
+    for (int64_t i = 0; i < n; ++i)
+      data[i] = static_cast<float>(static_cast<int64_t>(splitmix64(state) % 256) - 128) / 64.0f;
     return values.reshape(spec.shape).to(info.storage);
   }
   // Integers and bytes-only dtypes: the element's bits, truncated to its width.
@@ -46,8 +49,10 @@ at::Tensor synthetic_values(const TensorSpec& spec, const DtypeInfo& info, uint6
   int64_t* data = values.data_ptr<int64_t>();
   for (int64_t i = 0; i < n; ++i) {
     uint64_t bits = splitmix64(state);
-    if (info.storage == at::kBool) bits &= 1;
-    else if (info.itemsize < 8) bits &= (uint64_t{1} << (8 * info.itemsize)) - 1;
+    if (info.storage == at::kBool)
+      bits &= 1;
+    else if (info.itemsize < 8)
+      bits &= (uint64_t{1} << (8 * info.itemsize)) - 1;
     data[i] = static_cast<int64_t>(bits);
   }
   // Reinterpreting the low bytes keeps the bit pattern (a plain cast would saturate or wrap
@@ -57,7 +62,8 @@ at::Tensor synthetic_values(const TensorSpec& spec, const DtypeInfo& info, uint6
     auto* out = static_cast<uint8_t*>(narrowed.data_ptr());
     for (int64_t i = 0; i < n; ++i) {
       uint64_t bits = static_cast<uint64_t>(data[i]);
-      for (size_t b = 0; b < info.itemsize; ++b) out[i * info.itemsize + b] = static_cast<uint8_t>(bits >> (8 * b));
+      for (size_t b = 0; b < info.itemsize; ++b)
+        out[i * info.itemsize + b] = static_cast<uint8_t>(bits >> (8 * b));
     }
     return narrowed.reshape(spec.shape);
   }
@@ -70,7 +76,8 @@ StateDict meta_state_dict(const Layout& layout) {
   StateDict dict;
   for (const TensorSpec& spec : layout.tensors) {
     const DtypeInfo& info = dtype_info(spec);
-    dict.insert(spec.key, Item{at::empty(spec.shape, at::TensorOptions().dtype(info.storage).device(at::kMeta)),
+    dict.insert(spec.key, Item{at::empty(spec.shape,
+                                         at::TensorOptions().dtype(info.storage).device(at::kMeta)),
                                info.opaque ? std::string(info.name) : std::string()});
   }
   return dict;
@@ -80,7 +87,8 @@ StateDict synthetic_state_dict(const Layout& layout, uint64_t seed) {
   StateDict dict;
   for (const TensorSpec& spec : layout.tensors) {
     const DtypeInfo& info = dtype_info(spec);
-    dict.insert(spec.key, Item{synthetic_values(spec, info, seed), info.opaque ? std::string(info.name) : std::string()});
+    dict.insert(spec.key, Item{synthetic_values(spec, info, seed),
+                               info.opaque ? std::string(info.name) : std::string()});
   }
   return dict;
 }
