@@ -17,8 +17,6 @@ namespace fs = std::filesystem;
 namespace chainconv {
 namespace {
 
-std::string op_where(const Op* op) { return std::string(op->kind()) + " at " + op->pos().str(); }
-
 // Input keys grouped by layer: the keys outside any layer first, then layers in natural order.
 std::vector<PlannedGroup> group_inputs(const Checkpoint& source) {
   std::map<std::string, std::vector<std::string>> by_prefix;
@@ -212,108 +210,6 @@ void write_conversion(const ConversionPlan& plan, const std::string& dir,
       }
   }
   writer.finish();
-}
-
-namespace {
-
-bool same_bytes(const Checkpoint& a, const std::string& key_a, const Checkpoint& b,
-                const std::string& key_b) {
-  const Checkpoint::Location& la = a.locate(key_a);
-  const Checkpoint::Location& lb = b.locate(key_b);
-  if (la.entry->dtype != lb.entry->dtype || la.entry->shape != lb.entry->shape) return false;
-  auto fa = a.mapped(la.file), fb = b.mapped(lb.file);
-  constexpr uint64_t chunk = 16ull << 20;
-  for (uint64_t done = 0; done < la.entry->nbytes; done += chunk) {
-    const uint64_t n = std::min(chunk, la.entry->nbytes - done);
-    bool equal = std::memcmp(fa->data() + la.entry->offset + done,
-                             fb->data() + lb.entry->offset + done, n) == 0;
-    fa->release(la.entry->offset + done, n);
-    fb->release(lb.entry->offset + done, n);
-    if (!equal) return false;
-  }
-  return true;
-}
-
-std::string describe(const TensorEntry& e) {
-  std::string s = std::string(e.dtype->name) + " [";
-  for (size_t i = 0; i < e.shape.size(); ++i) s += (i ? ", " : "") + std::to_string(e.shape[i]);
-  return s + "]";
-}
-
-// The lossy ops (with their reasons) on the way from `key` in the source to the output and back.
-std::string lossy_reasons(const ConversionPlan& forward, const ConversionPlan& back,
-                          const std::string& key) {
-  std::vector<const Op*> ops;
-  std::vector<std::string> prime_keys;
-  for (const PlannedOutput& out : forward.outputs)
-    if (std::find(out.sources.begin(), out.sources.end(), key) != out.sources.end()) {
-      ops.insert(ops.end(), out.ops.begin(), out.ops.end());
-      prime_keys.push_back(out.key);
-    }
-  for (const PlannedOutput& out : back.outputs)
-    if (out.key == key) ops.insert(ops.end(), out.ops.begin(), out.ops.end());
-  std::string reasons;
-  std::set<const Op*> seen;
-  for (const Op* op : ops)
-    if (!op->lossy().empty() && seen.insert(op).second)
-      reasons += (reasons.empty() ? "" : "; ") + op->lossy() + " [" + op_where(op) + "]";
-  return reasons;
-}
-
-}  // namespace
-
-VerifyReport verify_conversion(const ConversionPlan& plan, const std::string& converted,
-                               const ConvertOptions& options) {
-  ConvertOptions back_options = options;
-  back_options.direction = opposite(plan.direction);
-  back_options.chain_file = plan.chain_file;
-  back_options.verify = false;
-  back_options.progress_stage = "verify";
-  ConversionPlan back = plan_conversion(converted, back_options);
-  TempDir tmp = TempDir::beside(converted + ".verify");
-  write_conversion(back, tmp.path(), back_options);
-  Checkpoint result = Checkpoint::open(tmp.path());
-  const Checkpoint& source = plan.source;
-
-  VerifyReport report;
-  std::vector<std::string> extra;
-  for (const auto& [key, loc] : result.tensors())
-    if (!source.tensors().count(key)) extra.push_back(key);
-  for (const auto& [key, loc] : source.tensors()) {
-    if (options.cancelled && options.cancelled()) throw Error("interrupted");
-    ++report.tensors_checked;
-    std::string problem;
-    if (result.tensors().count(key)) {
-      if (same_bytes(source, key, result, key)) continue;
-      const TensorEntry& r = *result.locate(key).entry;
-      problem = describe(*loc.entry) == describe(r)
-                    ? "values differ after the roundtrip"
-                    : "comes back as " + describe(r) + " (was " + describe(*loc.entry) + ")";
-    } else if (auto d = plan.dropped.find(key); d != plan.dropped.end()) {
-      report.lossy.push_back(key + ": dropped (" + op_where(d->second) + ")");
-      continue;
-    } else {
-      auto twin = std::find_if(extra.begin(), extra.end(), [&](const std::string& k) {
-        return same_bytes(source, key, result, k);
-      });
-      if (twin != extra.end()) {
-        report.lossy.push_back(key + ": comes back as '" + *twin + "' (canonical name)");
-        extra.erase(twin);
-        continue;
-      }
-      problem = "missing after the roundtrip";
-    }
-    std::string reasons = lossy_reasons(plan, back, key);
-    (reasons.empty() ? report.failures : report.lossy)
-        .push_back(key + ": " + problem + (reasons.empty() ? "" : " (" + reasons + ")"));
-  }
-  for (const std::string& key : extra) {
-    std::string reasons = lossy_reasons(plan, back, key);
-    (reasons.empty() ? report.failures : report.lossy)
-        .push_back(key + ": not in the source but produced by the roundtrip" +
-                   (reasons.empty() ? "" : " (" + reasons + ")"));
-  }
-  return report;
 }
 
 ConvertResult convert_checkpoint(const std::string& src, const std::string& dst,

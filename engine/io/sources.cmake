@@ -7,4 +7,5 @@ target_sources(chainconv PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/mapped_file.cc
   ${CMAKE_CURRENT_LIST_DIR}/safetensors.cc
   ${CMAKE_CURRENT_LIST_DIR}/trace.cc
+  ${CMAKE_CURRENT_LIST_DIR}/verify.cc
   ${CMAKE_CURRENT_LIST_DIR}/writer.cc)

@@ -11,5 +11,9 @@ namespace chainconv::cli {
 using Command = std::function<int()>;
 
 Command add_demo(CLI::App& app);
+Command add_convert(CLI::App& app);
+Command add_plan(CLI::App& app);
+Command add_synth(CLI::App& app);
+Command add_inspect(CLI::App& app);
 
 }  // namespace chainconv::cli

@@ -15,6 +15,10 @@ int main(int argc, char** argv) {
     commands[app.get_subcommands({}).at(before)] = std::move(command);
   };
   add(chainconv::cli::add_demo);
+  add(chainconv::cli::add_convert);
+  add(chainconv::cli::add_plan);
+  add(chainconv::cli::add_synth);
+  add(chainconv::cli::add_inspect);
   CLI11_PARSE(app, argc, argv);
   try {
     for (auto& [sub, run] : commands)

@@ -1,0 +1,117 @@
+// chainconv convert SRC DST --to prime|hf: convert a checkpoint directory, streaming one
+// layer group at a time, into DST atomically (a temporary directory renamed at the end).
+#include <csignal>
+#include <iostream>
+
+#include "chainconv/commands.h"
+#include "chainconv/progress.h"
+#include "chainconv/report_format.h"
+#include "core/error.h"
+#include "io/convert.h"
+
+namespace chainconv::cli {
+namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+extern "C" void on_signal(int signal) { g_interrupted = signal; }
+
+// Ctrl-C and SIGTERM only raise a flag: the conversion polls it between copies and unwinds,
+// removing its temporary directory, so nothing partial is left behind.
+struct InterruptGuard {
+  struct sigaction old_int {
+  }, old_term{};
+  InterruptGuard() {
+    struct sigaction action {};
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &old_int);
+    sigaction(SIGTERM, &action, &old_term);
+  }
+  ~InterruptGuard() {
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+  }
+};
+
+struct ConvertArgs {
+  std::string src, dst, chain, max_shard_size = "5GB";
+  Direction direction = Direction::to_prime;
+  int64_t expert_offset = 0;
+  bool force = false, verify = false, quiet = false;
+};
+
+void print_result(const ConvertArgs& args, const ConvertResult& result) {
+  const PlanSummary& s = result.summary;
+  std::cout << "converted " << args.src << " -> " << args.dst << " ("
+            << direction_name(args.direction)
+            << "): " << (s.moved + s.stacked + s.split + s.synthesised) << " tensors in "
+            << result.shards << " shard" << (result.shards == 1 ? "" : "s") << ", "
+            << human_bytes(s.bytes_out) << " (moved " << s.moved << ", stacked " << s.stacked
+            << ", split " << s.split << ", dropped " << s.dropped << ", synthesised "
+            << s.synthesised << ", transformed " << s.computed << ")\n";
+  if (!result.copied_files.empty()) {
+    std::cout << "copied";
+    for (const std::string& f : result.copied_files) std::cout << " " << f;
+    std::cout << "\n";
+  }
+  for (const std::string& s : result.skipped) std::cout << "skipped " << s << "\n";
+  if (result.verify) {
+    std::cout << "verify: converted back and compared " << result.verify->tensors_checked
+              << " source tensors: identical except " << result.verify->lossy.size()
+              << " declared lossy\n";
+    for (const std::string& line : result.verify->lossy) std::cout << "  lossy: " << line << "\n";
+  }
+}
+
+}  // namespace
+
+Command add_convert(CLI::App& app) {
+  auto* cmd = app.add_subcommand("convert",
+                                 "Convert a checkpoint directory between the HF and prime layouts");
+  auto args = std::make_shared<ConvertArgs>();
+  cmd->add_option("SRC", args->src, "Checkpoint directory to read (config.json + safetensors)")
+      ->required();
+  cmd->add_option("DST", args->dst, "Directory to create")->required();
+  add_direction_option(cmd, args->direction);
+  cmd->add_option("--chain", args->chain,
+                  "Chain file (default: the registered chain for config.json's model_type)");
+  cmd->add_option("--expert-offset", args->expert_offset,
+                  "Global index of the first local expert (expert-parallel shard)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-shard-size", args->max_shard_size,
+                  "Largest output shard, e.g. 5GB, 500MB, or bytes");
+  cmd->add_flag("--force", args->force, "Replace DST if it exists");
+  cmd->add_flag("--verify", args->verify,
+                "Convert the result back and compare it with SRC byte for byte");
+  cmd->add_flag("--quiet", args->quiet, "No progress and no summary");
+  return [args]() {
+    ConvertOptions options;
+    options.direction = args->direction;
+    options.chain_file = args->chain;
+    options.run.expert_offset = args->expert_offset;
+    options.max_shard_size = parse_size(args->max_shard_size);
+    options.force = args->force;
+    options.verify = args->verify;
+    ProgressDisplay progress(std::cerr, ProgressDisplay::mode_for_stderr(args->quiet));
+    options.progress = [&](const ConvertProgress& p) { progress.update(p); };
+    g_interrupted = 0;
+    options.cancelled = [] { return g_interrupted != 0; };
+    InterruptGuard guard;
+    ConvertResult result;
+    try {
+      result = convert_checkpoint(args->src, args->dst, options);
+    } catch (const Error& e) {
+      progress.finish();
+      if (!g_interrupted) throw;
+      std::cerr << "chainconv: interrupted; " << args->dst << " was not written\n";
+      return 130;
+    }
+    progress.finish();
+    for (const Warning& w : result.warnings) std::cerr << w.str() << "\n";
+    if (!args->quiet) print_result(*args, result);
+    return 0;
+  };
+}
+
+}  // namespace chainconv::cli

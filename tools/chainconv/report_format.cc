@@ -1,0 +1,54 @@
+#include "chainconv/report_format.h"
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+namespace chainconv::cli {
+
+std::string human_bytes(uint64_t bytes) {
+  static const char* units[] = {"B", "KB", "MB", "GB", "TB", "PB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1000 && unit < 5) {
+    value /= 1000;
+    ++unit;
+  }
+  char text[32];
+  if (unit == 0)
+    std::snprintf(text, sizeof text, "%llu B", static_cast<unsigned long long>(bytes));
+  else
+    std::snprintf(text, sizeof text, "%.1f %s", value, units[unit]);
+  return text;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+std::string op_text(const Op& op) { return std::string(op.kind()) + " at " + op.pos().str(); }
+
+std::string duration_text(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  long s = std::lround(seconds);
+  char text[32];
+  if (s >= 3600)
+    std::snprintf(text, sizeof text, "%ldh%02ldm", s / 3600, s / 60 % 60);
+  else if (s >= 60)
+    std::snprintf(text, sizeof text, "%ldm%02lds", s / 60, s % 60);
+  else
+    std::snprintf(text, sizeof text, "%lds", s);
+  return text;
+}
+
+void add_direction_option(CLI::App* cmd, Direction& direction) {
+  static const std::map<std::string, Direction> names = {{"prime", Direction::to_prime},
+                                                         {"hf", Direction::to_hf}};
+  cmd->add_option("--to", direction, "Target layout: prime (HF -> prime) or hf (prime -> HF)")
+      ->required()
+      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case));
+}
+
+}  // namespace chainconv::cli
