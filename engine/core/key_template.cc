@@ -106,6 +106,8 @@ KeyTemplate KeyTemplate::compile(const std::string& text, const SourcePos& pos, 
   if (text.front() == '.' || text.find("..") != std::string::npos)
     throw fail("empty segment");
 
+  if (!prefix && !t.pieces_.empty() && t.pieces_.back().placeholder < 0) t.suffix_ = t.pieces_.back().literal;
+
   if (has_path) {
     std::string pattern;
     for (const Piece& piece : t.pieces_) {
@@ -151,6 +153,8 @@ static bool all_digits(std::string_view s) {
 
 bool KeyTemplate::match(std::string_view key, const Bindings& fixed, Bindings* out,
                         std::string* rest) const {
+  if (key.size() < suffix_.size() || key.compare(key.size() - suffix_.size(), suffix_.size(), suffix_) != 0)
+    return false;
   return regex_ ? match_regex(key, fixed, out, rest) : match_pieces(key, fixed, out, rest);
 }
 
@@ -241,6 +245,7 @@ std::vector<TemplateMatch> KeyTemplate::matches(const StateDict& dict, const Bin
     TemplateMatch m;
     if (match(it->first, fixed, &m.bindings, &m.rest)) {
       m.key = it->first;
+      m.item = &it->second;
       found.push_back(std::move(m));
     }
   }
@@ -284,6 +289,7 @@ void KeyTemplate::candidate_values(const StateDict& dict, const Bindings& fixed,
 
 std::string KeyTemplate::expand(const Bindings& bindings, std::string_view rest) const {
   std::string key;
+  key.reserve(text_.size() + rest.size() + 8);
   for (const Piece& piece : pieces_) {
     if (piece.placeholder < 0) {
       key += piece.literal;

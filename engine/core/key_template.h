@@ -53,10 +53,13 @@ struct Placeholder {
   PlaceholderType type = PlaceholderType::digits;
 };
 
+struct Item;
+
 struct TemplateMatch {
   std::string key;
-  Bindings bindings;  // the fixed bindings plus the ones this key bound
-  std::string rest;   // prefix templates only: the part of the key after the prefix
+  Bindings bindings;           // the fixed bindings plus the ones this key bound
+  std::string rest;            // prefix templates only: the part of the key after the prefix
+  const Item* item = nullptr;  // the entry, valid until the dict changes (saves a lookup)
 };
 
 class KeyTemplate {
@@ -117,6 +120,7 @@ class KeyTemplate {
   SourcePos pos_;
   bool prefix_ = false;
   std::vector<Piece> pieces_;
+  std::string suffix_;  // literal text after the last placeholder: a cheap first rejection
   std::vector<Placeholder> placeholders_;
   std::shared_ptr<const re2::RE2> regex_;  // only when a {name:path} placeholder is present
 };

@@ -56,6 +56,15 @@ void StateDict::insert(std::string key, Item item) {
 
 void StateDict::set(std::string key, Item item) { items_.insert_or_assign(std::move(key), std::move(item)); }
 
+void StateDict::rename(std::string_view from, std::string to) {
+  if (items_.find(to) != items_.end()) throw Error("key '" + to + "' already exists; refusing to overwrite it");
+  auto it = items_.find(from);
+  if (it == items_.end()) throw Error("state dict has no key '" + std::string(from) + "'");
+  auto node = items_.extract(it);
+  node.key() = std::move(to);
+  items_.insert(std::move(node));
+}
+
 Item StateDict::take(std::string_view key) {
   auto it = items_.find(key);
   if (it == items_.end()) throw Error("state dict has no key '" + std::string(key) + "'");

@@ -45,6 +45,9 @@ class StateDict {
   void insert(std::string key, at::Tensor tensor) { insert(std::move(key), Item{std::move(tensor), {}}); }
   // Inserts or replaces (for callers building a dict, and for in-place value maps).
   void set(std::string key, Item item);
+  // Moves the entry at `from` to `to` without touching its tensor (the map node is relinked,
+  // not copied). Throws Error if `from` is absent or `to` exists.
+  void rename(std::string_view from, std::string to);
   // Removes and returns; throws Error if absent.
   Item take(std::string_view key);
   bool erase(std::string_view key);

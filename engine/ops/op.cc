@@ -41,6 +41,12 @@ void Context::insert(const Op& op, std::string key, Item item) {
   dict.insert(std::move(key), std::move(item));
 }
 
+void Context::move(const Op& op, const std::string& from, std::string to) {
+  if (!dict.contains(from)) throw error(op, "key '" + from + "' is missing");
+  if (dict.contains(to)) throw error(op, "would overwrite existing key '" + to + "' (both layouts present?)");
+  dict.rename(from, std::move(to));
+}
+
 void run_ops(const OpList& ops, Context& ctx) {
   if (ctx.direction == Direction::to_prime) {
     for (const OpPtr& op : ops) op->forward(ctx);

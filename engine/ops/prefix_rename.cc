@@ -30,7 +30,7 @@ class PrefixRename final : public Op {
   void move_all(Context& ctx, const KeyTemplate& source, const KeyTemplate& target) const {
     for (const TemplateMatch& m : source.matches(ctx.dict, ctx.scope)) {
       std::string to = target.expand(m.bindings, m.rest);
-      ctx.insert(*this, to, ctx.take(*this, m.key));
+      ctx.move(*this, m.key, to);
       ctx.step(*this, {m.key}, {to});
     }
   }

@@ -73,7 +73,7 @@ class Rename final : public Op {
   }
 
   void move(Context& ctx, const std::string& from, std::string to) const {
-    ctx.insert(*this, to, ctx.take(*this, from));
+    ctx.move(*this, from, to);
     ctx.step(*this, {from}, {to});
   }
 

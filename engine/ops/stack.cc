@@ -6,6 +6,7 @@
 // contiguously from the run's expert offset (a shard holding experts o..o+n-1 stacks them
 // into rows 0..n-1); a gap is an error naming the missing key, mixed dtypes are an error.
 // Backward unstacks row r into index offset + r, as views of the stacked tensor.
+#include <ATen/ops/empty.h>
 #include <ATen/ops/stack.h>
 
 #include <algorithm>
@@ -39,46 +40,61 @@ class Stack final : public Op {
   void forward(Context& ctx) const override {
     struct Member {
       int64_t index;
-      std::string key;
+      const TemplateMatch* match;
     };
-    std::map<std::string, std::pair<Bindings, std::vector<Member>>> groups;
-    for (const TemplateMatch& m : from_.matches(ctx.dict, ctx.scope)) {
-      std::string target = to_.expand(m.bindings);
-      auto& group = groups[target];
-      group.first = m.bindings;
-      group.second.push_back({parse_index(ctx, *m.bindings.get(index_), m.key), m.key});
+    struct Group {
+      std::string target;
+      std::vector<Member> members;
+    };
+    // Members group by their bindings other than the index (the layer, usually); the group
+    // id is those values joined, so the target key is built once per group, not per member.
+    const std::vector<TemplateMatch> found = from_.matches(ctx.dict, ctx.scope);
+    std::map<std::string, Group> groups;
+    for (const TemplateMatch& m : found) {
+      std::string id;
+      for (const auto& [name, value] : m.bindings)
+        if (name != index_) id += value + '.';
+      Group& group = groups[id];
+      if (group.target.empty()) group.target = to_.expand(m.bindings);
+      group.members.push_back({parse_index(ctx, *m.bindings.get(index_), m.key), &m});
     }
     const int64_t offset = offset_of(ctx);
-    for (auto& [target, group] : groups) {
-      auto& [bindings, members] = group;
+    for (auto& [id, group] : groups) {
+      const std::string& target = group.target;
+      std::vector<Member>& members = group.members;
       std::sort(members.begin(), members.end(),
                 [](const Member& a, const Member& b) { return a.index < b.index; });
       std::vector<at::Tensor> tensors;
       std::vector<std::string> inputs;
-      const Item& first = ctx.dict.item(members.front().key);
+      tensors.reserve(members.size());
+      inputs.reserve(members.size());
+      const Item& first = *members.front().match->item;
+      const std::string& first_key = members.front().match->key;
       for (size_t r = 0; r < members.size(); ++r) {
         const int64_t expected = offset + static_cast<int64_t>(r);
+        const TemplateMatch& m = *members[r].match;
         if (members[r].index != expected)
           throw ctx.error(*this, "cannot stack '" + target + "': " +
-                                     gap(members[r].key, members[r].index, expected, offset, bindings) +
+                                     gap(m.key, members[r].index, expected, offset, m.bindings) +
                                      " (indices must run contiguously from " + std::to_string(offset) + ")");
-        const Item& item = ctx.dict.item(members[r].key);
+        const Item& item = *m.item;
         if (item.tensor.scalar_type() != first.tensor.scalar_type() || item.opaque_dtype != first.opaque_dtype)
-          throw ctx.error(*this, "cannot stack '" + target + "': '" + members[r].key + "' has dtype " +
-                                     dtype_name(item) + " but '" + members.front().key + "' has " +
+          throw ctx.error(*this, "cannot stack '" + target + "': '" + m.key + "' has dtype " +
+                                     dtype_name(item) + " but '" + first_key + "' has " +
                                      dtype_name(first) + " (no silent casts)");
         if (item.tensor.sizes() != first.tensor.sizes())
-          throw ctx.error(*this, "cannot stack '" + target + "': '" + members[r].key + "' has shape " +
-                                     shape_str(item.tensor.sizes().vec()) + " but '" +
-                                     members.front().key + "' has " + shape_str(first.tensor.sizes().vec()));
+          throw ctx.error(*this, "cannot stack '" + target + "': '" + m.key + "' has shape " +
+                                     shape_str(item.tensor.sizes().vec()) + " but '" + first_key + "' has " +
+                                     shape_str(first.tensor.sizes().vec()));
         tensors.push_back(item.tensor);
-        inputs.push_back(members[r].key);
+        inputs.push_back(m.key);
       }
       if (dim_ < -(first.tensor.dim() + 1) || dim_ > first.tensor.dim())
         throw ctx.error(*this, "dim " + std::to_string(dim_) + " is out of range for stacking " +
                                    std::to_string(first.tensor.dim()) + "-d tensors");
       Item stacked{at::stack(tensors, dim_), first.opaque_dtype};
-      for (const std::string& key : inputs) ctx.dict.erase(key);
+      tensors.clear();
+      for (const std::string& key : inputs) ctx.dict.erase(key);  // `first` dangles from here
       ctx.insert(*this, target, std::move(stacked));
       ctx.step(*this, inputs, {target});
     }
@@ -94,10 +110,16 @@ class Stack final : public Op {
                                    " dims, too few to unstack along dim " + std::to_string(dim_));
       std::vector<std::string> outputs;
       Bindings b = m.bindings;
+      // A meta tensor has no data to view: a fresh meta tensor of the row's shape is the
+      // same metadata at a fraction of select()'s dispatch cost (symbolic runs unstack
+      // tens of thousands of rows).
+      std::vector<int64_t> row_shape = t.sizes().vec();
+      row_shape.erase(row_shape.begin() + (dim_ < 0 ? dim_ + t.dim() : dim_));
       for (int64_t r = 0; r < t.size(dim_); ++r) {
         b.set(index_, std::to_string(offset + r));
         outputs.push_back(from_.expand(b));
-        ctx.insert(*this, outputs.back(), Item{t.select(dim_, r), stacked.opaque_dtype});
+        at::Tensor row = t.is_meta() ? at::empty(row_shape, t.options()) : t.select(dim_, r);
+        ctx.insert(*this, outputs.back(), Item{std::move(row), stacked.opaque_dtype});
       }
       ctx.step(*this, {m.key}, outputs);
     }
