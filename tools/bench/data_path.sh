@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Data-path benchmark: `chainconv convert` against `cp -r` of the same checkpoint, both
+# directions, page cache warm for both (each is run once untimed first), with peak RSS.
+#
+#   tools/bench/data_path.sh [BUILD_DIR] [LAYERS] [RUNS]
+#
+# The checkpoint is Qwen3-30B-A3B-shaped (hidden 2048, 128 experts of 768, bf16, per-expert
+# HF layout) cut to LAYERS layers (default 4: about 6 GB). Prints medians of RUNS (default 5).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=${1:-build}
+layers=${2:-4}
+runs=${3:-5}
+cli=$build/tools/chainconv
+[[ -x $cli ]] || { echo "data_path.sh: build first (no $cli)" >&2; exit 2; }
+
+work=$(mktemp -d -p "${TMPDIR:-/tmp}" chainconv-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+python3 - "$work/config.json" "$layers" <<'PY'
+import json, sys
+config = json.load(open("chains/layouts/qwen3_moe.full.config.json"))
+config["num_hidden_layers"] = int(sys.argv[2])
+config["mlp_only_layers"] = []
+json.dump(config, open(sys.argv[1], "w"), indent=2)
+PY
+"$cli" synth qwen3_moe "$work/hf" --config "$work/config.json" --seed 1 >/dev/null
+bytes=$(du -sb "$work/hf" | cut -f1)
+
+# run NAME COMMAND...: times one run; appends "seconds peak_rss_kb" to $work/NAME.
+run() {
+  local name=$1; shift
+  /usr/bin/time -f "%e %M" -o "$work/.t" "$@" >/dev/null 2>&1
+  cat "$work/.t" >>"$work/$name"
+}
+median() { sort -n | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+
+for i in $(seq 0 "$runs"); do
+  rm -rf "$work/cp" "$work/prime" "$work/back"
+  run cp cp -r "$work/hf" "$work/cp"
+  run to_prime "$cli" convert "$work/hf" "$work/prime" --to prime --quiet
+  run to_hf "$cli" convert "$work/prime" "$work/back" --to hf --quiet
+  if ((i == 0)); then : >"$work/cp"; : >"$work/to_prime"; : >"$work/to_hf"; fi  # warm-up run
+done
+cmp -s "$work/hf/model-00001-of-$(ls "$work/hf" | grep -c '^model-')".safetensors "$work/back/model-00001-of-$(ls "$work/back" | grep -c '^model-')".safetensors \
+  && echo "roundtrip: first shard byte-identical" || echo "roundtrip: shards differ in layout (compare with --verify)"
+
+largest_layer=$("$cli" inspect "$work/hf" 2>/dev/null | awk '/largest layer group/ {print $NF}' || true)
+gb=$(awk -v b="$bytes" 'BEGIN {printf "%.2f", b / 1e9}')
+echo "checkpoint: $layers layers, $gb GB, $runs runs (median), page cache warm"
+printf "%-10s %9s %9s %10s %12s\n" step seconds "GB/s" "vs cp -r" "peak RSS MB"
+cp_s=$(cut -d' ' -f1 "$work/cp" | median)
+for step in cp to_prime to_hf; do
+  s=$(cut -d' ' -f1 "$work/$step" | median)
+  rss=$(cut -d' ' -f2 "$work/$step" | median)
+  awk -v n="$step" -v s="$s" -v b="$bytes" -v c="$cp_s" -v r="$rss" \
+    'BEGIN {printf "%-10s %9.2f %9.2f %9.2fx %12.0f\n", n, s, b / s / 1e9, c / s, r / 1024}'
+done
