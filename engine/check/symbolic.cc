@@ -2,6 +2,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -249,21 +250,35 @@ std::vector<Finding> check_coverage(const Chain& chain, const StateDict& meta_hf
     return findings;
 
   auto fired = [&](const Op* op) { return forward.fired.count(op) || backward.fired.count(op); };
-  for (const Op* op : tree.leaves) {
-    if (fired(op)) continue;
+  auto branch_taken = [&](const Op* op) {
     const BranchOf& at = tree.branch_of.at(op);
-    bool branch_taken = false;
-    if (at.conditional)
-      for (const Op* other : tree.leaves) {
-        const BranchOf& o = tree.branch_of.at(other);
-        if (o.conditional == at.conditional && o.branch == at.branch && fired(other))
-          branch_taken = true;
-      }
-    if (at.conditional && !branch_taken) {
+    for (const Op* other : tree.leaves) {
+      const BranchOf& o = tree.branch_of.at(other);
+      if (o.conditional == at.conditional && o.branch == at.branch && fired(other)) return true;
+    }
+    return false;
+  };
+  // A piece used twice (say for text and VLM prefixes) is one op in the file: it fires when
+  // any of its uses does.
+  std::map<std::string, std::vector<const Op*>> by_place;
+  std::vector<std::string> places;
+  for (const Op* op : tree.leaves) {
+    std::string place = op->pos().str();
+    if (!by_place.count(place)) places.push_back(place);
+    by_place[place].push_back(op);
+  }
+  for (const std::string& place : places) {
+    const auto& uses = by_place[place];
+    if (std::any_of(uses.begin(), uses.end(), fired)) continue;
+    const Op* op = uses.front();
+    bool in_branch = tree.in_branch(op);
+    bool taken = std::any_of(uses.begin(), uses.end(),
+                             [&](const Op* u) { return tree.in_branch(u) && branch_taken(u); });
+    if (in_branch && !taken) {
       add_finding(findings,
                   Finding{op->pos(), Severity::note,
                           "never fires on this layout: its branch of the conditional at " +
-                              at.conditional->pos().str() + " is not taken",
+                              tree.branch_of.at(op).conditional->pos().str() + " is not taken",
                           "coverage"});
     } else if (!op->lossy().empty()) {
       add_finding(

@@ -149,3 +149,23 @@ TEST_CASE("lint with a layout for another model type is a finding") {
   CHECK(lint_file(CHAINCONV_SOURCE_DIR "/chains/qwen3_moe.yaml", options).size() ==
         check_coverage(*load_chain_file(CHAINCONV_SOURCE_DIR "/chains/qwen3_moe.yaml"), hf).size());
 }
+
+TEST_CASE("a piece used for two prefixes fires when either use does") {
+  auto chain = chain_from(kHead + R"(pieces:
+  layer:
+    params: [at]
+    ops:
+      - rename: {from: "${at}.gate.weight", to: "${at}.router.weight"}
+ops:
+  - use: layer
+    with: {at: "model.layers.{layer}"}
+  - use: layer
+    with: {at: "model.language_model.layers.{layer}"}
+)");
+  StateDict vlm{{"model.language_model.layers.0.gate.weight", meta({4})}};
+  CHECK(check_coverage(*chain, vlm).empty());
+  StateDict neither{{"model.other", meta({4})}};
+  CHECK(lines(check_coverage(*chain, neither), Severity::warning) ==
+        std::vector<std::string>{
+            "8:9: this rename never fires on this layout: no key matches what it reads (a typo?)"});
+}
