@@ -143,6 +143,7 @@ TEST_CASE("plan shows each output's sources and the chain lines that made it") {
                                     "model.layers.0.mlp.experts.{0..2}.gate_proj.weight"));
   CHECK_THAT(r.out, Catch::Contains("stack at ") && Catch::Contains("chains/common/moe.yaml:"));
   CHECK_THAT(r.out, Catch::Contains("model.layers.0.mlp.router.gate.weight  BF16 [3, 8]  moved"));
+  CHECK_THAT(r.out, Catch::Contains("model.norm.weight  BF16 [8]  unchanged\n"));
   CHECK_THAT(r.out, Catch::Contains("rename at ") && Catch::Contains("chains/qwen3_moe.yaml:"));
   CHECK_THAT(r.out,
              Catch::Contains(

@@ -22,8 +22,12 @@ void print_text(const ConversionPlan& plan, const PlanArgs& args) {
   std::cout << "plan: " << args.src << " " << direction_name(plan.direction) << " with "
             << plan.chain_file << " (headers only; nothing is read or written)\n";
   for (const PlannedOutput& out : plan.outputs) {
-    std::cout << out.key << "  " << out.dtype << " " << shape_text(out.shape) << "  "
-              << plan.how(out);
+    std::cout << out.key << "  " << out.dtype << " " << shape_text(out.shape) << "  ";
+    if (out.ops.empty() && out.sources == std::vector<std::string>{out.key}) {
+      std::cout << "unchanged\n";
+      continue;
+    }
+    std::cout << plan.how(out);
     if (out.computed) std::cout << ", transformed";
     if (!out.sources.empty()) std::cout << " <- " << compress_keys_str(out.sources);
     std::cout << "\n";

@@ -44,7 +44,6 @@ void ProgressDisplay::update(const ConvertProgress& p) {
     finish();
     stage_ = std::string(p.stage);
     start_ = now;
-    last_tenth_ = -1;
   }
   const double seconds = std::chrono::duration<double>(now - start_).count();
   const bool done = p.tensors_done == p.tensors_total;
@@ -55,9 +54,10 @@ void ProgressDisplay::update(const ConvertProgress& p) {
     last_draw_ = now;
     return;
   }
-  const int tenth = p.tensors_total ? static_cast<int>(p.tensors_done * 10 / p.tensors_total) : 10;
-  if (tenth == last_tenth_ || (tenth == 0 && p.tensors_done > 0)) return;
-  last_tenth_ = tenth;
+  // Off a terminal: the totals at the start, a line every few seconds, and the end.
+  if (drawn_ && !done && now - last_draw_ < std::chrono::seconds(5)) return;
+  drawn_ = !done;
+  last_draw_ = now;
   out_ << "chainconv: " << line(p, seconds) << "\n" << std::flush;
 }
 

@@ -1,5 +1,6 @@
 // Progress of a conversion on stderr: a redrawn bar (tensors, bytes, rate, ETA) when stderr
-// is a terminal, a plain line every tenth of the way otherwise (logs, CI), nothing when quiet.
+// is a terminal, plain lines otherwise (logs, CI: the start, every few seconds, the end),
+// nothing when quiet.
 #pragma once
 
 #include <chrono>
@@ -28,7 +29,6 @@ class ProgressDisplay {
   Mode mode_;
   std::string stage_;
   std::chrono::steady_clock::time_point start_, last_draw_;
-  int last_tenth_ = -1;
   bool drawn_ = false;
 };
 
