@@ -61,7 +61,7 @@ TEST_CASE("shards are named like HF's and the index lists every tensor with the 
                     counting({100}, i * 1000)));
 }
 
-TEST_CASE("a header has format pt metadata, natural key order and an 8-byte aligned length") {
+TEST_CASE("a header has format pt metadata and natural key order and an 8-byte aligned length") {
   Scratch dir;
   StateDict sd;
   for (int i : {10, 2, 1})
