@@ -159,3 +159,17 @@ TEST_CASE("nemotron_h drops mtp heads") {
   require_identical(convert(*chain, hf, Direction::to_prime),
                     StateDict{{"model.norm.weight", counting({2}, 7)}});
 }
+
+TEST_CASE("nemotron_h converts an experts-only shard without its router") {
+  auto chain = model_chain("nemotron_h");
+  StateDict hf = subset(tiny_hf("nemotron_h"), [](const std::string& k) {
+    return starts_with(k, "backbone.layers.1.mixer.experts.2.") ||
+           starts_with(k, "backbone.layers.1.mixer.experts.3.");
+  });
+  REQUIRE(hf.size() == 4);
+  RunOptions shard;
+  shard.expert_offset = 2;
+  StateDict prime = convert(*chain, hf, Direction::to_prime, shard);
+  require_identical(prime, nemotron_by_hand(clone(hf), 2));
+  require_identical(convert(*chain, prime, Direction::to_hf, shard), hf);
+}
