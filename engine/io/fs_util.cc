@@ -122,14 +122,15 @@ void copy_file_contents(const std::string& from, const std::string& to) {
 
 void check_destination(const std::string& src, const std::string& dst, bool force) {
   std::error_code ec;
-  fs::path s = fs::weakly_canonical(fs::absolute(src), ec);
+  fs::path s = src.empty() ? fs::path() : fs::weakly_canonical(fs::absolute(src), ec);
   fs::path d = fs::weakly_canonical(fs::absolute(dst), ec);
   auto inside = [](const fs::path& inner, const fs::path& outer) {
     auto [o, i] = std::mismatch(outer.begin(), outer.end(), inner.begin(), inner.end());
     return o == outer.end();
   };
-  if (inside(d, s)) throw Error(dst + ": the destination is the source or lies inside it");
-  if (inside(s, d)) throw Error(dst + ": the source lies inside the destination");
+  if (!src.empty() && inside(d, s))
+    throw Error(dst + ": the destination is the source or lies inside it");
+  if (!src.empty() && inside(s, d)) throw Error(dst + ": the source lies inside the destination");
   if (!fs::is_directory(d.parent_path()))
     throw Error(dst + ": its parent directory does not exist");
   if (fs::symlink_status(d, ec).type() != fs::file_type::not_found && !force)

@@ -33,6 +33,7 @@ void copy_file_contents(const std::string& from, const std::string& to);
 
 // Throws Error when `dst` may not be written for input `src`: it exists (unless `force`),
 // it is `src` or lies inside it, `src` lies inside it, or its parent directory is missing.
+// An empty `src` (an output made from nothing on disk) skips the checks against it.
 void check_destination(const std::string& src, const std::string& dst, bool force);
 
 }  // namespace chainconv

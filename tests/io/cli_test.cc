@@ -196,6 +196,19 @@ TEST_CASE("synth writes a deterministic tiny checkpoint that converts both ways"
   CHECK(again.status == 1);
   CHECK_THAT(again.err, Catch::Contains("already exists"));
 
+  // A relative DST below the working directory (as ./dev demo writes build/demo/hf).
+  CommandResult relative = run_command(
+      {"/bin/sh", "-c", "cd " + s.path() + " && " CHAINCONV_CLI " synth qwen3_moe rel/hf"},
+      s.path());
+  INFO(relative.err);
+  CHECK(relative.status == 1);  // rel/ does not exist: refused, not created
+  fs::create_directories(s / "rel");
+  relative = run_command(
+      {"/bin/sh", "-c", "cd " + s.path() + " && " CHAINCONV_CLI " synth qwen3_moe rel/hf"},
+      s.path());
+  CHECK(relative.status == 0);
+  CHECK(fs::exists(s / "rel/hf/model.safetensors"));
+
   REQUIRE(run_cli(s, {"synth", "qwen3_moe", s / "fused", "--layout", "fused"}).status == 0);
   CHECK(Checkpoint::open(s / "fused").tensors().count("model.layers.1.mlp.experts.gate_up_proj") ==
         1);

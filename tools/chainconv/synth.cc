@@ -44,7 +44,7 @@ int synth(const SynthArgs& args) {
   const nlohmann::json config = load_config(args);
   const Layout layout = make_layout(config, experts);
   const StateDict dict = synthetic_state_dict(layout, args.seed);
-  check_destination(".", args.dst, args.force);
+  check_destination("", args.dst, args.force);
   TempDir tmp = TempDir::beside(args.dst);
   {
     std::ofstream out(tmp.path() + "/config.json");
