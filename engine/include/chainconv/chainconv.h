@@ -12,24 +12,27 @@
 // names from an expert-parallel rank that holds experts [rank * local, (rank + 1) * local).
 //
 //   #include <chainconv/chainconv.h>
-//
 //   namespace cc = chainconv::api;
 //
 //   cc::Chain chain = cc::Chain::for_model_type("qwen3_moe");
-//   cc::TensorMap weights = load_hf_checkpoint();   // "model.layers.0.mlp.experts.7...."
-//   chain.to_prime(weights);                        // now "model.layers.0.mlp.experts.w1", ...
+//   cc::TensorMap weights = load_hf_checkpoint();  // ...mlp.experts.7.gate_proj.weight
+//   chain.to_prime(weights);                       // ...mlp.experts.w1 [E, I, H]
 //
-//   // Per layer: the same call on a dict that holds one layer's keys.
-//   cc::TensorMap layer = take_layer(weights, 3);   // "model.layers.3.mlp.experts.w1" [local, I,
-//   H] cc::Options options; options.expert_offset = rank * local;           // row 0 of w1 is
-//   expert rank * local chain.to_hf(layer, options);                    //
-//   "model.layers.3.mlp.experts.{o..o+local-1}..."
+//   // Per layer: the same call on a map that holds one layer's keys.
+//   cc::TensorMap layer = local_layer(3);  // model.layers.3.mlp.experts.w1 [local, I, H]
+//   cc::Options options;
+//   options.expert_offset = rank * local;  // row 0 of w1 is this global expert
+//   chain.to_hf(layer, options);           // model.layers.3.mlp.experts.{o..o+local-1}.*
 //
 //   try {
-//     cc::Chain::from_string("version: 1\nops: [ ... ]");
+//     cc::Chain::from_string(yaml_text, "my_chain.yaml");
 //   } catch (const cc::Error& e) {
-//     std::cerr << e.what() << "\n";  // "<string>:2:1: ...": file:line:col in the chain
+//     std::cerr << e.what() << "\n";  // "my_chain.yaml:12:5: ...", e.pos() has the parts
 //   }
+//
+// Besides converting, a Chain answers two questions without touching data: `plan` (what
+// each output key would be made from: its source keys and every op, with its file:line:col)
+// and `check` (chainlint's findings on the chain, optionally on a model's HF layout).
 //
 // Guarantees:
 //
