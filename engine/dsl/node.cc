@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/params.h"
+
 namespace chainconv {
 
 Node::Node(YAML::Node yaml, std::shared_ptr<const std::string> file,
@@ -26,27 +28,13 @@ std::string Node::describe_kind() const {
 
 std::string Node::str(const std::string& what) const {
   if (!yaml_.IsScalar()) throw error("expected " + what + ", found " + describe_kind());
-  const std::string& raw = yaml_.Scalar();
-  std::string out;
-  size_t i = 0;
-  while (i < raw.size()) {
-    size_t start = raw.find("${", i);
-    if (start == std::string::npos) {
-      out += raw.substr(i);
-      break;
-    }
-    out += raw.substr(i, start - i);
-    size_t end = raw.find('}', start);
-    if (end == std::string::npos) throw error("'${' without a closing '}' in '" + raw + "'");
-    std::string name = raw.substr(start + 2, end - start - 2);
-    auto found = params_ ? params_->find(name) : PieceParams::const_iterator{};
-    if (!params_ || found == params_->end())
-      throw error("unknown piece parameter ${" + name + "}" +
-                  (params_ ? "" : " (parameters exist only inside a piece)"));
-    out += found->second;
-    i = end + 1;
-  }
-  return out;
+  auto lookup = [this](const std::string& name) -> const std::string* {
+    if (!params_) return nullptr;
+    auto found = params_->find(name);
+    return found == params_->end() ? nullptr : &found->second;
+  };
+  return substitute_params(yaml_.Scalar(), lookup, pos(), "piece parameter",
+                           params_ ? "" : " (parameters exist only inside a piece)");
 }
 
 int64_t Node::integer(const std::string& what) const {

@@ -12,6 +12,7 @@
 
 #include "core/dtypes.h"
 #include "core/error.h"
+#include "core/params.h"
 #include "layout/expr.h"
 
 namespace fs = std::filesystem;
@@ -139,29 +140,14 @@ class Interpreter {
 
   std::string subst(const YAML::Node& node, const Scope& scope) const {
     if (!node.IsScalar()) throw Error(pos_of(file_, node), "expected a scalar");
-    const std::string& raw = node.Scalar();
-    std::string out;
-    size_t i = 0;
-    while (i < raw.size()) {
-      size_t start = raw.find("${", i);
-      if (start == std::string::npos) {
-        out += raw.substr(i);
-        break;
-      }
-      out += raw.substr(i, start - i);
-      size_t end = raw.find('}', start);
-      if (end == std::string::npos) throw Error(pos_of(file_, node), "'${' without a closing '}'");
-      std::string name = raw.substr(start + 2, end - start - 2);
-      const std::string* value = nullptr;
-      for (const Scope* s = &scope; s && !value; s = s->parent) {
+    auto lookup = [&scope](const std::string& name) -> const std::string* {
+      for (const Scope* s = &scope; s; s = s->parent) {
         auto it = s->params.find(name);
-        if (it != s->params.end()) value = &it->second;
+        if (it != s->params.end()) return &it->second;
       }
-      if (!value) throw Error(pos_of(file_, node), "unknown block parameter ${" + name + "}");
-      out += *value;
-      i = end + 1;
-    }
-    return out;
+      return nullptr;
+    };
+    return substitute_params(node.Scalar(), lookup, pos_of(file_, node), "block parameter");
   }
 
   ExprEnv env(const Scope& scope) const {

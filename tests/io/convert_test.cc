@@ -12,12 +12,6 @@ using namespace chainconv::testing;
 
 namespace {
 
-std::string bytes_of(const at::Tensor& t) {
-  at::Tensor c = t.contiguous();
-  return std::string(static_cast<const char*>(c.data_ptr()),
-                     static_cast<size_t>(c.numel()) * c.element_size());
-}
-
 // Every file of a directory with its contents, to show it did not change.
 std::map<std::string, std::string> snapshot(const std::string& dir) {
   std::map<std::string, std::string> files;

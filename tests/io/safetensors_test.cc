@@ -12,12 +12,6 @@ using namespace chainconv::testing;
 
 namespace {
 
-std::string bytes_of(const at::Tensor& t) {
-  at::Tensor c = t.contiguous();
-  return std::string(static_cast<const char*>(c.data_ptr()),
-                     static_cast<size_t>(c.numel()) * c.element_size());
-}
-
 // A tensor of the storage dtype of `name` whose bytes are 0, 1, 2, ... (mod 256).
 Item patterned(const std::string& name, std::vector<int64_t> shape) {
   const DtypeInfo* info = find_dtype(name);

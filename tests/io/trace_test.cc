@@ -10,12 +10,6 @@ using namespace chainconv::testing;
 
 namespace {
 
-std::string bytes_of(const at::Tensor& t) {
-  at::Tensor c = t.contiguous();
-  return std::string(static_cast<const char*>(c.data_ptr()),
-                     static_cast<size_t>(c.numel()) * c.element_size());
-}
-
 struct Traced {
   GroupTrace trace;
   StateDict real;      // the chain's output on real values

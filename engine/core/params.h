@@ -1,0 +1,20 @@
+// ${name} substitution, shared by chain pieces and layout blocks: both write parameters the
+// same way, so both read them with one function.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "core/error.h"
+
+namespace chainconv {
+
+// Replaces each ${name} in `text` with lookup(name); lookup returns nullptr for a name it
+// does not know. Throws Error at `pos`: "unknown <kind> ${name}<hint>", or for a '${' that
+// is never closed.
+std::string substitute_params(const std::string& text,
+                              const std::function<const std::string*(const std::string&)>& lookup,
+                              const SourcePos& pos, const std::string& kind,
+                              const std::string& hint = "");
+
+}  // namespace chainconv
