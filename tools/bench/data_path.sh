@@ -26,11 +26,11 @@ PY
 "$cli" synth qwen3_moe "$work/hf" --config "$work/config.json" --seed 1 >/dev/null
 bytes=$(du -sb "$work/hf" | cut -f1)
 
-# run NAME COMMAND...: times one run; appends "seconds peak_rss_kb" to $work/NAME.
+# run NAME COMMAND...: times one run; appends "seconds peak_rss_kb" to $work/times.NAME.
 run() {
   local name=$1; shift
   /usr/bin/time -f "%e %M" -o "$work/.t" "$@" >/dev/null 2>&1
-  cat "$work/.t" >>"$work/$name"
+  cat "$work/.t" >>"$work/times.$name"
 }
 median() { sort -n | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 
@@ -39,15 +39,15 @@ for i in $(seq 0 "$runs"); do
   run cp cp -r "$work/hf" "$work/cp"
   run to_prime "$cli" convert "$work/hf" "$work/prime" --to prime --quiet
   run to_hf "$cli" convert "$work/prime" "$work/back" --to hf --quiet
-  if ((i == 0)); then : >"$work/cp"; : >"$work/to_prime"; : >"$work/to_hf"; fi  # warm-up run
+  if ((i == 0)); then rm -f "$work"/times.*; fi  # warm-up run
 done
 gb=$(awk -v b="$bytes" 'BEGIN {printf "%.2f", b / 1e9}')
 echo "checkpoint: $layers layers, $gb GB, $runs runs (median), page cache warm"
 printf "%-10s %9s %9s %10s %12s\n" step seconds "GB/s" "vs cp -r" "peak RSS MB"
-cp_s=$(cut -d' ' -f1 "$work/cp" | median)
+cp_s=$(cut -d' ' -f1 "$work/times.cp" | median)
 for step in cp to_prime to_hf; do
-  s=$(cut -d' ' -f1 "$work/$step" | median)
-  rss=$(cut -d' ' -f2 "$work/$step" | median)
+  s=$(cut -d' ' -f1 "$work/times.$step" | median)
+  rss=$(cut -d' ' -f2 "$work/times.$step" | median)
   awk -v n="$step" -v s="$s" -v b="$bytes" -v c="$cp_s" -v r="$rss" \
     'BEGIN {printf "%-10s %9.2f %9.2f %9.2fx %12.0f\n", n, s, b / s / 1e9, c / s, r / 1024}'
 done
