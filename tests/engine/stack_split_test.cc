@@ -25,7 +25,7 @@ TEST_CASE("stack orders experts numerically and unstacks into views") {
   }
   chain->to_prime(sd);
   REQUIRE(sd.keys() == std::vector<std::string>{"l.0.experts.w1"});
-  const at::Tensor& w1 = sd.at("l.0.experts.w1");
+  const at::Tensor w1 = sd.at("l.0.experts.w1");  // a handle: to_hf below removes the key
   REQUIRE(w1.sizes() == at::IntArrayRef{12, 2, 3});
   for (int e = 0; e < 12; ++e) CHECK(at::equal(w1[e], experts[e]));
 

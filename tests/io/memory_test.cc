@@ -55,6 +55,12 @@ long peak_rss_kb(const Scratch& s, const std::string& src, const std::string& ds
 }  // namespace
 
 TEST_CASE("peak memory grows with the largest layer group and not with the number of layers") {
+#ifdef CHAINCONV_SANITIZED
+  // AddressSanitizer's quarantine keeps freed memory resident, so RSS would measure the
+  // sanitizer, not the converter. The plain build runs this test.
+  WARN("skipped under sanitizers");
+  return;
+#endif
   Scratch s;
   write_text(s / "chain.yaml", kChain);
   const uint64_t few_bytes = write_model(s / "few", 2, 256);     // 2 layers of 8 MB
