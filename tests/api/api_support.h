@@ -9,19 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "support/tensors.h"
+
 namespace api_test {
 
 namespace cc = chainconv::api;
 
-// Values start, start+1, ...: every element tells where it came from.
-inline at::Tensor counting(std::vector<int64_t> shape, double start = 0,
-                           at::ScalarType dtype = at::kFloat) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return at::arange(start, start + static_cast<double>(n), at::TensorOptions().dtype(at::kDouble))
-      .reshape(shape)
-      .to(dtype);
-}
+using chainconv::testing::counting;
 
 // Qwen3-MoE HF keys of one MoE layer holding experts first..first+n-1 (per-expert layout),
 // plus a norm that no op touches. I = 2, H = 3.

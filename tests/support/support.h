@@ -9,22 +9,13 @@
 #include <vector>
 
 #include "dsl/chain.h"
+#include "support/tensors.h"
 
 namespace chainconv::testing {
 
 // A chain from YAML text; `name` appears in error positions.
 inline std::unique_ptr<Chain> chain_from(const std::string& yaml, const std::string& name = "test.yaml") {
   return load_chain_string(yaml, name, CHAINCONV_SOURCE_DIR "/chains");
-}
-
-// A float tensor whose values are start, start+1, ... so every element is distinguishable.
-inline at::Tensor counting(std::vector<int64_t> shape, double start = 0,
-                           at::ScalarType dtype = at::kFloat) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return at::arange(start, start + static_cast<double>(n), at::TensorOptions().dtype(at::kDouble))
-      .reshape(shape)
-      .to(dtype);
 }
 
 inline at::Tensor meta(std::vector<int64_t> shape, at::ScalarType dtype = at::kBFloat16) {

@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "dsl/chain.h"
+#include "io/trace.h"
 #include "layout/layout.h"
 #include "registry/chain_registry.h"
 
@@ -34,19 +35,11 @@ struct Timing {
   size_t hf_keys = 0, prime_keys = 0, groups = 0;
 };
 
-// Layer groups: each key's prefix through the segment after "layers" ("model.layers.7."),
-// everything else in one global group.
+// The converter's own layer groups (engine/io/trace.h), so the per-layer numbers measure
+// what chainconv convert and a streaming trainer do.
 std::vector<StateDict> split_by_layer(const StateDict& dict) {
   std::map<std::string, StateDict> groups;
-  for (const auto& [key, item] : dict) {
-    std::string group;
-    size_t at = key.find("layers.");
-    if (at != std::string::npos && (at == 0 || key[at - 1] == '.')) {
-      size_t end = key.find('.', at + 7);
-      if (end != std::string::npos) group = key.substr(0, end + 1);
-    }
-    groups[group].insert(key, item);
-  }
+  for (const auto& [key, item] : dict) groups[layer_group_of(key)].insert(key, item);
   std::vector<StateDict> result;
   for (auto& [name, group] : groups) result.push_back(std::move(group));
   return result;
