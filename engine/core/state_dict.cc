@@ -54,10 +54,27 @@ void StateDict::insert(std::string key, Item item) {
   if (!inserted) throw Error("key '" + it->first + "' already exists; refusing to overwrite it");
 }
 
-void StateDict::set(std::string key, Item item) { items_.insert_or_assign(std::move(key), std::move(item)); }
+std::vector<Item> StateDict::take_all() {
+  std::vector<Item> items;
+  items.reserve(items_.size());
+  for (auto& entry : items_) items.push_back(std::move(entry.second));
+  items_.clear();
+  return items;
+}
+
+void StateDict::append(std::string key, Item item) {
+  if (!items_.empty() && !(items_.rbegin()->first < key))
+    throw Error("key '" + key + "' does not sort after '" + items_.rbegin()->first + "'");
+  items_.emplace_hint(items_.end(), std::move(key), std::move(item));
+}
+
+void StateDict::set(std::string key, Item item) {
+  items_.insert_or_assign(std::move(key), std::move(item));
+}
 
 void StateDict::rename(std::string_view from, std::string to) {
-  if (items_.find(to) != items_.end()) throw Error("key '" + to + "' already exists; refusing to overwrite it");
+  if (items_.find(to) != items_.end())
+    throw Error("key '" + to + "' already exists; refusing to overwrite it");
   auto it = items_.find(from);
   if (it == items_.end()) throw Error("state dict has no key '" + std::string(from) + "'");
   auto node = items_.extract(it);
@@ -98,7 +115,8 @@ std::vector<std::string> StateDict::keys() const {
   std::vector<std::string> keys;
   keys.reserve(items_.size());
   for (const auto& entry : items_) keys.push_back(entry.first);
-  std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return natural_less(a, b); });
+  std::sort(keys.begin(), keys.end(),
+            [](const auto& a, const auto& b) { return natural_less(a, b); });
   return keys;
 }
 

@@ -42,7 +42,9 @@ class StateDict {
 
   // Inserts; throws Error if the key exists (ops never overwrite silently).
   void insert(std::string key, Item item);
-  void insert(std::string key, at::Tensor tensor) { insert(std::move(key), Item{std::move(tensor), {}}); }
+  void insert(std::string key, at::Tensor tensor) {
+    insert(std::move(key), Item{std::move(tensor), {}});
+  }
   // Inserts or replaces (for callers building a dict, and for in-place value maps).
   void set(std::string key, Item item);
   // Moves the entry at `from` to `to` without touching its tensor (the map node is relinked,
@@ -51,6 +53,11 @@ class StateDict {
   // Removes and returns; throws Error if absent.
   Item take(std::string_view key);
   bool erase(std::string_view key);
+  // Bulk moves for callers that rebuild a whole dict (a replay plan): take every item out
+  // in key order, leaving the dict empty; and add a key after all the present ones (O(1)).
+  // append() throws Error unless `key` sorts after every key present.
+  std::vector<Item> take_all();
+  void append(std::string key, Item item);
 
   // Calls fn(key, item) for each key starting with `prefix`, in lexicographic order.
   // fn must not add or remove keys; collect first, then mutate.

@@ -12,7 +12,9 @@ namespace {
 class Drop final : public Op {
  public:
   Drop(SourcePos pos, std::vector<KeyTemplate> templates, bool forward, bool backward)
-      : Op(std::move(pos)), templates_(std::move(templates)), on_forward_(forward),
+      : Op(std::move(pos)),
+        templates_(std::move(templates)),
+        on_forward_(forward),
         on_backward_(backward) {}
 
   std::string_view kind() const override { return "drop"; }
@@ -22,6 +24,8 @@ class Drop final : public Op {
   void backward(Context& ctx) const override {
     if (on_backward_) drop(ctx);
   }
+
+  void replay(StepIO&) const override {}  // the inputs are dropped
 
   void footprint(Direction d, Footprint& out) const override {
     if (d == Direction::to_prime ? on_forward_ : on_backward_)
@@ -58,7 +62,8 @@ OpPtr parse_drop(const Node& op, Compiler& c) {
   std::string when = args.has("when") ? args["when"].str() : "both";
   if (when != "both" && when != "to_prime" && when != "to_hf")
     throw args["when"].error("expected 'both', 'to_prime' or 'to_hf', found '" + when + "'");
-  return std::make_unique<Drop>(op.pos(), std::move(templates), when != "to_hf", when != "to_prime");
+  return std::make_unique<Drop>(op.pos(), std::move(templates), when != "to_hf",
+                                when != "to_prime");
 }
 
 }  // namespace chainconv

@@ -2,7 +2,9 @@
 
 namespace chainconv {
 
-std::string_view direction_name(Direction d) { return d == Direction::to_prime ? "to_prime" : "to_hf"; }
+std::string_view direction_name(Direction d) {
+  return d == Direction::to_prime ? "to_prime" : "to_hf";
+}
 
 std::string Warning::str() const {
   std::string where = pos.str();
@@ -21,8 +23,15 @@ void Context::warn(const Op& op, const std::string& message) {
 }
 
 void Context::step(const Op& op, const std::vector<std::string>& inputs,
-                   const std::vector<std::string>& outputs) {
-  if (observer) observer->on_step(op, inputs, outputs);
+                   const std::vector<std::string>& outputs, const std::string* seen) {
+  if (!observer) return;
+  if (seen) observer->on_seen(op, *seen);
+  observer->on_step(op, inputs, outputs);
+}
+
+void Op::replay(StepIO&) const {
+  throw Error(pos(), "internal error: a " + std::string(kind()) +
+                         " op takes no steps of its own to replay");
 }
 
 Error Context::error(const Op& op, const std::string& message) const {
@@ -43,7 +52,8 @@ void Context::insert(const Op& op, std::string key, Item item) {
 
 void Context::move(const Op& op, const std::string& from, std::string to) {
   if (!dict.contains(from)) throw error(op, "key '" + from + "' is missing");
-  if (dict.contains(to)) throw error(op, "would overwrite existing key '" + to + "' (both layouts present?)");
+  if (dict.contains(to))
+    throw error(op, "would overwrite existing key '" + to + "' (both layouts present?)");
   dict.rename(from, std::move(to));
 }
 

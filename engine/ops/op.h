@@ -49,6 +49,12 @@ class Observer {
   // `op` turned `inputs` into `outputs`; a drop has no outputs, a synthetic no inputs.
   virtual void on_step(const Op& op, const std::vector<std::string>& inputs,
                        const std::vector<std::string>& outputs) = 0;
+  // The step reported next also read `key` without consuming it (a synthetic's `like`, whose
+  // dtype and device the new tensor takes). Replay plans need it; most observers do not.
+  virtual void on_seen(const Op& op, const std::string& key) {
+    (void)op;
+    (void)key;
+  }
 };
 
 // Everything an op needs while it runs.
@@ -63,8 +69,11 @@ struct Context {
   Context with_scope(Bindings bindings) const;
   // Reports a warning, or throws it as an Error in strict mode.
   void warn(const Op& op, const std::string& message);
+  // Reports one step to the observer: `inputs` consumed, `outputs` produced, and `seen`
+  // (if any) read without being consumed. Every change an op makes to the dict is a step, so
+  // a recorded run can be replayed step by step (replay/replay_plan.h).
   void step(const Op& op, const std::vector<std::string>& inputs,
-            const std::vector<std::string>& outputs);
+            const std::vector<std::string>& outputs, const std::string* seen = nullptr);
   // take / insert / move that name the op's position when they fail.
   void move(const Op& op, const std::string& from, std::string to);
   Item take(const Op& op, const std::string& key);
@@ -77,6 +86,19 @@ struct Footprint {
   std::vector<const KeyTemplate*> reads;
   std::vector<const KeyTemplate*> writes;
   std::vector<const KeyTemplate*> tests;  // predicates only look
+};
+
+// One recorded step played again on new tensors (replay/replay_plan.h): `in` holds the
+// items the step consumed, in the order it reported them, `seen` the item it read without
+// consuming (or null), and the op appends what the step produced to `out`, in order. The
+// plan has already checked that the inputs have the shapes and dtypes they had when the
+// step was recorded, so the decisions the op took then (which keys, which branch, which
+// sizes) still hold and only the tensor work is left to do.
+struct StepIO {
+  Direction direction;
+  std::vector<Item>& in;
+  const Item* seen;
+  std::vector<Item>& out;
 };
 
 class Op {
@@ -92,6 +114,12 @@ class Op {
   void run(Context& ctx) const {
     ctx.direction == Direction::to_prime ? forward(ctx) : backward(ctx);
   }
+  // Plays one of this op's recorded steps again (see StepIO). The default is for ops that
+  // take no steps themselves (a conditional, a piece use): their children do.
+  virtual void replay(StepIO& io) const;
+  // True when every step only moves its one input to a new name (renames): a plan then
+  // aliases the step instead of replaying it.
+  virtual bool moves_only() const { return false; }
   virtual void footprint(Direction direction, Footprint& out) const = 0;
   virtual std::vector<const Op*> children() const { return {}; }
   // A choice between op lists (a conditional's then and else), each played in order; empty

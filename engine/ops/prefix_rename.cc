@@ -21,6 +21,9 @@ class PrefixRename final : public Op {
   void forward(Context& ctx) const override { move_all(ctx, from_, to_); }
   void backward(Context& ctx) const override { move_all(ctx, to_, from_); }
 
+  bool moves_only() const override { return true; }
+  void replay(StepIO& io) const override { io.out.push_back(std::move(io.in.front())); }
+
   void footprint(Direction d, Footprint& out) const override {
     out.reads.push_back(d == Direction::to_prime ? &from_ : &to_);
     out.writes.push_back(d == Direction::to_prime ? &to_ : &from_);
@@ -43,7 +46,8 @@ class PrefixRename final : public Op {
 
 OpPtr parse_prefix_rename(const Node& op, Compiler& c) {
   Node args = c.args(op, "prefix_rename", {"from", "to"});
-  return std::make_unique<PrefixRename>(op.pos(), c.key(args.required("from", "'prefix_rename'"), true),
+  return std::make_unique<PrefixRename>(op.pos(),
+                                        c.key(args.required("from", "'prefix_rename'"), true),
                                         c.key(args.required("to", "'prefix_rename'"), true));
 }
 

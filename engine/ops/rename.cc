@@ -34,8 +34,9 @@ class Rename final : public Op {
     for (size_t i = 0; i < from_.size(); ++i) {
       for (const TemplateMatch& m : found[i]) {
         if (const std::string* winner = earlier_present(i, m.bindings, present)) {
-          ctx.warn(*this, "both '" + *winner + "' and its alternate '" + m.key + "' are present: '" +
-                              *winner + "' wins and '" + m.key + "' is left untouched");
+          ctx.warn(*this, "both '" + *winner + "' and its alternate '" + m.key +
+                              "' are present: '" + *winner + "' wins and '" + m.key +
+                              "' is left untouched");
           continue;
         }
         move(ctx, m.key, to_.expand(m.bindings));
@@ -47,6 +48,9 @@ class Rename final : public Op {
     for (const TemplateMatch& m : to_.matches(ctx.dict, ctx.scope))
       move(ctx, m.key, from_.front().expand(m.bindings));
   }
+
+  bool moves_only() const override { return true; }
+  void replay(StepIO& io) const override { io.out.push_back(std::move(io.in.front())); }
 
   void footprint(Direction d, Footprint& out) const override {
     if (d == Direction::to_prime) {

@@ -20,7 +20,10 @@ class Split final : public Op {
  public:
   Split(SourcePos pos, KeyTemplate from, std::vector<KeyTemplate> into, int64_t dim,
         std::vector<int64_t> sizes)
-      : Op(std::move(pos)), from_(std::move(from)), into_(std::move(into)), dim_(dim),
+      : Op(std::move(pos)),
+        from_(std::move(from)),
+        into_(std::move(into)),
+        dim_(dim),
         sizes_(std::move(sizes)) {
     for (const KeyTemplate& part : into_) require_same_placeholders(from_, part);
   }
@@ -32,25 +35,23 @@ class Split final : public Op {
       const Item& whole = ctx.dict.item(m.key);
       const at::Tensor& t = whole.tensor;
       const int64_t dim = checked_dim(ctx, m.key, t.dim());
-      std::vector<int64_t> sizes = sizes_;
-      if (sizes.empty()) {
-        if (t.size(dim) % static_cast<int64_t>(into_.size()) != 0)
-          throw ctx.error(*this, "'" + m.key + "' has size " + std::to_string(t.size(dim)) + " along dim " +
-                                     std::to_string(dim_) + ", not divisible into " +
-                                     std::to_string(into_.size()) + " equal parts");
-        sizes.assign(into_.size(), t.size(dim) / static_cast<int64_t>(into_.size()));
+      const std::vector<int64_t> sizes = part_sizes(t.size(dim));
+      if (sizes_.empty() && t.size(dim) % static_cast<int64_t>(into_.size()) != 0) {
+        throw ctx.error(*this, "'" + m.key + "' has size " + std::to_string(t.size(dim)) +
+                                   " along dim " + std::to_string(dim_) + ", not divisible into " +
+                                   std::to_string(into_.size()) + " equal parts");
       } else if (std::accumulate(sizes.begin(), sizes.end(), int64_t{0}) != t.size(dim)) {
-        throw ctx.error(*this, "'" + m.key + "' has size " + std::to_string(t.size(dim)) + " along dim " +
-                                   std::to_string(dim_) + " but the parts add up to " +
-                                   std::to_string(std::accumulate(sizes.begin(), sizes.end(), int64_t{0})));
+        throw ctx.error(
+            *this, "'" + m.key + "' has size " + std::to_string(t.size(dim)) + " along dim " +
+                       std::to_string(dim_) + " but the parts add up to " +
+                       std::to_string(std::accumulate(sizes.begin(), sizes.end(), int64_t{0})));
       }
-      Item item = ctx.take(*this, m.key);
+      std::vector<Item> parts;
+      cut(ctx.take(*this, m.key), dim, sizes, parts);
       std::vector<std::string> outputs;
-      int64_t start = 0;
       for (size_t i = 0; i < into_.size(); ++i) {
         outputs.push_back(into_[i].expand(m.bindings));
-        ctx.insert(*this, outputs.back(), Item{item.tensor.narrow(dim, start, sizes[i]), item.opaque_dtype});
-        start += sizes[i];
+        ctx.insert(*this, outputs.back(), std::move(parts[i]));
       }
       ctx.step(*this, {m.key}, outputs);
     }
@@ -69,21 +70,33 @@ class Split final : public Op {
       for (const KeyTemplate& part : into_) {
         std::string key = part.expand(bindings);
         const Item* item = ctx.dict.find(key);
-        if (!item) throw ctx.error(*this, "cannot rebuild '" + whole + "': part '" + key + "' is missing");
+        if (!item)
+          throw ctx.error(*this, "cannot rebuild '" + whole + "': part '" + key + "' is missing");
         if (!parts.empty() && (item->tensor.scalar_type() != parts.front().scalar_type() ||
                                item->opaque_dtype != opaque))
-          throw ctx.error(*this, "cannot rebuild '" + whole + "': part '" + key + "' has another dtype than '" +
-                                     inputs.front() + "'");
+          throw ctx.error(*this, "cannot rebuild '" + whole + "': part '" + key +
+                                     "' has another dtype than '" + inputs.front() + "'");
         opaque = item->opaque_dtype;
         inputs.push_back(key);
         parts.push_back(item->tensor);
       }
       checked_dim(ctx, inputs.front(), parts.front().dim());
-      Item rebuilt{at::cat(parts, dim_), opaque};
+      Item rebuilt = join(parts, opaque);
       for (const std::string& key : inputs) ctx.dict.erase(key);
       ctx.insert(*this, whole, std::move(rebuilt));
       ctx.step(*this, inputs, {whole});
     }
+  }
+
+  void replay(StepIO& io) const override {
+    if (io.direction == Direction::to_prime) {
+      const Item& whole = io.in.front();
+      const int64_t dim = dim_ < 0 ? dim_ + whole.tensor.dim() : dim_;
+      return cut(whole, dim, part_sizes(whole.tensor.size(dim)), io.out);
+    }
+    std::vector<at::Tensor> parts;
+    for (const Item& item : io.in) parts.push_back(item.tensor);
+    io.out.push_back(join(parts, io.in.front().opaque_dtype));
   }
 
   void footprint(Direction d, Footprint& out) const override {
@@ -94,9 +107,30 @@ class Split final : public Op {
   }
 
  private:
+  // The declared sizes, or `length` cut into equal parts (forward checks that they add up).
+  std::vector<int64_t> part_sizes(int64_t length) const {
+    if (!sizes_.empty()) return sizes_;
+    return std::vector<int64_t>(into_.size(), length / static_cast<int64_t>(into_.size()));
+  }
+
+  // The parts of `whole` along `dim`, of `sizes`, appended to `parts`: views, not copies.
+  static void cut(const Item& whole, int64_t dim, const std::vector<int64_t>& sizes,
+                  std::vector<Item>& parts) {
+    int64_t start = 0;
+    for (int64_t size : sizes) {
+      parts.push_back(Item{whole.tensor.narrow(dim, start, size), whole.opaque_dtype});
+      start += size;
+    }
+  }
+
+  Item join(const std::vector<at::Tensor>& parts, const std::string& opaque) const {
+    return Item{at::cat(parts, dim_), opaque};
+  }
+
   int64_t checked_dim(const Context& ctx, const std::string& key, int64_t ndim) const {
     if (dim_ >= ndim || dim_ < -ndim)
-      throw ctx.error(*this, "'" + key + "' has " + std::to_string(ndim) + " dims, no dim " + std::to_string(dim_));
+      throw ctx.error(*this, "'" + key + "' has " + std::to_string(ndim) + " dims, no dim " +
+                                 std::to_string(dim_));
     return dim_ < 0 ? dim_ + ndim : dim_;
   }
 
@@ -112,7 +146,8 @@ OpPtr parse_split(const Node& op, Compiler& c) {
   Node args = c.args(op, "split", {"from", "into", "dim", "sizes"});
   Node into = args.required("into", "'split'");
   std::vector<KeyTemplate> parts;
-  for (const Node& part : into.list("a list of at least two key templates")) parts.push_back(c.key(part));
+  for (const Node& part : into.list("a list of at least two key templates"))
+    parts.push_back(c.key(part));
   if (parts.size() < 2) throw into.error("'into' needs at least two parts");
   std::vector<int64_t> sizes;
   if (args.has("sizes")) {
@@ -126,8 +161,8 @@ OpPtr parse_split(const Node& op, Compiler& c) {
                              std::to_string(parts.size()) + " parts");
   }
   int64_t dim = args.has("dim") ? args["dim"].integer() : 0;
-  return std::make_unique<Split>(op.pos(), c.key(args.required("from", "'split'")), std::move(parts), dim,
-                                 std::move(sizes));
+  return std::make_unique<Split>(op.pos(), c.key(args.required("from", "'split'")),
+                                 std::move(parts), dim, std::move(sizes));
 }
 
 }  // namespace chainconv

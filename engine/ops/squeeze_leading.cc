@@ -26,11 +26,17 @@ class SqueezeLeading final : public Op {
     }
   }
 
+  void replay(StepIO& io) const override {
+    io.out.push_back(Item{io.in.front().tensor.squeeze(0), io.in.front().opaque_dtype});
+  }
+
   void footprint(Direction d, Footprint& out) const override {
     if (d == Direction::to_hf) out.tests.push_back(&key_);
   }
 
-  std::string lossy() const override { return "a leading singleton dim is not restored on forward"; }
+  std::string lossy() const override {
+    return "a leading singleton dim is not restored on forward";
+  }
 
  private:
   KeyTemplate key_;
@@ -43,7 +49,8 @@ OpPtr parse_squeeze_leading(const Node& op, Compiler& c) {
   Node args = c.args(op, "squeeze_leading", {"key", "ndim"});
   int64_t ndim = args.has("ndim") ? args["ndim"].integer() : 3;
   if (ndim < 1) throw args["ndim"].error("expected ndim >= 1");
-  return std::make_unique<SqueezeLeading>(op.pos(), c.key(args.required("key", "'squeeze_leading'")), ndim);
+  return std::make_unique<SqueezeLeading>(op.pos(),
+                                          c.key(args.required("key", "'squeeze_leading'")), ndim);
 }
 
 }  // namespace chainconv

@@ -23,15 +23,22 @@ class Stack final : public Op {
  public:
   Stack(SourcePos pos, KeyTemplate from, KeyTemplate to, std::string index, int64_t dim,
         bool use_offset)
-      : Op(std::move(pos)), from_(std::move(from)), to_(std::move(to)), index_(std::move(index)),
-        dim_(dim), use_offset_(use_offset) {
+      : Op(std::move(pos)),
+        from_(std::move(from)),
+        to_(std::move(to)),
+        index_(std::move(index)),
+        dim_(dim),
+        use_offset_(use_offset) {
     if (!from_.has_placeholder(index_))
-      throw Error(from_.pos(), "'" + from_.text() + "' has no placeholder {" + index_ + "} to stack on");
+      throw Error(from_.pos(),
+                  "'" + from_.text() + "' has no placeholder {" + index_ + "} to stack on");
     for (const Placeholder& ph : from_.placeholders())
       if (ph.name == index_ && ph.type != PlaceholderType::digits)
-        throw Error(from_.pos(), "the stacking index {" + index_ + "} must be a digits placeholder");
+        throw Error(from_.pos(),
+                    "the stacking index {" + index_ + "} must be a digits placeholder");
     if (to_.has_placeholder(index_))
-      throw Error(to_.pos(), "'" + to_.text() + "' must not contain the stacking index {" + index_ + "}");
+      throw Error(to_.pos(),
+                  "'" + to_.text() + "' must not contain the stacking index {" + index_ + "}");
     require_same_placeholders(from_, to_, {index_});
   }
 
@@ -74,18 +81,20 @@ class Stack final : public Op {
         const int64_t expected = offset + static_cast<int64_t>(r);
         const TemplateMatch& m = *members[r].match;
         if (members[r].index != expected)
-          throw ctx.error(*this, "cannot stack '" + target + "': " +
-                                     gap(m.key, members[r].index, expected, offset, m.bindings) +
-                                     " (indices must run contiguously from " + std::to_string(offset) + ")");
+          throw ctx.error(
+              *this, "cannot stack '" + target +
+                         "': " + gap(m.key, members[r].index, expected, offset, m.bindings) +
+                         " (indices must run contiguously from " + std::to_string(offset) + ")");
         const Item& item = *m.item;
-        if (item.tensor.scalar_type() != first.tensor.scalar_type() || item.opaque_dtype != first.opaque_dtype)
+        if (item.tensor.scalar_type() != first.tensor.scalar_type() ||
+            item.opaque_dtype != first.opaque_dtype)
           throw ctx.error(*this, "cannot stack '" + target + "': '" + m.key + "' has dtype " +
                                      dtype_name(item) + " but '" + first_key + "' has " +
                                      dtype_name(first) + " (no silent casts)");
         if (item.tensor.sizes() != first.tensor.sizes())
           throw ctx.error(*this, "cannot stack '" + target + "': '" + m.key + "' has shape " +
-                                     shape_str(item.tensor.sizes().vec()) + " but '" + first_key + "' has " +
-                                     shape_str(first.tensor.sizes().vec()));
+                                     shape_str(item.tensor.sizes().vec()) + " but '" + first_key +
+                                     "' has " + shape_str(first.tensor.sizes().vec()));
         tensors.push_back(item.tensor);
         inputs.push_back(m.key);
       }
@@ -93,7 +102,6 @@ class Stack final : public Op {
         throw ctx.error(*this, "dim " + std::to_string(dim_) + " is out of range for stacking " +
                                    std::to_string(first.tensor.dim()) + "-d tensors");
       Item stacked{at::stack(tensors, dim_), first.opaque_dtype};
-      tensors.clear();
       for (const std::string& key : inputs) ctx.dict.erase(key);  // `first` dangles from here
       ctx.insert(*this, target, std::move(stacked));
       ctx.step(*this, inputs, {target});
@@ -108,21 +116,25 @@ class Stack final : public Op {
       if (dim_ >= t.dim() || dim_ < -t.dim())
         throw ctx.error(*this, "'" + m.key + "' has " + std::to_string(t.dim()) +
                                    " dims, too few to unstack along dim " + std::to_string(dim_));
+      std::vector<Item> rows;
+      unstack(stacked, rows);
       std::vector<std::string> outputs;
       Bindings b = m.bindings;
-      // A meta tensor has no data to view: a fresh meta tensor of the row's shape is the
-      // same metadata at a fraction of select()'s dispatch cost (symbolic runs unstack
-      // tens of thousands of rows).
-      std::vector<int64_t> row_shape = t.sizes().vec();
-      row_shape.erase(row_shape.begin() + (dim_ < 0 ? dim_ + t.dim() : dim_));
-      for (int64_t r = 0; r < t.size(dim_); ++r) {
-        b.set(index_, std::to_string(offset + r));
+      for (size_t r = 0; r < rows.size(); ++r) {
+        b.set(index_, std::to_string(offset + static_cast<int64_t>(r)));
         outputs.push_back(from_.expand(b));
-        at::Tensor row = t.is_meta() ? at::empty(row_shape, t.options()) : t.select(dim_, r);
-        ctx.insert(*this, outputs.back(), Item{std::move(row), stacked.opaque_dtype});
+        ctx.insert(*this, outputs.back(), std::move(rows[r]));
       }
       ctx.step(*this, {m.key}, outputs);
     }
+  }
+
+  void replay(StepIO& io) const override {
+    if (io.direction == Direction::to_hf) return unstack(io.in.front(), io.out);
+    std::vector<at::Tensor> tensors;
+    tensors.reserve(io.in.size());
+    for (const Item& item : io.in) tensors.push_back(item.tensor);
+    io.out.push_back(Item{at::stack(tensors, dim_), io.in.front().opaque_dtype});
   }
 
   void footprint(Direction d, Footprint& out) const override {
@@ -131,12 +143,28 @@ class Stack final : public Op {
   }
 
  private:
-  int64_t offset_of(const Context& ctx) const { return use_offset_ ? ctx.options.expert_offset : 0; }
+  // The rows of `stacked` along dim_, appended to `rows`: views of it.
+  void unstack(const Item& stacked, std::vector<Item>& rows) const {
+    const at::Tensor& t = stacked.tensor;
+    // A meta tensor has no data to view: a fresh meta tensor of the row's shape is the
+    // same metadata at a fraction of select()'s dispatch cost (symbolic runs unstack
+    // tens of thousands of rows).
+    std::vector<int64_t> row_shape = t.sizes().vec();
+    row_shape.erase(row_shape.begin() + (dim_ < 0 ? dim_ + t.dim() : dim_));
+    for (int64_t r = 0; r < t.size(dim_); ++r)
+      rows.push_back(Item{t.is_meta() ? at::empty(row_shape, t.options()) : t.select(dim_, r),
+                          stacked.opaque_dtype});
+  }
+
+  int64_t offset_of(const Context& ctx) const {
+    return use_offset_ ? ctx.options.expert_offset : 0;
+  }
 
   int64_t parse_index(const Context& ctx, const std::string& text, const std::string& key) const {
     if (text.size() > 1 && text[0] == '0')
       throw ctx.error(*this, "index '" + text + "' of '" + key + "' has a leading zero");
-    if (text.size() > 18) throw ctx.error(*this, "index '" + text + "' of '" + key + "' is too large");
+    if (text.size() > 18)
+      throw ctx.error(*this, "index '" + text + "' of '" + key + "' is too large");
     return std::stoll(text);
   }
 
@@ -144,9 +172,9 @@ class Stack final : public Op {
   // index below the shard's offset.
   std::string gap(const std::string& key, int64_t index, int64_t expected, int64_t offset,
                   Bindings bindings) const {
-    if (index < offset)
-      return "'" + key + "' is below the expert offset " + std::to_string(offset);
-    if (index < expected) return "index " + std::to_string(index) + " appears twice ('" + key + "')";
+    if (index < offset) return "'" + key + "' is below the expert offset " + std::to_string(offset);
+    if (index < expected)
+      return "index " + std::to_string(index) + " appears twice ('" + key + "')";
     bindings.set(index_, std::to_string(expected));
     return "key '" + from_.expand(bindings) + "' is missing";
   }

@@ -18,8 +18,8 @@ class Synthetic final : public Op {
       : Op(std::move(pos)), key_(std::move(key)), like_(std::move(like)), shape_(std::move(shape)) {
     for (const std::string& name : key_.placeholder_names())
       if (!like_.has_placeholder(name))
-        throw Error(key_.pos(), "placeholder {" + name + "} in '" + key_.text() + "' is not bound by '" +
-                                    like_.text() + "'");
+        throw Error(key_.pos(), "placeholder {" + name + "} in '" + key_.text() +
+                                    "' is not bound by '" + like_.text() + "'");
   }
 
   std::string_view kind() const override { return "synthetic"; }
@@ -28,9 +28,8 @@ class Synthetic final : public Op {
     for (const TemplateMatch& m : like_.matches(ctx.dict, ctx.scope)) {
       std::string key = key_.expand(m.bindings);
       if (ctx.dict.contains(key)) continue;
-      const Item& like = ctx.dict.item(m.key);
-      ctx.insert(*this, key, Item{at::empty(shape_, like.tensor.options()), like.opaque_dtype});
-      ctx.step(*this, {}, {key});
+      ctx.insert(*this, key, placeholder_like(ctx.dict.item(m.key)));
+      ctx.step(*this, {}, {key}, &m.key);
     }
   }
 
@@ -38,10 +37,16 @@ class Synthetic final : public Op {
     for (const TemplateMatch& m : key_.matches(ctx.dict, ctx.scope)) {
       Item item = ctx.take(*this, m.key);
       if (item.tensor.sizes().vec() != shape_)
-        ctx.warn(*this, "dropping '" + m.key + "' of shape " + shape_str(item.tensor.sizes().vec()) +
-                            ", which holds data (the synthetic placeholder has shape " + shape_str(shape_) + ")");
+        ctx.warn(*this, "dropping '" + m.key + "' of shape " +
+                            shape_str(item.tensor.sizes().vec()) +
+                            ", which holds data (the synthetic placeholder has shape " +
+                            shape_str(shape_) + ")");
       ctx.step(*this, {m.key}, {});
     }
+  }
+
+  void replay(StepIO& io) const override {
+    if (io.direction == Direction::to_prime) io.out.push_back(placeholder_like(*io.seen));
   }
 
   void footprint(Direction d, Footprint& out) const override {
@@ -54,6 +59,10 @@ class Synthetic final : public Op {
   }
 
  private:
+  Item placeholder_like(const Item& like) const {
+    return Item{at::empty(shape_, like.tensor.options()), like.opaque_dtype};
+  }
+
   KeyTemplate key_;
   KeyTemplate like_;
   std::vector<int64_t> shape_;

@@ -41,12 +41,23 @@ const Transform& find_transform(const Node& node) {
 
 class ValueMap final : public Op {
  public:
-  ValueMap(SourcePos pos, KeyTemplate key, const Transform& fwd, const Transform& bwd, std::string lossy)
-      : Op(std::move(pos)), key_(std::move(key)), forward_(fwd), backward_(bwd), lossy_(std::move(lossy)) {}
+  ValueMap(SourcePos pos, KeyTemplate key, const Transform& fwd, const Transform& bwd,
+           std::string lossy)
+      : Op(std::move(pos)),
+        key_(std::move(key)),
+        forward_(fwd),
+        backward_(bwd),
+        lossy_(std::move(lossy)) {}
 
   std::string_view kind() const override { return "map"; }
   void forward(Context& ctx) const override { apply(ctx, forward_); }
   void backward(Context& ctx) const override { apply(ctx, backward_); }
+  void replay(StepIO& io) const override {
+    Item& item = io.in.front();
+    const Transform& transform = io.direction == Direction::to_prime ? forward_ : backward_;
+    io.out.push_back(item.tensor.is_meta() ? std::move(item)
+                                           : Item{transform.apply(item.tensor), {}});
+  }
   void footprint(Direction, Footprint& out) const override {
     out.reads.push_back(&key_);
     out.writes.push_back(&key_);
@@ -86,7 +97,8 @@ OpPtr parse_value_map(const Node& op, Compiler& c) {
   if (fwd.inverse != bwd.name && lossy.empty())
     throw args.error("backward '" + std::string(bwd.name) + "' does not undo forward '" +
                      std::string(fwd.name) + "'; declare the step with 'lossy: <reason>'");
-  return std::make_unique<ValueMap>(op.pos(), c.key(args.required("key", "'map'")), fwd, bwd, lossy);
+  return std::make_unique<ValueMap>(op.pos(), c.key(args.required("key", "'map'")), fwd, bwd,
+                                    lossy);
 }
 
 }  // namespace chainconv

@@ -19,6 +19,7 @@
 #include "io/trace.h"
 #include "layout/layout.h"
 #include "registry/chain_registry.h"
+#include "replay/replay_plan.h"
 
 using namespace chainconv;
 
@@ -30,8 +31,20 @@ struct KeySet {
   nlohmann::json config;
 };
 
-struct Timing {
+// The four measurements of one way of converting: each direction, whole dict and one layer
+// group per call.
+struct Four {
   double forward_full = 0, backward_full = 0, forward_layers = 0, backward_layers = 0;
+};
+
+// How a key set is converted:
+//   run:         Chain::run on a state dict (template matching at every op: the first call)
+//   compile:     ReplayPlan::compile (one run on meta tensors, recorded)
+//   replay:      ReplayPlan::replay on tensors in the plan's key order (what a trainer that
+//                converts the same key set again and again does)
+//   replay dict: ReplayPlan::replay on a state dict (checks and rebuilds the dict's keys)
+struct Timing {
+  Four run, compile, replay, replay_dict;
   size_t hf_keys = 0, prime_keys = 0, groups = 0;
 };
 
@@ -54,7 +67,39 @@ template <typename F>
 double time_ms(F&& f) {
   auto start = std::chrono::steady_clock::now();
   f();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+std::vector<Item> items_of(const StateDict& dict) {
+  std::vector<Item> items;
+  for (const auto& [key, item] : dict) items.push_back(item);
+  return items;
+}
+
+// Times f(dict) on a fresh copy of each dict (copies are made outside the timed region).
+template <typename F>
+double time_each(const std::vector<StateDict>& dicts, F&& f) {
+  std::vector<StateDict> work = dicts;
+  return time_ms([&] {
+    for (size_t i = 0; i < work.size(); ++i) f(i, work[i]);
+  });
+}
+
+// Medians of `reps` samples of each of the four measurements; sample(dicts, direction)
+// converts `dicts` (the whole dict, or its layer groups) and returns milliseconds.
+template <typename F>
+Four measure_four(int reps, const std::vector<StateDict>& hf,
+                  const std::vector<StateDict>& hf_groups, const std::vector<StateDict>& prime,
+                  const std::vector<StateDict>& prime_groups, F&& sample) {
+  std::vector<double> ff, bf, fl, bl;
+  for (int r = 0; r < reps; ++r) {
+    ff.push_back(sample(hf, Direction::to_prime));
+    bf.push_back(sample(prime, Direction::to_hf));
+    fl.push_back(sample(hf_groups, Direction::to_prime));
+    bl.push_back(sample(prime_groups, Direction::to_hf));
+  }
+  return {median(ff), median(bf), median(fl), median(bl)};
 }
 
 Timing measure(const KeySet& set, int reps) {
@@ -63,8 +108,7 @@ Timing measure(const KeySet& set, int reps) {
   const StateDict hf = meta_state_dict(make_layout(set.config));
   StateDict prime = hf;
   chain->to_prime(prime);
-  StateDict hf_again = prime;  // differs from hf where the chain is lossy (drops, canonical names)
-  chain->to_hf(hf_again);
+  const std::vector<StateDict> hf_full{hf}, prime_full{prime};
   const std::vector<StateDict> hf_groups = split_by_layer(hf);
   const std::vector<StateDict> prime_groups = split_by_layer(prime);
 
@@ -72,27 +116,50 @@ Timing measure(const KeySet& set, int reps) {
   t.hf_keys = hf.size();
   t.prime_keys = prime.size();
   t.groups = hf_groups.size();
-  std::vector<double> ff, bf, fl, bl;
-  for (int r = 0; r < reps; ++r) {
-    StateDict work = hf;  // copies are made outside the timed region
-    ff.push_back(time_ms([&] { chain->to_prime(work); }));
-    if (work.size() != prime.size()) throw Error("forward produced " + std::to_string(work.size()) + " keys");
-    work = prime;
-    bf.push_back(time_ms([&] { chain->to_hf(work); }));
-    if (work.size() != hf_again.size()) throw Error("backward produced " + std::to_string(work.size()) + " keys");
-    std::vector<StateDict> groups = hf_groups;
-    fl.push_back(time_ms([&] {
-      for (StateDict& g : groups) chain->to_prime(g);
-    }));
-    groups = prime_groups;
-    bl.push_back(time_ms([&] {
-      for (StateDict& g : groups) chain->to_hf(g);
-    }));
-  }
-  t.forward_full = median(ff);
-  t.backward_full = median(bf);
-  t.forward_layers = median(fl);
-  t.backward_layers = median(bl);
+  const RunOptions options;
+  t.run = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups,
+                       [&](const std::vector<StateDict>& dicts, Direction d) {
+                         return time_each(
+                             dicts, [&](size_t, StateDict& dict) { chain->run(dict, d, options); });
+                       });
+  t.compile = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups,
+                           [&](const std::vector<StateDict>& dicts, Direction d) {
+                             return time_each(dicts, [&](size_t, StateDict& dict) {
+                               ReplayPlan::compile(*chain, d, dict);
+                             });
+                           });
+
+  // Plans are compiled once, outside the timed region, as a trainer would.
+  std::map<const std::vector<StateDict>*, std::vector<ReplayPlan>> plans;
+  for (const auto* dicts : {&hf_full, &hf_groups, &prime_full, &prime_groups})
+    for (const StateDict& dict : *dicts)
+      plans[dicts].push_back(ReplayPlan::compile(
+          *chain, dicts == &hf_full || dicts == &hf_groups ? Direction::to_prime : Direction::to_hf,
+          dict));
+  t.replay_dict = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups,
+                               [&](const std::vector<StateDict>& dicts, Direction) {
+                                 const auto& ps = plans.at(&dicts);
+                                 return time_each(
+                                     dicts, [&](size_t i, StateDict& dict) { ps[i].replay(dict); });
+                               });
+  t.replay =
+      measure_four(reps, hf_full, hf_groups, prime_full, prime_groups,
+                   [&](const std::vector<StateDict>& dicts, Direction) {
+                     const auto& ps = plans.at(&dicts);
+                     std::vector<std::vector<Item>> inputs;
+                     for (const StateDict& dict : dicts) inputs.push_back(items_of(dict));
+                     std::vector<std::vector<Item>> outputs;  // freed outside the timed region
+                     outputs.reserve(ps.size());
+                     double ms = time_ms([&] {
+                       for (size_t i = 0; i < ps.size(); ++i)
+                         outputs.push_back(ps[i].replay(std::move(inputs[i])));
+                     });
+                     for (size_t i = 0; i < ps.size(); ++i)
+                       if (outputs[i].size() != ps[i].output_keys().size())
+                         throw Error("replay produced " + std::to_string(outputs[i].size()) +
+                                     " tensors, not " + std::to_string(ps[i].output_keys().size()));
+                     return ms;
+                   });
   return t;
 }
 
@@ -131,9 +198,11 @@ int main(int argc, char** argv) {
   bool smoke = false;
   std::string format = "text";
   std::string only;
-  app.add_option("--reps", reps, "Runs per measurement; the median is reported")->check(CLI::Range(1, 1000));
+  app.add_option("--reps", reps, "Runs per measurement; the median is reported")
+      ->check(CLI::Range(1, 1000));
   app.add_flag("--smoke", smoke, "Tiny key sets, 1 run: checks the benchmark still works (CI)");
-  app.add_option("--only", only, "Measure only the key sets whose name contains this (no target report)");
+  app.add_option("--only", only,
+                 "Measure only the key sets whose name contains this (no target report)");
   app.add_option("--format", format, "text or json")->check(CLI::IsMember({"text", "json"}));
   CLI11_PARSE(app, argc, argv);
 
@@ -143,13 +212,14 @@ int main(int argc, char** argv) {
       reps = 1;
       for (const char* type : {"qwen3_moe", "nemotron_h"}) sets.push_back(smoke_set(type));
     } else {
-      sets = {full_size("qwen3-30b-a3b", "qwen3_moe"), full_size("nemotron-h-nano-30b-a3b", "nemotron_h"),
-              deepseek_scale()};
+      sets = {full_size("qwen3-30b-a3b", "qwen3_moe"),
+              full_size("nemotron-h-nano-30b-a3b", "nemotron_h"), deepseek_scale()};
     }
     if (!only.empty()) {
-      sets.erase(std::remove_if(sets.begin(), sets.end(),
-                                [&](const KeySet& s) { return s.name.find(only) == std::string::npos; }),
-                 sets.end());
+      sets.erase(
+          std::remove_if(sets.begin(), sets.end(),
+                         [&](const KeySet& s) { return s.name.find(only) == std::string::npos; }),
+          sets.end());
       smoke = true;  // a partial run has no target report
     }
     std::vector<std::pair<KeySet, Timing>> results;
@@ -159,48 +229,75 @@ int main(int argc, char** argv) {
     std::cout << std::fixed << std::setprecision(2);
     if (format == "text")
       std::cout << "median of " << reps << " runs, milliseconds\n\n"
-                << std::left << std::setw(38) << "key set" << std::right << std::setw(8) << "HF keys" << std::setw(10)
-                << "fwd full" << std::setw(10) << "bwd full" << std::setw(12) << "fwd layers" << std::setw(12)
-                << "bwd layers" << std::setw(9) << "groups\n";
+                << std::left << std::setw(38) << "key set" << std::setw(13) << "mode" << std::right
+                << std::setw(8) << "HF keys" << std::setw(10) << "fwd full" << std::setw(10)
+                << "bwd full" << std::setw(12) << "fwd layers" << std::setw(12) << "bwd layers"
+                << std::setw(8) << "groups\n";
     for (const auto& [set, t] : results) {
-      if (format == "text")
-        std::cout << std::left << std::setw(38) << set.name << std::right << std::setw(8) << t.hf_keys << std::setw(10)
-                  << t.forward_full << std::setw(10) << t.backward_full << std::setw(12) << t.forward_layers
-                  << std::setw(12) << t.backward_layers << std::setw(8) << t.groups << "\n";
-      report.push_back({{"key_set", set.name}, {"hf_keys", t.hf_keys}, {"prime_keys", t.prime_keys},
-                        {"forward_full_ms", t.forward_full}, {"backward_full_ms", t.backward_full},
-                        {"forward_layers_ms", t.forward_layers}, {"backward_layers_ms", t.backward_layers},
-                        {"layer_groups", t.groups}, {"reps", reps}});
+      for (const auto& [mode, four] : {std::pair<const char*, const Four&>{"run", t.run},
+                                       {"compile", t.compile},
+                                       {"replay", t.replay},
+                                       {"replay dict", t.replay_dict}}) {
+        if (format == "text")
+          std::cout << std::left << std::setw(38) << set.name << std::setw(13) << mode << std::right
+                    << std::setw(8) << t.hf_keys << std::setw(10) << four.forward_full
+                    << std::setw(10) << four.backward_full << std::setw(12) << four.forward_layers
+                    << std::setw(12) << four.backward_layers << std::setw(7) << t.groups << "\n";
+        report.push_back({{"key_set", set.name},
+                          {"mode", mode},
+                          {"hf_keys", t.hf_keys},
+                          {"prime_keys", t.prime_keys},
+                          {"forward_full_ms", four.forward_full},
+                          {"backward_full_ms", four.backward_full},
+                          {"forward_layers_ms", four.forward_layers},
+                          {"backward_layers_ms", four.backward_layers},
+                          {"layer_groups", t.groups},
+                          {"reps", reps}});
+      }
     }
     if (smoke) {
       if (format == "json") std::cout << report.dump(2) << "\n";
       return 0;
     }
-    const Timing& qwen = results[0].second;
-    const Timing& nemo = results[1].second;
-    const Timing& big = results[2].second;
-    std::vector<Target> targets = {
-        {"qwen3-30b forward, full dict", qwen.forward_full, 3, "ms"},
-        {"qwen3-30b backward, full dict", qwen.backward_full, 5, "ms"},
-        {"nemotron-h forward, full dict", nemo.forward_full, 3, "ms"},
-        {"nemotron-h backward, full dict", nemo.backward_full, 3, "ms"},
-        {"qwen3-30b per-layer / full, forward", qwen.forward_layers / qwen.forward_full, 1.2, "x"},
-        {"qwen3-30b per-layer / full, backward", qwen.backward_layers / qwen.backward_full, 1.2, "x"},
-        {"47k keys / 18.9k keys, forward", big.forward_full / qwen.forward_full, 2.8, "x"},
-        {"47k keys / 18.9k keys, backward", big.backward_full / qwen.backward_full, 2.8, "x"},
-    };
+    // The targets, for a replayed plan (the steady state) and for a plain run (the first call).
+    std::vector<Target> targets;
+    for (const auto& [mode, of] :
+         {std::pair<std::string, Four Timing::*>{"replay", &Timing::replay},
+          {"run", &Timing::run}}) {
+      const Four& qwen = results[0].second.*of;
+      const Four& nemo = results[1].second.*of;
+      const Four& big = results[2].second.*of;
+      std::vector<Target> mode_targets = {
+          {"qwen3-30b forward, full dict", qwen.forward_full, 3, "ms"},
+          {"qwen3-30b backward, full dict", qwen.backward_full, 5, "ms"},
+          {"nemotron-h forward, full dict", nemo.forward_full, 3, "ms"},
+          {"nemotron-h backward, full dict", nemo.backward_full, 3, "ms"},
+          {"qwen3-30b per-layer / full, forward", qwen.forward_layers / qwen.forward_full, 1.2,
+           "x"},
+          {"qwen3-30b per-layer / full, backward", qwen.backward_layers / qwen.backward_full, 1.2,
+           "x"},
+          {"47k keys / 18.9k keys, forward", big.forward_full / qwen.forward_full, 2.8, "x"},
+          {"47k keys / 18.9k keys, backward", big.backward_full / qwen.backward_full, 2.8, "x"},
+      };
+      for (Target& target : mode_targets) target.what = mode + ": " + target.what;
+      targets.insert(targets.end(), mode_targets.begin(), mode_targets.end());
+    }
     nlohmann::json checks = nlohmann::json::array();
     if (format == "text") std::cout << "\ntargets\n";
     for (const Target& target : targets) {
       bool met = target.value <= target.limit;
       if (format == "text")
-        std::cout << "  " << std::left << std::setw(40) << target.what << std::right << std::setw(8) << target.value
-                  << " " << target.unit << "  (target <= " << target.limit << " " << target.unit << ")  "
-                  << (met ? "met" : "MISSED") << "\n";
-      checks.push_back({{"what", target.what}, {"value", target.value}, {"limit", target.limit},
-                        {"unit", target.unit}, {"met", met}});
+        std::cout << "  " << std::left << std::setw(48) << target.what << std::right << std::setw(8)
+                  << target.value << " " << target.unit << "  (target <= " << target.limit << " "
+                  << target.unit << ")  " << (met ? "met" : "MISSED") << "\n";
+      checks.push_back({{"what", target.what},
+                        {"value", target.value},
+                        {"limit", target.limit},
+                        {"unit", target.unit},
+                        {"met", met}});
     }
-    if (format == "json") std::cout << nlohmann::json{{"results", report}, {"targets", checks}}.dump(2) << "\n";
+    if (format == "json")
+      std::cout << nlohmann::json{{"results", report}, {"targets", checks}}.dump(2) << "\n";
     return 0;
   } catch (const Error& e) {
     std::cerr << "chainconv_bench: error: " << e.what() << "\n";
