@@ -97,6 +97,44 @@ py::list plan(const api::Chain& chain, const py::dict& state_dict, const std::st
   return entries;
 }
 
+api::Replay compile(const api::Chain& chain, const py::dict& state_dict,
+                    const std::string& direction, int64_t expert_offset, bool strict) {
+  api::Options options;
+  options.expert_offset = expert_offset;
+  options.strict = strict;
+  return chain.compile(tensors_of(state_dict), direction_of(direction), options);
+}
+
+void replay_in_place(const api::Replay& replay, py::dict state_dict) {
+  api::TensorMap tensors = tensors_of(state_dict);
+  {
+    py::gil_scoped_release no_gil;
+    replay.run(tensors);
+  }
+  replace_contents(state_dict, tensors);
+}
+
+py::list replay_list(const api::Replay& replay, const py::sequence& inputs) {
+  std::vector<at::Tensor> tensors;
+  tensors.reserve(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    py::object value = inputs[i];
+    if (!THPVariable_Check(value.ptr()))
+      throw py::type_error("input " + std::to_string(i) + " is not a torch.Tensor but " +
+                           py::repr(py::type::of(value)).cast<std::string>());
+    tensors.push_back(THPVariable_Unpack(value.ptr()));
+  }
+  std::vector<at::Tensor> outputs;
+  {
+    py::gil_scoped_release no_gil;
+    outputs = replay.run(std::move(tensors));
+  }
+  py::list out;
+  for (const at::Tensor& t : outputs)
+    out.append(py::reinterpret_steal<py::object>(THPVariable_Wrap(t)));
+  return out;
+}
+
 void raise_error(const api::Error& e) {
   py::object error = py::reinterpret_borrow<py::object>(error_type)(e.what());
   error.attr("file") = e.pos().file;
@@ -168,10 +206,37 @@ PYBIND11_MODULE(chainconv, m) {
           "chainlint's checks on the chain, as 'file:line:col: severity: message [check]' lines;\n"
           "with a layout (an HF state dict; only shapes and dtypes are read) also the symbolic\n"
           "roundtrips and coverage.")
+      .def("compile", &compile, py::arg("state_dict"), py::arg("direction") = "to_prime",
+           py::kw_only(), py::arg("expert_offset") = 0, py::arg("strict") = false,
+           "The conversion of state_dict's key set worked out once (from shapes and dtypes; the\n"
+           "dict is not changed), as a Replay to run on new tensors of the same keys.")
       .def_property_readonly("file", &api::Chain::file)
       .def_property_readonly("model_types", &api::Chain::model_types)
       .def_property_readonly("description", &api::Chain::description)
       .def("__repr__", [](const api::Chain& c) { return "<chainconv.Chain " + c.file() + ">"; });
+
+  py::class_<api::Replay>(
+      m, "Replay",
+      "A conversion compiled for one key set (Chain.compile): run() replays it on new\n"
+      "tensors of the same keys, shapes and dtypes at the cost of the tensor work alone.")
+      .def("run", &replay_in_place, py::arg("state_dict"),
+           "Converts state_dict (its keys exactly input_keys) in place, as Chain.to_prime does.")
+      .def("run", &replay_list, py::arg("tensors"),
+           "Takes the tensors for input_keys, in order; returns those for output_keys.")
+      .def_property_readonly("input_keys", &api::Replay::input_keys)
+      .def_property_readonly("output_keys", &api::Replay::output_keys)
+      .def_property_readonly("direction",
+                             [](const api::Replay& r) {
+                               return r.direction() == api::Direction::to_prime ? "to_prime"
+                                                                                : "to_hf";
+                             })
+      .def_property_readonly("warnings",
+                             [](const api::Replay& r) { return warning_strings(r.warnings()); })
+      .def("__repr__", [](const api::Replay& r) {
+        return "<chainconv.Replay " +
+               std::string(r.direction() == api::Direction::to_prime ? "to_prime" : "to_hf") +
+               ", " + std::to_string(r.input_keys().size()) + " keys>";
+      });
 
   m.def("default_chains_dir", &api::default_chains_dir, "Where chains are looked up by default.");
   m.def(

@@ -28,8 +28,8 @@ Chain::Chain(const Chain&) = default;
 Chain& Chain::operator=(const Chain&) = default;
 Chain::~Chain() = default;
 
-static std::shared_ptr<const Chain::Impl> compile(std::string text, const std::string& name,
-                                                  std::string include_dir) {
+static std::shared_ptr<const Chain::Impl> compile_text(std::string text, const std::string& name,
+                                                       std::string include_dir) {
   auto chain = load_chain_string(text, name, include_dir);
   return std::make_shared<const Chain::Impl>(
       Chain::Impl{std::move(chain), std::move(text), std::move(include_dir)});
@@ -44,15 +44,16 @@ Chain Chain::load(const std::string& path) {
     std::ostringstream text;
     text << in.rdbuf();
     if (in.bad()) throw Error(Position{path, 0, 0}, "cannot read chain file");
-    return Chain(compile(text.str(), path, std::filesystem::path(path).parent_path().string()));
+    return Chain(
+        compile_text(text.str(), path, std::filesystem::path(path).parent_path().string()));
   });
 }
 
 Chain Chain::from_string(const std::string& yaml, const std::string& name,
                          const std::string& include_dir) {
   return translating_errors([&] {
-    return Chain(
-        compile(yaml, name, include_dir.empty() ? chainconv::default_chains_dir() : include_dir));
+    return Chain(compile_text(yaml, name,
+                              include_dir.empty() ? chainconv::default_chains_dir() : include_dir));
   });
 }
 

@@ -4,4 +4,5 @@ target_sources(chainconv PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/error.cc
   ${CMAKE_CURRENT_LIST_DIR}/chain.cc
   ${CMAKE_CURRENT_LIST_DIR}/plan.cc
+  ${CMAKE_CURRENT_LIST_DIR}/replay.cc
   ${CMAKE_CURRENT_LIST_DIR}/check.cc)

@@ -203,3 +203,36 @@ def test_check_reports_findings_with_positions():
     findings = chain.check({"a.0.w": torch.zeros(2)})
     assert any(f.startswith("check.yaml:6:5: ") and f.endswith("[coverage]") for f in findings), findings
     assert not any(f.endswith("[coverage]") for f in chain.check())
+
+
+def test_a_compiled_replay_converts_new_tensors_flat_and_in_place(chain):
+    replay = chain.compile(hf_layer(), "to_prime")
+    assert replay.direction == "to_prime"
+    assert replay.warnings == []
+    assert replay.input_keys == sorted(hf_layer())
+    assert replay.output_keys == sorted(["model.layers.3.input_layernorm.weight", L3 + "router.gate.weight",
+                                         L3 + "experts.w1", L3 + "experts.w2", L3 + "experts.w3"])
+    step = hf_layer()
+    for key in step:
+        step[key] = step[key] + 5000  # new values, same keys and shapes
+    outputs = replay.run([step[key] for key in replay.input_keys])
+    by_key = dict(zip(replay.output_keys, outputs))
+    assert by_key[L3 + "router.gate.weight"] is step[L3 + "gate.weight"]
+    for e in range(4):
+        assert torch.equal(by_key[L3 + "experts.w3"][e], counting(2, 3, start=5000 + 100 * e + 20))
+
+    replay.run(step)
+    assert sorted(step) == replay.output_keys
+    assert torch.equal(step[L3 + "experts.w1"][3], counting(2, 3, start=5300))
+
+
+def test_a_replay_refuses_another_key_set_and_keeps_the_dict(chain):
+    replay = chain.compile(hf_layer(), "to_prime")
+    other = hf_layer(n=3)
+    before = dict(other)
+    with pytest.raises(chainconv.Error, match="compile a plan for this key set"):
+        replay.run(other)
+    assert other.keys() == before.keys()
+    assert all(other[k] is before[k] for k in other)
+    with pytest.raises(TypeError, match="input 0 is not a torch.Tensor"):
+        replay.run([1, 2])

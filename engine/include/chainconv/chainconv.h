@@ -34,6 +34,11 @@
 // each output key would be made from: its source keys and every op, with its file:line:col)
 // and `check` (chainlint's findings on the chain, optionally on a model's HF layout).
 //
+// A trainer that converts the same key set over and over (each layer streamed to an
+// inference engine at every step) compiles it once with `compile` and replays the result
+// (class Replay): the op-by-op key matching is done once, and each later call pays for the
+// tensor work alone.
+//
 // Guarantees:
 //
 //  * In place. `to_prime` / `to_hf` replace the contents of the map they are given with the
@@ -168,6 +173,8 @@ struct Finding {
   std::string str() const;
 };
 
+class Replay;
+
 class Chain {
  public:
   struct Impl;  // the compiled chain, opaque here
@@ -192,6 +199,11 @@ class Chain {
   // tensors of dict's shapes and dtypes. `dict` is not changed and its data never read.
   Plan plan(const TensorMap& dict, Direction direction, const Options& options = {}) const;
 
+  // The conversion of dict's key set, worked out once (on meta tensors of dict's shapes and
+  // dtypes; dict is not changed) so that it can be replayed on new tensors of the same keys,
+  // shapes and dtypes at the cost of the tensor work alone. See Replay.
+  Replay compile(const TensorMap& dict, Direction direction, const Options& options = {}) const;
+
   const std::string& file() const;
   const std::vector<std::string>& model_types() const;
   const std::string& description() const;
@@ -213,6 +225,48 @@ class Chain {
 
  private:
   explicit Chain(std::shared_ptr<const Impl> impl);
+  std::shared_ptr<const Impl> impl_;
+};
+
+// A conversion compiled for one key set: what a trainer that converts the same layer (or
+// the same shard) at every step should hold on to. Chain::convert matches every op's key
+// templates on every call; a Replay did that once and only stacks, splits and moves:
+//
+//   cc::Replay to_hf = chain.compile(layer, cc::Direction::to_hf, options);  // once
+//   for (;;) {
+//     std::vector<at::Tensor> hf = to_hf.run(layer_tensors());  // input_keys() order
+//     send(to_hf.output_keys(), hf);
+//   }
+//
+// The guarantees of Chain::convert hold (views not copies, any device, errors as Error,
+// the map unchanged on failure). A Replay is valid only for the keys, shapes and dtypes it
+// was compiled for: run() checks every input and throws an Error naming the first one that
+// differs. It keeps its Chain alive and is immutable: share it between threads freely.
+class Replay {
+ public:
+  struct Impl;
+
+  Direction direction() const;
+  // The keys it takes and gives, in lexicographic order.
+  const std::vector<std::string>& input_keys() const;
+  const std::vector<std::string>& output_keys() const;
+  // The warnings of the conversion it was compiled from (with Options::strict, compile threw).
+  const std::vector<Warning>& warnings() const;
+
+  // inputs[i] is the tensor for input_keys()[i]; returns the tensor for each output_keys().
+  std::vector<at::Tensor> run(std::vector<at::Tensor> inputs) const;
+  // Converts `dict`, whose keys must be exactly input_keys(), in place.
+  void run(TensorMap& dict) const;
+
+  Replay(Replay&&) noexcept;
+  Replay& operator=(Replay&&) noexcept;
+  Replay(const Replay&);  // cheap: copies share the compiled plan
+  Replay& operator=(const Replay&);
+  ~Replay();
+
+ private:
+  friend class Chain;
+  explicit Replay(std::shared_ptr<const Impl> impl);
   std::shared_ptr<const Impl> impl_;
 };
 

@@ -1,0 +1,82 @@
+// chainconv::api::Replay: a conversion compiled once for a key set and replayed on new
+// tensors, as a trainer streaming a layer at every step does; expectations by hand.
+#include "api/api_support.h"
+
+using namespace api_test;
+
+static const std::string L3 = "model.layers.3.mlp.";
+
+TEST_CASE("a compiled replay converts new tensors of the same key set, flat and in place") {
+  cc::Chain chain = cc::Chain::for_model_type("qwen3_moe");
+  const cc::Replay to_prime = chain.compile(hf_moe_layer(3, 0, 4), cc::Direction::to_prime);
+  CHECK(to_prime.direction() == cc::Direction::to_prime);
+  CHECK(to_prime.warnings().empty());
+  CHECK(to_prime.output_keys() ==
+        sorted({"model.layers.3.input_layernorm.weight", L3 + "router.gate.weight",
+                L3 + "experts.w1", L3 + "experts.w2", L3 + "experts.w3"}));
+
+  // Other values than it was compiled on: the tensors are the replay's inputs, not the dict's.
+  cc::TensorMap step = hf_moe_layer(3, 0, 4, 5000);
+  std::vector<at::Tensor> inputs;
+  for (const std::string& key : to_prime.input_keys()) inputs.push_back(step.at(key));
+  std::vector<at::Tensor> outputs = to_prime.run(inputs);
+  REQUIRE(outputs.size() == 5);
+  const auto& keys = to_prime.output_keys();
+  const size_t w1 = std::find(keys.begin(), keys.end(), L3 + "experts.w1") - keys.begin();
+  for (int e = 0; e < 4; ++e) CHECK(at::equal(outputs[w1][e], counting({2, 3}, 5000 + 100 * e)));
+  const size_t gate = std::find(keys.begin(), keys.end(), L3 + "router.gate.weight") - keys.begin();
+  CHECK(outputs[gate].is_same(step.at(L3 + "gate.weight")));  // a rename moves the handle
+
+  to_prime.run(step);
+  CHECK(keys_of(step) == sorted(keys));
+  CHECK(at::equal(step.at(L3 + "experts.w3")[2], counting({2, 3}, 5220)));
+}
+
+TEST_CASE("a shard's replay unstacks into views numbered from the expert offset") {
+  cc::Chain chain = cc::Chain::for_model_type("qwen3_moe");
+  cc::Options options;
+  options.expert_offset = 6;
+  const at::Tensor w1 = counting({2, 2, 3}), w2 = counting({2, 3, 2}, 50),
+                   w3 = counting({2, 2, 3}, 90);
+  cc::TensorMap sd{{L3 + "experts.w1", w1}, {L3 + "experts.w2", w2}, {L3 + "experts.w3", w3}};
+  const cc::Replay to_hf = chain.compile(sd, cc::Direction::to_hf, options);
+  to_hf.run(sd);
+  CHECK(keys_of(sd) ==
+        sorted({L3 + "experts.6.gate_proj.weight", L3 + "experts.6.down_proj.weight",
+                L3 + "experts.6.up_proj.weight", L3 + "experts.7.gate_proj.weight",
+                L3 + "experts.7.down_proj.weight", L3 + "experts.7.up_proj.weight"}));
+  const at::Tensor& row = sd.at(L3 + "experts.7.up_proj.weight");
+  CHECK(at::equal(row, counting({2, 3}, 96)));
+  CHECK(row.storage().data() == w3.storage().data());  // a view, not a copy
+}
+
+TEST_CASE("a replay refuses other shapes and keys with an Error and leaves the map unchanged") {
+  cc::Chain chain = cc::Chain::for_model_type("qwen3_moe");
+  const cc::Replay replay = chain.compile(hf_moe_layer(3, 0, 4), cc::Direction::to_prime);
+
+  cc::TensorMap bigger = hf_moe_layer(3, 0, 4);
+  bigger[L3 + "experts.2.up_proj.weight"] = counting({4, 3});
+  const cc::TensorMap before = bigger;
+  REQUIRE_THROWS_WITH(replay.run(bigger),
+                      Catch::Contains("'" + L3 + "experts.2.up_proj.weight' is [4, 3] Float") &&
+                          Catch::Contains("compile a plan for this key set"));
+  CHECK(keys_of(bigger) == keys_of(before));
+  CHECK(bigger.at(L3 + "experts.0.up_proj.weight")
+            .is_same(before.at(L3 + "experts.0.up_proj.weight")));
+
+  cc::TensorMap five = hf_moe_layer(3, 0, 5);  // a fifth expert
+  REQUIRE_THROWS_WITH(replay.run(five), Catch::Contains("experts.4.down_proj.weight'"));
+  CHECK(five.size() == 17);
+  REQUIRE_THROWS_WITH(replay.run(std::vector<at::Tensor>(2)), Catch::Contains("is undefined"));
+}
+
+TEST_CASE("a replay outlives the chain object it was compiled from") {
+  std::optional<cc::Replay> replay;
+  {
+    cc::Chain chain = cc::Chain::for_model_type("qwen3_moe");
+    replay.emplace(chain.compile(hf_moe_layer(1, 0, 2), cc::Direction::to_prime));
+  }
+  cc::TensorMap sd = hf_moe_layer(1, 0, 2);
+  replay->run(sd);
+  CHECK(at::equal(sd.at("model.layers.1.mlp.experts.w2")[1], counting({3, 2}, 110)));
+}
