@@ -26,19 +26,27 @@ PY
 "$cli" synth qwen3_moe "$work/hf" --config "$work/config.json" --seed 1 >/dev/null
 bytes=$(du -sb "$work/hf" | cut -f1)
 
-# run NAME COMMAND...: times one run; appends "seconds peak_rss_kb" to $work/times.NAME.
+# run NAME OUTPUT COMMAND...: times one run; appends "seconds peak_rss_kb" to $work/times.NAME,
+# then deletes OUTPUT. Every timed step starts from the same state: the inputs (hf, prime) in
+# the page cache, the previous step's output deleted and nothing dirty left to write back.
+# (Run in a row without deleting, the third 3.7 GB writer is the one that runs the page cache
+# full and pays for reclaim: on a 24 GB machine that tripled whichever step came third.)
 run() {
-  local name=$1; shift
+  local name=$1 output=$2; shift 2
+  sync
   /usr/bin/time -f "%e %M" -o "$work/.t" "$@" >/dev/null 2>&1
   cat "$work/.t" >>"$work/times.$name"
+  rm -rf "$output"
+  sync
 }
 median() { sort -n | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 
+# The input of --to hf, made once (untimed).
+"$cli" convert "$work/hf" "$work/prime" --to prime --quiet
 for i in $(seq 0 "$runs"); do
-  rm -rf "$work/cp" "$work/prime" "$work/back"
-  run cp cp -r "$work/hf" "$work/cp"
-  run to_prime "$cli" convert "$work/hf" "$work/prime" --to prime --quiet
-  run to_hf "$cli" convert "$work/prime" "$work/back" --to hf --quiet
+  run cp "$work/cp" cp -r "$work/hf" "$work/cp"
+  run to_prime "$work/out" "$cli" convert "$work/hf" "$work/out" --to prime --quiet
+  run to_hf "$work/back" "$cli" convert "$work/prime" "$work/back" --to hf --quiet
   if ((i == 0)); then rm -f "$work"/times.*; fi  # warm-up run
 done
 gb=$(awk -v b="$bytes" 'BEGIN {printf "%.2f", b / 1e9}')
