@@ -177,12 +177,14 @@ void write_conversion(const ConversionPlan& plan, const std::string& dir,
     specs.push_back({out.key, out.dtype, out.shape, out.nbytes});
     bytes_total += out.nbytes;
   }
-  SafetensorsWriter writer(dir, std::move(specs), options.max_shard_size, check);
+  SafetensorsWriter writer(dir, std::move(specs), options.max_shard_size, check,
+                           options.copy_threads);
   const auto templates = value_map_templates(*plan.chain, plan.direction);
   const std::string_view stage = options.progress_stage;
-  size_t done = 0;
-  uint64_t bytes_done = 0;
   report(options, stage, 0, plan.outputs.size(), 0, bytes_total);
+  writer.on_progress([&](size_t tensors, uint64_t bytes) {
+    report(options, stage, tensors, plan.outputs.size(), bytes, bytes_total);
+  });
   for (const PlannedGroup& group : plan.groups) {
     check();
     StateDict values;
@@ -190,7 +192,7 @@ void write_conversion(const ConversionPlan& plan, const std::string& dir,
     for (size_t index : group.outputs) {
       const PlannedOutput& out = plan.outputs[index];
       if (!out.computed && out.runs) {
-        writer.copy(out.key, *out.runs, sources);
+        writer.copy(out.key, *out.runs, sources);  // queued: copied in the background
       } else if (!out.computed) {
         writer.zero(out.key);  // synthesised: the chain leaves it uninitialised
       } else {
@@ -200,8 +202,6 @@ void write_conversion(const ConversionPlan& plan, const std::string& dir,
                       "' differs between the plan and the conversion of its values");
         writer.write(out.key, *item);
       }
-      bytes_done += out.nbytes;
-      report(options, stage, ++done, plan.outputs.size(), bytes_done, bytes_total);
     }
     if (group.needs_values)
       for (const std::string& key : group.inputs) {

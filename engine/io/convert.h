@@ -35,6 +35,7 @@ struct ConvertOptions {
   uint64_t max_shard_size = kDefaultMaxShardSize;
   bool force = false;   // replace an existing destination
   bool verify = false;  // convert the result back and compare it with the source
+  unsigned copy_threads = 0;  // threads copying bytes at once; 0: one per core, at most 4
   std::function<void(const ConvertProgress&)> progress;
   std::string progress_stage = "convert";  // what progress reports call the writing
   std::function<bool()> cancelled;         // polled between copies; true stops with an Error

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -23,6 +24,8 @@ namespace chainconv {
 namespace {
 
 constexpr uint64_t kCopyChunk = 64ull << 20;
+constexpr uint64_t kPiece = 32ull << 20;  // the most one copy thread takes at a time
+constexpr unsigned kMaxCopyThreads = 1;
 
 std::string shard_name(size_t i, size_t n) {
   if (n == 1) return kSingleFile;
@@ -66,8 +69,12 @@ uint64_t parse_size(const std::string& text) {
 }
 
 SafetensorsWriter::SafetensorsWriter(std::string dir, std::vector<OutputTensor> tensors,
-                                     uint64_t max_shard_size, std::function<void()> check)
+                                     uint64_t max_shard_size, std::function<void()> check,
+                                     unsigned copy_threads)
     : dir_(std::move(dir)), check_(std::move(check)) {
+  if (copy_threads == 0)
+    copy_threads = std::clamp(std::thread::hardware_concurrency(), 1u, kMaxCopyThreads);
+  copy_threads_ = copy_threads;
   std::sort(tensors.begin(), tensors.end(), [](const OutputTensor& a, const OutputTensor& b) {
     return natural_less(a.key, b.key);
   });
@@ -142,6 +149,7 @@ SafetensorsWriter::SafetensorsWriter(std::string dir, std::vector<OutputTensor> 
 }
 
 SafetensorsWriter::~SafetensorsWriter() {
+  stop_threads();
   for (int fd : fds_)
     if (fd >= 0) ::close(fd);
 }
@@ -157,7 +165,7 @@ SafetensorsWriter::Slot& SafetensorsWriter::slot(const std::string& key, uint64_
 }
 
 void SafetensorsWriter::pwrite_all(size_t file, const void* data, uint64_t nbytes,
-                                   uint64_t offset) {
+                                   uint64_t offset, bool poll) {
   const char* p = static_cast<const char*>(data);
   while (nbytes > 0) {
     ssize_t n = ::pwrite(fds_[file], p, std::min(nbytes, kCopyChunk), static_cast<off_t>(offset));
@@ -165,17 +173,48 @@ void SafetensorsWriter::pwrite_all(size_t file, const void* data, uint64_t nbyte
     if (n <= 0)
       throw Error((fs::path(dir_) / names_[file]).string() +
                   ": write failed: " + std::strerror(errno));
+    write_behind(file, offset, static_cast<uint64_t>(n));
     p += n;
     offset += static_cast<uint64_t>(n);
     nbytes -= static_cast<uint64_t>(n);
-    if (nbytes > 0 && check_) check_();
+    if (nbytes > 0 && poll && check_) check_();
   }
+}
+
+void SafetensorsWriter::write_behind(size_t file, uint64_t offset, uint64_t nbytes) const {
+  // Advisory: without it the kernel writes back later and fsync waits for all of it.
+  sync_file_range(fds_[file], static_cast<off64_t>(offset), static_cast<off64_t>(nbytes),
+                  SYNC_FILE_RANGE_WRITE);
+}
+
+void SafetensorsWriter::wrote(uint64_t nbytes) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++tensors_done_;
+    bytes_done_ += nbytes;
+  }
+  report_progress();
+}
+
+void SafetensorsWriter::report_progress() {
+  if (!progress_) return;
+  size_t tensors;
+  uint64_t bytes;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    tensors = tensors_done_;
+    bytes = bytes_done_;
+  }
+  if (tensors == reported_tensors_) return;
+  reported_tensors_ = tensors;
+  progress_(tensors, bytes);
 }
 
 void SafetensorsWriter::write(const std::string& key, const void* data, uint64_t nbytes) {
   Slot& s = slot(key, nbytes);
   pwrite_all(s.file, data, nbytes, s.offset);
   s.written = true;
+  wrote(nbytes);
 }
 
 void SafetensorsWriter::write(const std::string& key, const Item& item) {
@@ -194,20 +233,46 @@ void SafetensorsWriter::zero(const std::string& key) {
     done += n;
   }
   s.written = true;
+  wrote(s.nbytes);
 }
 
 void SafetensorsWriter::copy(const std::string& key, const ByteRuns& runs,
                              const std::vector<std::shared_ptr<MappedFile>>& sources) {
   Slot& s = slot(key, runs.size());
-  uint64_t out = s.offset;
   for (const ByteRun& run : runs.runs()) {
     const MappedFile& src = *sources.at(run.source);
     if (run.offset + run.length > src.size())
       throw Error(src.path() + ": tensor '" + key + "' reads past the end of the file");
+  }
+  s.written = true;
+  if (runs.size() == 0) return wrote(0);
+  auto shared = std::make_shared<const std::vector<std::shared_ptr<MappedFile>>>(sources);
+  const std::string* name = &slots_.find(key)->first;
+  std::vector<Piece> pieces;
+  for (uint64_t begin = 0; begin < runs.size(); begin += kPiece) {
+    const uint64_t end = std::min(runs.size(), begin + kPiece);
+    pieces.push_back(Piece{name, &s, runs.slice(begin, end), s.offset + begin, shared});
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error_) std::rethrow_exception(error_);
+    s.pieces_left = pieces.size();
+    for (Piece& p : pieces) queue_.push_back(std::move(p));
+    while (threads_.size() + 1 < copy_threads_)
+      threads_.emplace_back([this] { worker(); });
+  }
+  work_cv_.notify_all();
+  report_progress();
+}
+
+void SafetensorsWriter::copy_piece(const Piece& piece) {
+  const Slot& s = *piece.slot;
+  uint64_t out = piece.dest;
+  for (const ByteRun& run : piece.runs.runs()) {
+    const MappedFile& src = *piece.sources->at(run.source);
     uint64_t done = 0;
     bool kernel_copy = true;
     while (done < run.length) {
-      if (check_) check_();
       const uint64_t n = std::min(kCopyChunk, run.length - done);
       if (kernel_copy) {
         loff_t in_off = static_cast<loff_t>(run.offset + done),
@@ -224,22 +289,89 @@ void SafetensorsWriter::copy(const std::string& key, const ByteRuns& runs,
           continue;
         }
         if (got == 0)
-          throw Error(src.path() + ": unexpected end of file copying tensor '" + key + "'");
-        throw Error((fs::path(dir_) / names_[s.file]).string() + ": copying tensor '" + key +
-                    "' failed: " + std::strerror(errno));
+          throw Error(src.path() + ": unexpected end of file copying tensor '" + *piece.key +
+                      "'");
+        throw Error((fs::path(dir_) / names_[s.file]).string() + ": copying tensor '" +
+                    *piece.key + "' failed: " + std::strerror(errno));
       }
-      pwrite_all(s.file, src.data() + run.offset + done, n, out + done);
+      pwrite_all(s.file, src.data() + run.offset + done, n, out + done, /*poll=*/false);
       src.release(run.offset + done, n);
       done += n;
     }
     out += run.length;
   }
-  s.written = true;
+  write_behind(s.file, piece.dest, piece.runs.size());
+}
+
+bool SafetensorsWriter::run_one() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (queue_.empty() || stopping_) return false;
+  Piece piece = std::move(queue_.front());
+  queue_.pop_front();
+  ++running_;
+  lock.unlock();
+  std::exception_ptr error;
+  try {
+    copy_piece(piece);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  lock.lock();
+  --running_;
+  if (error) {
+    if (!error_) error_ = error;
+    queue_.clear();
+  } else if (--piece.slot->pieces_left == 0) {
+    ++tensors_done_;
+    bytes_done_ += piece.slot->nbytes;
+  }
+  lock.unlock();
+  done_cv_.notify_all();
+  return true;
+}
+
+void SafetensorsWriter::worker() {
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+    }
+    run_one();
+  }
+}
+
+void SafetensorsWriter::stop_threads() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    queue_.clear();
+  }
+  work_cv_.notify_all();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
 }
 
 void SafetensorsWriter::finish() {
   for (const auto& [key, s] : slots_)
     if (!s.written) throw Error("internal: tensor '" + key + "' was planned but never written");
+  // Copy along with the threads; on cancellation or an error, stop them.
+  try {
+    while (true) {
+      if (check_) check_();
+      report_progress();
+      if (run_one()) continue;
+      std::unique_lock<std::mutex> lock(mu_);
+      if (error_) std::rethrow_exception(error_);
+      if (queue_.empty() && running_ == 0) break;
+      done_cv_.wait_for(lock, std::chrono::milliseconds(50));
+    }
+  } catch (...) {
+    stop_threads();
+    throw;
+  }
+  stop_threads();
+  report_progress();
   for (size_t f = 0; f < fds_.size(); ++f) {
     if (fsync(fds_[f]) != 0 || ::close(fds_[f]) != 0) {
       int err = errno;
