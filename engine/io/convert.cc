@@ -55,6 +55,21 @@ void report(const ConvertOptions& options, std::string_view stage, size_t tensor
     options.progress(ConvertProgress{stage, tensors_done, tensors_total, bytes_done, bytes_total});
 }
 
+// The offset within a page that most of a copied output's bytes have in their source files
+// (-1 for outputs written from memory): kept in the output, the kernel copies whole pages.
+int64_t page_phase(const PlannedOutput& out) {
+  if (out.computed || !out.runs || out.runs->size() == 0) return -1;
+  std::map<uint64_t, uint64_t> bytes_at;
+  uint64_t pos = 0;
+  for (const ByteRun& run : out.runs->runs()) {
+    bytes_at[(run.offset + kPageSize - pos % kPageSize) % kPageSize] += run.length;
+    pos += run.length;
+  }
+  auto best = std::max_element(bytes_at.begin(), bytes_at.end(),
+                               [](const auto& a, const auto& b) { return a.second < b.second; });
+  return static_cast<int64_t>(best->first);
+}
+
 bool is_weight_file(const std::string& name) {
   for (const char* ext :
        {".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack", ".pkl", ".safetensors"})
@@ -174,7 +189,7 @@ void write_conversion(const ConversionPlan& plan, const std::string& dir,
   std::vector<OutputTensor> specs;
   uint64_t bytes_total = 0;
   for (const PlannedOutput& out : plan.outputs) {
-    specs.push_back({out.key, out.dtype, out.shape, out.nbytes});
+    specs.push_back({out.key, out.dtype, out.shape, out.nbytes, page_phase(out)});
     bytes_total += out.nbytes;
   }
   SafetensorsWriter writer(dir, std::move(specs), options.max_shard_size, check,

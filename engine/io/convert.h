@@ -33,8 +33,8 @@ struct ConvertOptions {
   std::string chains_dir;  // empty: default_chains_dir()
   RunOptions run;
   uint64_t max_shard_size = kDefaultMaxShardSize;
-  bool force = false;   // replace an existing destination
-  bool verify = false;  // convert the result back and compare it with the source
+  bool force = false;         // replace an existing destination
+  bool verify = false;        // convert the result back and compare it with the source
   unsigned copy_threads = 0;  // threads copying bytes at once; 0: one per core, at most 4
   std::function<void(const ConvertProgress&)> progress;
   std::string progress_stage = "convert";  // what progress reports call the writing

@@ -83,6 +83,23 @@ TEST_CASE("a header has format pt metadata and natural key order and an 8-byte a
   for (const TensorEntry& e : parsed.tensors) CHECK(e.offset % e.dtype->itemsize == 0);
 }
 
+TEST_CASE("the header is padded so that the most bytes start at their wished page phase") {
+  Scratch dir;
+  // "big" wants offset 1000 within a page, "small" (fewer bytes) wants 8: big wins.
+  std::vector<OutputTensor> specs = {
+      {"big", "F32", {1024}, 4096, 1000}, {"small", "F32", {2}, 8, 8}, {"free", "F32", {1}, 4}};
+  SafetensorsWriter writer(dir.path(), specs, 1'000'000);
+  std::vector<char> zeros(4096, 0);
+  for (const OutputTensor& t : specs) writer.write(t.key, zeros.data(), t.nbytes);
+  writer.finish();
+  auto [text, length] = raw_header(dir / "model.safetensors");
+  CHECK(length % 8 == 0);
+  CHECK(text.find_last_not_of(' ') < length - 8);  // padded with spaces
+  SafetensorsHeader parsed = read_safetensors_header(dir / "model.safetensors");
+  for (const TensorEntry& e : parsed.tensors)
+    if (e.key == "big") CHECK(e.offset % kPageSize == 1000);
+}
+
 TEST_CASE("a tensor larger than the shard limit gets a shard of its own") {
   Scratch dir;
   StateDict sd{{"a", counting({10})}, {"b", counting({1000})}, {"c", counting({10})}};
