@@ -193,7 +193,7 @@ void write_conversion(const ConversionPlan& plan, const std::string& dir,
     bytes_total += out.nbytes;
   }
   SafetensorsWriter writer(dir, std::move(specs), options.max_shard_size, check,
-                           options.copy_threads);
+                           WriterSettings{options.copy_threads, options.sync_to_disk});
   const auto templates = value_map_templates(*plan.chain, plan.direction);
   const std::string_view stage = options.progress_stage;
   report(options, stage, 0, plan.outputs.size(), 0, bytes_total);
@@ -252,7 +252,8 @@ ConvertResult convert_checkpoint(const std::string& src, const std::string& dst,
         result.skipped.push_back(name +
                                  " (weights not in the safetensors checkpoint; not converted)");
     } else {
-      copy_file_contents(entry.path().string(), (fs::path(tmp.path()) / name).string());
+      copy_file_contents(entry.path().string(), (fs::path(tmp.path()) / name).string(),
+                         options.sync_to_disk);
       result.copied_files.push_back(name);
     }
   }
@@ -273,7 +274,7 @@ ConvertResult convert_checkpoint(const std::string& src, const std::string& dst,
   result.warnings = plan.warnings;
   for (const auto& entry : fs::directory_iterator(tmp.path()))
     if (entry.path().extension() == ".safetensors") ++result.shards;
-  tmp.commit(dst, options.force);
+  tmp.commit(dst, options.force, options.sync_to_disk);
   return result;
 }
 

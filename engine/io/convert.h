@@ -36,6 +36,10 @@ struct ConvertOptions {
   bool force = false;         // replace an existing destination
   bool verify = false;        // convert the result back and compare it with the source
   unsigned copy_threads = 0;  // threads copying bytes at once; 0: one per core, at most 4
+  // Flush the result to disk (fsync) before it appears under DST. false leaves writeback to
+  // the kernel, as cp does: faster, but a crash soon after may lose data that the rename has
+  // already made visible.
+  bool sync_to_disk = true;
   std::function<void(const ConvertProgress&)> progress;
   std::string progress_stage = "convert";  // what progress reports call the writing
   std::function<bool()> cancelled;         // polled between copies; true stops with an Error

@@ -42,9 +42,9 @@ void TempDir::remove() {
   path_.clear();
 }
 
-void TempDir::commit(const std::string& target, bool replace) {
+void TempDir::commit(const std::string& target, bool replace, bool sync) {
   // Make the contents durable before they become visible under the final name.
-  int dfd = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int dfd = sync ? ::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
   if (dfd >= 0) {
     fsync(dfd);
     ::close(dfd);
@@ -75,11 +75,11 @@ void TempDir::commit(const std::string& target, bool replace) {
   path_.clear();
 }
 
-static void finish_copy(const std::string& to, int out) {
-  if (fsync(out) != 0) throw Error(to + ": cannot flush to disk: " + std::strerror(errno));
+static void finish_copy(const std::string& to, int out, bool sync) {
+  if (sync && fsync(out) != 0) throw Error(to + ": cannot flush to disk: " + std::strerror(errno));
 }
 
-void copy_file_contents(const std::string& from, const std::string& to) {
+void copy_file_contents(const std::string& from, const std::string& to, bool sync) {
   int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) throw Error(from + ": cannot open: " + std::strerror(errno));
   int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -98,7 +98,7 @@ void copy_file_contents(const std::string& from, const std::string& to) {
   bool kernel_copy = true;
   while (kernel_copy) {
     ssize_t n = copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
-    if (n == 0) return finish_copy(to, out);
+    if (n == 0) return finish_copy(to, out, sync);
     if (n > 0) continue;
     if (errno == EINTR) continue;
     if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
@@ -110,7 +110,7 @@ void copy_file_contents(const std::string& from, const std::string& to) {
     ssize_t got = ::read(in, buffer.data(), buffer.size());
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) throw Error(from + ": read failed: " + std::strerror(errno));
-    if (got == 0) return finish_copy(to, out);
+    if (got == 0) return finish_copy(to, out, sync);
     for (ssize_t done = 0; done < got;) {
       ssize_t w = ::write(out, buffer.data() + done, static_cast<size_t>(got - done));
       if (w < 0 && errno == EINTR) continue;

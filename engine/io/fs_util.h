@@ -18,8 +18,9 @@ class TempDir {
   const std::string& path() const { return path_; }
   // Renames the directory to `target`. With `replace`, an existing `target` is swapped out
   // (atomically where the kernel can) and then removed; without, an existing one is an
-  // error. Either way the directory is no longer removed by the destructor.
-  void commit(const std::string& target, bool replace);
+  // error. Either way the directory is no longer removed by the destructor. With `sync`,
+  // the directory's entries are flushed to disk first.
+  void commit(const std::string& target, bool replace, bool sync = true);
   // Removes it now.
   void remove();
 
@@ -28,8 +29,9 @@ class TempDir {
   std::string path_;
 };
 
-// Copies a regular file (in the kernel when it can); the destination must not exist.
-void copy_file_contents(const std::string& from, const std::string& to);
+// Copies a regular file (in the kernel when it can); the destination must not exist. With
+// `sync`, flushes it to disk.
+void copy_file_contents(const std::string& from, const std::string& to, bool sync = true);
 
 // Throws Error when `dst` may not be written for input `src`: it exists (unless `force`),
 // it is `src` or lies inside it, `src` lies inside it, or its parent directory is missing.

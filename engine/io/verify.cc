@@ -148,6 +148,7 @@ VerifyReport verify_conversion(const ConversionPlan& plan, const std::string& co
   back_options.chain_file = plan.chain_file;
   back_options.verify = false;
   back_options.progress_stage = "verify";
+  back_options.sync_to_disk = false;  // read back once and deleted: never needs the disk
   ConversionPlan back = plan_conversion(converted, back_options);
   TempDir tmp = TempDir::beside(converted + ".verify");
   write_conversion(back, tmp.path(), back_options);

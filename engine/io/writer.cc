@@ -70,11 +70,11 @@ uint64_t parse_size(const std::string& text) {
 
 SafetensorsWriter::SafetensorsWriter(std::string dir, std::vector<OutputTensor> tensors,
                                      uint64_t max_shard_size, std::function<void()> check,
-                                     unsigned copy_threads)
-    : dir_(std::move(dir)), check_(std::move(check)) {
-  if (copy_threads == 0)
-    copy_threads = std::clamp(std::thread::hardware_concurrency(), 1u, kMaxCopyThreads);
-  copy_threads_ = copy_threads;
+                                     WriterSettings settings)
+    : dir_(std::move(dir)), check_(std::move(check)), sync_to_disk_(settings.sync_to_disk) {
+  copy_threads_ = settings.copy_threads;
+  if (copy_threads_ == 0)
+    copy_threads_ = std::clamp(std::thread::hardware_concurrency(), 1u, kMaxCopyThreads);
   std::sort(tensors.begin(), tensors.end(), [](const OutputTensor& a, const OutputTensor& b) {
     return natural_less(a.key, b.key);
   });
@@ -197,6 +197,7 @@ void SafetensorsWriter::pwrite_all(size_t file, const void* data, uint64_t nbyte
 
 void SafetensorsWriter::write_behind(size_t file, uint64_t offset, uint64_t nbytes) const {
   // Advisory: without it the kernel writes back later and fsync waits for all of it.
+  if (!sync_to_disk_) return;
   sync_file_range(fds_[file], static_cast<off64_t>(offset), static_cast<off64_t>(nbytes),
                   SYNC_FILE_RANGE_WRITE);
 }
@@ -385,7 +386,7 @@ void SafetensorsWriter::finish() {
   stop_threads();
   report_progress();
   for (size_t f = 0; f < fds_.size(); ++f) {
-    if (fsync(fds_[f]) != 0 || ::close(fds_[f]) != 0) {
+    if ((sync_to_disk_ && fsync(fds_[f]) != 0) || ::close(fds_[f]) != 0) {
       int err = errno;
       fds_[f] = -1;
       throw Error((fs::path(dir_) / names_[f]).string() +

@@ -8,9 +8,9 @@
 // byte runs of mapped inputs, or written from memory.
 //
 // Copies run in the background on a few threads (and on the caller's, in finish()), in
-// pieces of at most 32 MB, each copied in the kernel (copy_file_range). Every written range
-// is handed to the disk at once (sync_file_range), so the data goes out while the copy goes
-// on and the fsync in finish() waits only for the tail, not for the whole checkpoint.
+// pieces of at most 32 MB, each copied in the kernel (copy_file_range). When syncing to disk
+// (the default), every written range is handed to the disk at once (sync_file_range), so the
+// data goes out while the copy goes on and the fsync in finish() waits only for the tail.
 #pragma once
 
 #include <condition_variable>
@@ -36,6 +36,16 @@ class MappedFile;
 uint64_t parse_size(const std::string& text);
 inline constexpr uint64_t kDefaultMaxShardSize = 5'000'000'000;
 
+struct WriterSettings {
+  // Threads copying at once: 0, one per core (at most 4); 1, the calling thread alone, in
+  // finish().
+  unsigned copy_threads = 0;
+  // finish() flushes the files to disk (fsync) and written ranges are handed to the disk as
+  // they are written. false leaves writeback to the kernel, as cp does: faster, but a crash
+  // soon after may lose data that a rename has already made visible.
+  bool sync_to_disk = true;
+};
+
 struct OutputTensor {
   std::string key;
   std::string dtype;  // safetensors name
@@ -52,10 +62,9 @@ class SafetensorsWriter {
  public:
   // Lays out `tensors` in shards of `dir` (which must exist) and creates the files at full
   // size with their headers. `check` is called, on the calling thread only, between chunks
-  // of writing and copying (to cancel, throw). `copy_threads` copy at once (0: one per core,
-  // at most 4; 1: the calling thread alone, in finish()).
+  // of writing and copying (to cancel, throw).
   SafetensorsWriter(std::string dir, std::vector<OutputTensor> tensors, uint64_t max_shard_size,
-                    std::function<void()> check = {}, unsigned copy_threads = 0);
+                    std::function<void()> check = {}, WriterSettings settings = {});
   ~SafetensorsWriter();
   SafetensorsWriter(const SafetensorsWriter&) = delete;
   SafetensorsWriter& operator=(const SafetensorsWriter&) = delete;
@@ -125,6 +134,7 @@ class SafetensorsWriter {
   std::function<void()> check_;
   std::function<void(size_t, uint64_t)> progress_;
   unsigned copy_threads_ = 1;
+  bool sync_to_disk_ = true;
 
   std::mutex mu_;  // guards everything below
   std::condition_variable work_cv_, done_cv_;

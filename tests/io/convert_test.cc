@@ -103,6 +103,35 @@ TEST_CASE("sharded input converts into sharded output with an index") {
   CHECK(index["metadata"]["total_size"] == total);  // stacking moves bytes, it adds none
 }
 
+TEST_CASE("copy threads, sync or not, write the same files as one thread") {
+  Scratch s;
+  write_checkpoint(s / "src", qwen3_moe_dict(3, 4), "qwen3_moe", /*max_shard_size=*/500);
+  auto files_of = [&](const std::string& dir) {
+    std::map<std::string, std::string> files;
+    for (const auto& e : fs::directory_iterator(dir))
+      files[e.path().filename().string()] = read_text(e.path().string());
+    return files;
+  };
+  for (Direction d : {Direction::to_prime, Direction::to_hf}) {
+    const std::string src = d == Direction::to_prime ? s / "src" : s / "one-to_prime";
+    const std::string name = d == Direction::to_prime ? "to_prime" : "to_hf";
+    ConvertOptions one = to(d);
+    one.max_shard_size = 700;
+    one.copy_threads = 1;
+    convert_checkpoint(src, s / ("one-" + name), one);
+    for (unsigned threads : {2u, 4u}) {
+      ConvertOptions many = one;
+      many.copy_threads = threads;
+      many.sync_to_disk = threads == 4;
+      const std::string dst = s / ("many-" + name);
+      ConvertResult r = convert_checkpoint(src, dst, many);
+      CHECK(r.shards > 2);
+      CHECK(files_of(dst) == files_of(s / ("one-" + name)));
+      fs::remove_all(dst);
+    }
+  }
+}
+
 TEST_CASE("a copied tensor keeps its offset within a page, the header padded to match") {
   Scratch s;
   write_checkpoint(s / "src", qwen3_moe_dict(2, 4), "qwen3_moe");
