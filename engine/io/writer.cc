@@ -25,7 +25,7 @@ namespace {
 
 constexpr uint64_t kCopyChunk = 64ull << 20;
 constexpr uint64_t kPiece = 32ull << 20;  // the most one copy thread takes at a time
-constexpr unsigned kMaxCopyThreads = 1;
+constexpr unsigned kMaxCopyThreads = 4;
 
 std::string shard_name(size_t i, size_t n) {
   if (n == 1) return kSingleFile;
@@ -273,7 +273,9 @@ void SafetensorsWriter::copy(const std::string& key, const ByteRuns& runs,
     if (error_) std::rethrow_exception(error_);
     s.pieces_left = pieces.size();
     for (Piece& p : pieces) queue_.push_back(std::move(p));
-    while (threads_.size() + 1 < copy_threads_) threads_.emplace_back([this] { worker(); });
+    file_busy_.resize(fds_.size(), false);
+    while (threads_.size() + 1 < std::min<size_t>(copy_threads_, fds_.size()))
+      threads_.emplace_back([this] { worker(); });
   }
   work_cv_.notify_all();
   report_progress();
@@ -316,12 +318,22 @@ void SafetensorsWriter::copy_piece(const Piece& piece) {
   write_behind(s.file, piece.dest, piece.runs.size());
 }
 
+std::deque<SafetensorsWriter::Piece>::iterator SafetensorsWriter::next_piece() {
+  // One thread per file: buffered writes to one file take its inode lock, so two threads
+  // writing the same file take turns instead of copying at once.
+  return std::find_if(queue_.begin(), queue_.end(),
+                      [&](const Piece& p) { return !file_busy_[p.slot->file]; });
+}
+
 bool SafetensorsWriter::run_one() {
   std::unique_lock<std::mutex> lock(mu_);
-  if (queue_.empty() || stopping_) return false;
-  Piece piece = std::move(queue_.front());
-  queue_.pop_front();
+  if (stopping_) return false;
+  auto it = next_piece();
+  if (it == queue_.end()) return false;
+  Piece piece = std::move(*it);
+  queue_.erase(it);
   ++running_;
+  file_busy_[piece.slot->file] = true;
   lock.unlock();
   std::exception_ptr error;
   try {
@@ -331,6 +343,7 @@ bool SafetensorsWriter::run_one() {
   }
   lock.lock();
   --running_;
+  file_busy_[piece.slot->file] = false;
   if (error) {
     if (!error_) error_ = error;
     queue_.clear();
@@ -340,6 +353,7 @@ bool SafetensorsWriter::run_one() {
   }
   lock.unlock();
   done_cv_.notify_all();
+  work_cv_.notify_all();  // its file is free for the next piece
   return true;
 }
 
@@ -347,7 +361,7 @@ void SafetensorsWriter::worker() {
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      work_cv_.wait(lock, [&] { return stopping_ || next_piece() != queue_.end(); });
       if (stopping_) return;
     }
     run_one();

@@ -8,9 +8,11 @@
 // byte runs of mapped inputs, or written from memory.
 //
 // Copies run in the background on a few threads (and on the caller's, in finish()), in
-// pieces of at most 32 MB, each copied in the kernel (copy_file_range). When syncing to disk
-// (the default), every written range is handed to the disk at once (sync_file_range), so the
-// data goes out while the copy goes on and the fsync in finish() waits only for the tail.
+// pieces of at most 32 MB, each copied in the kernel (copy_file_range), one thread per output
+// file at a time (ext4, like most filesystems, serialises buffered writes to one file). When
+// syncing to disk (the default), every written range is handed to the disk at once
+// (sync_file_range), so the data goes out while the copy goes on and the fsync in finish()
+// waits only for the tail.
 #pragma once
 
 #include <condition_variable>
@@ -118,6 +120,7 @@ class SafetensorsWriter {
   void write_behind(size_t file, uint64_t offset, uint64_t nbytes) const;
   void copy_piece(const Piece& piece);
   void worker();
+  std::deque<Piece>::iterator next_piece();  // the first queued piece whose file is free
   // Takes the next queued piece, runs it and records it done; false when the queue is empty.
   bool run_one();
   // Stops the copy threads, dropping queued pieces, and waits for them.
@@ -139,7 +142,8 @@ class SafetensorsWriter {
   std::mutex mu_;  // guards everything below
   std::condition_variable work_cv_, done_cv_;
   std::deque<Piece> queue_;
-  size_t running_ = 0;  // pieces taken off the queue and not yet done
+  size_t running_ = 0;           // pieces taken off the queue and not yet done
+  std::vector<bool> file_busy_;  // a thread is copying into that file
   bool stopping_ = false;
   std::exception_ptr error_;
   size_t tensors_done_ = 0;
