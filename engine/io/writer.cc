@@ -274,6 +274,7 @@ void SafetensorsWriter::copy(const std::string& key, const ByteRuns& runs,
     s.pieces_left = pieces.size();
     for (Piece& p : pieces) queue_.push_back(std::move(p));
     file_busy_.resize(fds_.size(), false);
+    stretch_.resize(fds_.size());
     while (threads_.size() + 1 < std::min<size_t>(copy_threads_, fds_.size()))
       threads_.emplace_back([this] { worker(); });
   }
@@ -315,7 +316,18 @@ void SafetensorsWriter::copy_piece(const Piece& piece) {
     }
     out += run.length;
   }
-  write_behind(s.file, piece.dest, piece.runs.size());
+  // Hand the disk contiguous stretches of at least a piece, not each small tensor alone.
+  // Only one thread copies into a file at a time, so its stretch needs no lock.
+  auto& [begin, end] = stretch_[s.file];
+  if (end != piece.dest) {
+    if (end > begin) write_behind(s.file, begin, end - begin);
+    begin = piece.dest;
+  }
+  end = piece.dest + piece.runs.size();
+  if (end - begin >= kPiece) {
+    write_behind(s.file, begin, end - begin);
+    begin = end;
+  }
 }
 
 std::deque<SafetensorsWriter::Piece>::iterator SafetensorsWriter::next_piece() {

@@ -144,6 +144,9 @@ class SafetensorsWriter {
   std::deque<Piece> queue_;
   size_t running_ = 0;           // pieces taken off the queue and not yet done
   std::vector<bool> file_busy_;  // a thread is copying into that file
+  // Per file, copied bytes not yet handed to the disk (touched only by the thread that
+  // holds the file).
+  std::vector<std::pair<uint64_t, uint64_t>> stretch_;
   bool stopping_ = false;
   std::exception_ptr error_;
   size_t tensors_done_ = 0;
