@@ -42,6 +42,24 @@ TEST_CASE("convert writes the result with a summary and plain progress lines off
   CHECK(Checkpoint::open(s / "back").tensors().size() == qwen3_moe_dict(2, 4).size());
 }
 
+TEST_CASE("convert --no-sync writes the same files as a durable convert") {
+  Scratch s;
+  write_checkpoint(s / "src", qwen3_moe_dict(2, 4), "qwen3_moe");
+  CommandResult durable =
+      run_cli(s, {"convert", s / "src", s / "durable", "--to", "prime", "--quiet"});
+  CommandResult fast =
+      run_cli(s, {"convert", s / "src", s / "fast", "--to", "prime", "--quiet", "--no-sync"});
+  INFO(fast.err);
+  REQUIRE(durable.status == 0);
+  REQUIRE(fast.status == 0);
+  for (const auto& entry : fs::directory_iterator(s / "durable")) {
+    INFO(entry.path().filename());
+    CHECK(read_text(entry.path()) == read_text(s / ("fast/" + entry.path().filename().string())));
+  }
+  CHECK(std::distance(fs::directory_iterator(s / "fast"), fs::directory_iterator()) ==
+        std::distance(fs::directory_iterator(s / "durable"), fs::directory_iterator()));
+}
+
 TEST_CASE("convert refuses an existing DST with a one-line reason unless --force") {
   Scratch s;
   write_checkpoint(s / "src", qwen3_moe_dict(1, 2), "qwen3_moe");

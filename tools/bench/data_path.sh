@@ -7,7 +7,8 @@
 # The checkpoint is Qwen3-30B-A3B-shaped (hidden 2048, 128 experts of 768, bf16, per-expert
 # HF layout) cut to LAYERS layers (default 4: about 6 GB). Prints medians of RUNS (default 5).
 # cp_sync is `cp -r` followed by `sync`: the floor for a copy that, like convert (which
-# fsyncs its result before renaming it into place), waits for the disk.
+# fsyncs its result before renaming it into place), waits for the disk; the *_nosync rows
+# are convert --no-sync, which leaves writeback to the kernel as cp -r does.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
@@ -51,15 +52,18 @@ for i in $(seq 0 "$runs"); do
   run cp_sync "$work/cp" sh -c 'cp -r "$1" "$2" && sync' sh "$work/hf" "$work/cp"
   run to_prime "$work/out" "$cli" convert "$work/hf" "$work/out" --to prime --quiet
   run to_hf "$work/back" "$cli" convert "$work/prime" "$work/back" --to hf --quiet
+  # The same without waiting for the disk (--no-sync), against plain cp -r.
+  run to_prime_nosync "$work/out" "$cli" convert "$work/hf" "$work/out" --to prime --quiet --no-sync
+  run to_hf_nosync "$work/back" "$cli" convert "$work/prime" "$work/back" --to hf --quiet --no-sync
   if ((i == 0)); then rm -f "$work"/times.*; fi  # warm-up run
 done
 gb=$(awk -v b="$bytes" 'BEGIN {printf "%.2f", b / 1e9}')
 echo "checkpoint: $layers layers, $gb GB, $runs runs (median), page cache warm"
-printf "%-10s %9s %9s %10s %12s\n" step seconds "GB/s" "vs cp -r" "peak RSS MB"
+printf "%-16s %9s %9s %10s %12s\n" step seconds "GB/s" "vs cp -r" "peak RSS MB"
 cp_s=$(cut -d' ' -f1 "$work/times.cp" | median)
-for step in cp cp_sync to_prime to_hf; do
+for step in cp cp_sync to_prime to_hf to_prime_nosync to_hf_nosync; do
   s=$(cut -d' ' -f1 "$work/times.$step" | median)
   rss=$(cut -d' ' -f2 "$work/times.$step" | median)
   awk -v n="$step" -v s="$s" -v b="$bytes" -v c="$cp_s" -v r="$rss" \
-    'BEGIN {printf "%-10s %9.2f %9.2f %9.2fx %12.0f\n", n, s, b / s / 1e9, c / s, r / 1024}'
+    'BEGIN {printf "%-16s %9.2f %9.2f %9.2fx %12.0f\n", n, s, b / s / 1e9, c / s, r / 1024}'
 done

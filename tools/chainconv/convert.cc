@@ -38,7 +38,7 @@ struct ConvertArgs {
   std::string src, dst, chain, max_shard_size = "5GB";
   Direction direction = Direction::to_prime;
   int64_t expert_offset = 0;
-  bool force = false, verify = false, quiet = false;
+  bool force = false, verify = false, quiet = false, no_sync = false;
 };
 
 void print_result(const ConvertArgs& args, const ConvertResult& result) {
@@ -85,6 +85,9 @@ Command add_convert(CLI::App& app) {
   cmd->add_flag("--verify", args->verify,
                 "Convert the result back and compare it with SRC byte for byte");
   cmd->add_flag("--quiet", args->quiet, "No progress and no summary");
+  cmd->add_flag("--no-sync", args->no_sync,
+                "Leave writing to disk to the kernel, as cp does: faster, and DST still appears "
+                "whole or not at all, but a crash soon after may lose data already visible");
   return [args]() {
     ConvertOptions options;
     options.direction = args->direction;
@@ -93,6 +96,7 @@ Command add_convert(CLI::App& app) {
     options.max_shard_size = parse_size(args->max_shard_size);
     options.force = args->force;
     options.verify = args->verify;
+    options.sync_to_disk = !args->no_sync;
     ProgressDisplay progress(std::cerr, ProgressDisplay::mode_for_stderr(args->quiet));
     options.progress = [&](const ConvertProgress& p) { progress.update(p); };
     g_interrupted = 0;
