@@ -103,27 +103,32 @@ std::vector<Item> ReplayPlan::replay(std::vector<Item> inputs) const {
 }
 
 std::vector<Item> ReplayPlan::play(std::vector<Item> inputs) const {
-  std::vector<Item> slots(slot_count_);
-  std::move(inputs.begin(), inputs.end(), slots.begin());
+  // Slots below the input count are the inputs themselves; only what steps make needs room.
+  const uint32_t input_count = static_cast<uint32_t>(inputs.size());
+  std::vector<Item> made(slot_count_ - input_count);
+  auto slot = [&](uint32_t s) -> Item& {
+    return s < input_count ? inputs[s] : made[s - input_count];
+  };
   std::vector<Item> in, out;
   for (const Step& step : steps_) {
     in.clear();
     out.clear();
     for (uint32_t k = 0; k < step.inputs; ++k)
-      in.push_back(std::move(slots[operands_[step.first_input + k]]));
-    StepIO io{direction_, in, step.seen >= 0 ? &slots[step.seen] : nullptr, out};
+      in.push_back(std::move(slot(operands_[step.first_input + k])));
+    StepIO io{direction_, in, step.seen >= 0 ? &slot(static_cast<uint32_t>(step.seen)) : nullptr,
+              out};
     step.op->replay(io);
     if (out.size() != step.outputs)
       throw Error(step.op->pos(), "internal error: replaying a " + std::string(step.op->kind()) +
                                       " step made " + std::to_string(out.size()) +
                                       " tensors where the run made " +
                                       std::to_string(step.outputs));
-    std::move(out.begin(), out.end(), slots.begin() + step.first_output);
+    std::move(out.begin(), out.end(), made.begin() + (step.first_output - input_count));
   }
 
   std::vector<Item> outputs;
   outputs.reserve(output_slots_.size());
-  for (uint32_t slot : output_slots_) outputs.push_back(std::move(slots[slot]));
+  for (uint32_t s : output_slots_) outputs.push_back(std::move(slot(s)));
   return outputs;
 }
 
