@@ -8,6 +8,7 @@
 // Backward unstacks row r into index offset + r, as views of the stacked tensor.
 #include <ATen/ops/empty.h>
 #include <ATen/ops/stack.h>
+#include <c10/core/TensorImpl.h>
 
 #include <algorithm>
 #include <map>
@@ -101,7 +102,7 @@ class Stack final : public Op {
       if (dim_ < -(first.tensor.dim() + 1) || dim_ > first.tensor.dim())
         throw ctx.error(*this, "dim " + std::to_string(dim_) + " is out of range for stacking " +
                                    std::to_string(first.tensor.dim()) + "-d tensors");
-      Item stacked{at::stack(tensors, dim_), first.opaque_dtype};
+      Item stacked{stack(tensors), first.opaque_dtype};
       for (const std::string& key : inputs) ctx.dict.erase(key);  // `first` dangles from here
       ctx.insert(*this, target, std::move(stacked));
       ctx.step(*this, inputs, {target});
@@ -131,10 +132,13 @@ class Stack final : public Op {
 
   void replay(StepIO& io) const override {
     if (io.direction == Direction::to_hf) return unstack(io.in.front(), io.out);
+    const Item& first = io.in.front();
+    if (first.tensor.is_meta())  // the shape rule needs the first member and the count only
+      return io.out.push_back(Item{meta_stack(first.tensor, io.in.size()), first.opaque_dtype});
     std::vector<at::Tensor> tensors;
     tensors.reserve(io.in.size());
     for (const Item& item : io.in) tensors.push_back(item.tensor);
-    io.out.push_back(Item{at::stack(tensors, dim_), io.in.front().opaque_dtype});
+    io.out.push_back(Item{at::stack(tensors, dim_), first.opaque_dtype});
   }
 
   void footprint(Direction d, Footprint& out) const override {
@@ -143,17 +147,44 @@ class Stack final : public Op {
   }
 
  private:
+  // at::stack, or on meta tensors its shape rule: the metadata is the same (a contiguous
+  // tensor of the members' shape with n inserted at dim_) without at::stack's per-member
+  // dispatch, which dominates symbolic runs of thousands of experts. The members' shapes and
+  // dtypes are equal (checked by forward, or by the replay plan).
+  at::Tensor stack(const std::vector<at::Tensor>& members) const {
+    const at::Tensor& first = members.front();
+    return first.is_meta() ? meta_stack(first, members.size()) : at::stack(members, dim_);
+  }
+
+  at::Tensor meta_stack(const at::Tensor& first, size_t count) const {
+    std::vector<int64_t> shape = first.sizes().vec();
+    shape.insert(shape.begin() + (dim_ < 0 ? dim_ + first.dim() + 1 : dim_),
+                 static_cast<int64_t>(count));
+    return at::empty(shape, first.options());
+  }
+
   // The rows of `stacked` along dim_, appended to `rows`: views of it.
   void unstack(const Item& stacked, std::vector<Item>& rows) const {
     const at::Tensor& t = stacked.tensor;
-    // A meta tensor has no data to view: a fresh meta tensor of the row's shape is the
-    // same metadata at a fraction of select()'s dispatch cost (symbolic runs unstack
-    // tens of thousands of rows).
-    std::vector<int64_t> row_shape = t.sizes().vec();
-    row_shape.erase(row_shape.begin() + (dim_ < 0 ? dim_ + t.dim() : dim_));
-    for (int64_t r = 0; r < t.size(dim_); ++r)
-      rows.push_back(Item{t.is_meta() ? at::empty(row_shape, t.options()) : t.select(dim_, r),
-                          stacked.opaque_dtype});
+    const int64_t dim = dim_ < 0 ? dim_ + t.dim() : dim_;
+    if (!t.is_meta()) {
+      for (int64_t r = 0; r < t.size(dim); ++r)
+        rows.push_back(Item{t.select(dim, r), stacked.opaque_dtype});
+      return;
+    }
+    // What select() makes, built directly: a meta tensor has no data and no autograd history
+    // here, and select()'s dispatch per row dominates symbolic runs of tens of thousands of
+    // rows. The row is a view over the same storage with the row's sizes, strides and offset.
+    std::vector<int64_t> sizes = t.sizes().vec(), strides = t.strides().vec();
+    sizes.erase(sizes.begin() + dim);
+    strides.erase(strides.begin() + dim);
+    for (int64_t r = 0; r < t.size(dim); ++r) {
+      auto row =
+          c10::make_intrusive<c10::TensorImpl>(c10::Storage(t.storage()), t.key_set(), t.dtype());
+      row->set_sizes_and_strides(sizes, strides);
+      row->set_storage_offset(t.storage_offset() + r * t.stride(dim));
+      rows.push_back(Item{at::Tensor(std::move(row)), stacked.opaque_dtype});
+    }
   }
 
   int64_t offset_of(const Context& ctx) const {
