@@ -43,8 +43,9 @@ struct Four {
 //   replay:      ReplayPlan::replay on tensors in the plan's key order (what a trainer that
 //                converts the same key set again and again does)
 //   replay dict: ReplayPlan::replay on a state dict (checks and rebuilds the dict's keys)
+//   replay interl.: replay, the four measurements taking turns (colder caches)
 struct Timing {
-  Four run, compile, replay, replay_dict;
+  Four run, compile, replay, replay_interleaved, replay_dict;
   size_t hf_keys = 0, prime_keys = 0, groups = 0;
 };
 
@@ -87,11 +88,30 @@ double time_each(const std::vector<StateDict>& dicts, F&& f) {
 }
 
 // Medians of `reps` samples of each of the four measurements; sample(dicts, direction)
-// converts `dicts` (the whole dict, or its layer groups) and returns milliseconds.
+// converts `dicts` (the whole dict, or its layer groups) and returns milliseconds. Each
+// measurement's samples run back to back (one warm-up first), as a trainer repeating the
+// same conversion does; interleaved measure_interleaved() shows what a colder cache costs.
 template <typename F>
 Four measure_four(int reps, const std::vector<StateDict>& hf,
                   const std::vector<StateDict>& hf_groups, const std::vector<StateDict>& prime,
                   const std::vector<StateDict>& prime_groups, F&& sample) {
+  auto repeated = [&](const std::vector<StateDict>& dicts, Direction d) {
+    sample(dicts, d);
+    std::vector<double> ms;
+    for (int r = 0; r < reps; ++r) ms.push_back(sample(dicts, d));
+    return median(ms);
+  };
+  return {repeated(hf, Direction::to_prime), repeated(prime, Direction::to_hf),
+          repeated(hf_groups, Direction::to_prime), repeated(prime_groups, Direction::to_hf)};
+}
+
+// The same, with the four measurements taking turns in each round: every conversion then
+// starts with the caches full of the others' tensors.
+template <typename F>
+Four measure_interleaved(int reps, const std::vector<StateDict>& hf,
+                         const std::vector<StateDict>& hf_groups,
+                         const std::vector<StateDict>& prime,
+                         const std::vector<StateDict>& prime_groups, F&& sample) {
   std::vector<double> ff, bf, fl, bl;
   for (int r = 0; r < reps; ++r) {
     ff.push_back(sample(hf, Direction::to_prime));
@@ -142,24 +162,24 @@ Timing measure(const KeySet& set, int reps) {
                                  return time_each(
                                      dicts, [&](size_t i, StateDict& dict) { ps[i].replay(dict); });
                                });
-  t.replay =
-      measure_four(reps, hf_full, hf_groups, prime_full, prime_groups,
-                   [&](const std::vector<StateDict>& dicts, Direction) {
-                     const auto& ps = plans.at(&dicts);
-                     std::vector<std::vector<Item>> inputs;
-                     for (const StateDict& dict : dicts) inputs.push_back(items_of(dict));
-                     std::vector<std::vector<Item>> outputs;  // freed outside the timed region
-                     outputs.reserve(ps.size());
-                     double ms = time_ms([&] {
-                       for (size_t i = 0; i < ps.size(); ++i)
-                         outputs.push_back(ps[i].replay(std::move(inputs[i])));
-                     });
-                     for (size_t i = 0; i < ps.size(); ++i)
-                       if (outputs[i].size() != ps[i].output_keys().size())
-                         throw Error("replay produced " + std::to_string(outputs[i].size()) +
-                                     " tensors, not " + std::to_string(ps[i].output_keys().size()));
-                     return ms;
-                   });
+  auto replay_sample = [&](const std::vector<StateDict>& dicts, Direction) {
+    const auto& ps = plans.at(&dicts);
+    std::vector<std::vector<Item>> inputs;
+    for (const StateDict& dict : dicts) inputs.push_back(items_of(dict));
+    std::vector<std::vector<Item>> outputs;  // freed outside the timed region
+    outputs.reserve(ps.size());
+    double ms = time_ms([&] {
+      for (size_t i = 0; i < ps.size(); ++i) outputs.push_back(ps[i].replay(std::move(inputs[i])));
+    });
+    for (size_t i = 0; i < ps.size(); ++i)
+      if (outputs[i].size() != ps[i].output_keys().size())
+        throw Error("replay produced " + std::to_string(outputs[i].size()) + " tensors, not " +
+                    std::to_string(ps[i].output_keys().size()));
+    return ms;
+  };
+  t.replay = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups, replay_sample);
+  t.replay_interleaved =
+      measure_interleaved(reps, hf_full, hf_groups, prime_full, prime_groups, replay_sample);
   return t;
 }
 
@@ -229,7 +249,7 @@ int main(int argc, char** argv) {
     std::cout << std::fixed << std::setprecision(2);
     if (format == "text")
       std::cout << "median of " << reps << " runs, milliseconds\n\n"
-                << std::left << std::setw(38) << "key set" << std::setw(13) << "mode" << std::right
+                << std::left << std::setw(38) << "key set" << std::setw(16) << "mode" << std::right
                 << std::setw(8) << "HF keys" << std::setw(10) << "fwd full" << std::setw(10)
                 << "bwd full" << std::setw(12) << "fwd layers" << std::setw(12) << "bwd layers"
                 << std::setw(8) << "groups\n";
@@ -237,9 +257,10 @@ int main(int argc, char** argv) {
       for (const auto& [mode, four] : {std::pair<const char*, const Four&>{"run", t.run},
                                        {"compile", t.compile},
                                        {"replay", t.replay},
+                                       {"replay interl.", t.replay_interleaved},
                                        {"replay dict", t.replay_dict}}) {
         if (format == "text")
-          std::cout << std::left << std::setw(38) << set.name << std::setw(13) << mode << std::right
+          std::cout << std::left << std::setw(38) << set.name << std::setw(16) << mode << std::right
                     << std::setw(8) << t.hf_keys << std::setw(10) << four.forward_full
                     << std::setw(10) << four.backward_full << std::setw(12) << four.forward_layers
                     << std::setw(12) << four.backward_layers << std::setw(7) << t.groups << "\n";
