@@ -60,12 +60,18 @@ api::Direction direction_of(const std::string& name) {
   throw py::value_error("direction must be 'to_prime' or 'to_hf', not '" + name + "'");
 }
 
-py::list convert(const api::Chain& chain, py::dict state_dict, api::Direction direction,
-                 int64_t expert_offset, bool strict) {
-  api::TensorMap tensors = tensors_of(state_dict);
+// The keyword arguments every conversion takes.
+api::Options options_of(int64_t expert_offset, bool strict) {
   api::Options options;
   options.expert_offset = expert_offset;
   options.strict = strict;
+  return options;
+}
+
+py::list convert(const api::Chain& chain, py::dict state_dict, api::Direction direction,
+                 int64_t expert_offset, bool strict) {
+  api::TensorMap tensors = tensors_of(state_dict);
+  const api::Options options = options_of(expert_offset, strict);
   std::vector<api::Warning> warnings;
   {
     py::gil_scoped_release no_gil;  // the conversion touches no Python object
@@ -77,9 +83,7 @@ py::list convert(const api::Chain& chain, py::dict state_dict, api::Direction di
 
 py::list plan(const api::Chain& chain, const py::dict& state_dict, const std::string& direction,
               int64_t expert_offset, bool strict) {
-  api::Options options;
-  options.expert_offset = expert_offset;
-  options.strict = strict;
+  const api::Options options = options_of(expert_offset, strict);
   api::Plan plan = chain.plan(tensors_of(state_dict), direction_of(direction), options);
   py::list entries;
   for (const api::PlanEntry& e : plan.entries) {
@@ -99,9 +103,7 @@ py::list plan(const api::Chain& chain, const py::dict& state_dict, const std::st
 
 api::Replay compile(const api::Chain& chain, const py::dict& state_dict,
                     const std::string& direction, int64_t expert_offset, bool strict) {
-  api::Options options;
-  options.expert_offset = expert_offset;
-  options.strict = strict;
+  const api::Options options = options_of(expert_offset, strict);
   return chain.compile(tensors_of(state_dict), direction_of(direction), options);
 }
 
@@ -194,8 +196,7 @@ PYBIND11_MODULE(chainconv, m) {
       .def(
           "check",
           [](const api::Chain& c, const std::optional<py::dict>& layout, int64_t expert_offset) {
-            api::Options options;
-            options.expert_offset = expert_offset;
+            const api::Options options = options_of(expert_offset, false);
             std::vector<api::Finding> findings =
                 layout ? c.check(tensors_of(*layout), options) : c.check();
             py::list out;

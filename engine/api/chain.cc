@@ -21,6 +21,13 @@ StateDict engine_dict(const TensorMap& dict) {
   return sd;
 }
 
+void replace_contents(TensorMap& dict, const StateDict& converted) {
+  TensorMap tensors;
+  tensors.reserve(converted.size());
+  for (const auto& [key, item] : converted) tensors.emplace(key, item.tensor);
+  dict.swap(tensors);
+}
+
 Chain::Chain(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
 Chain::Chain(Chain&&) noexcept = default;
 Chain& Chain::operator=(Chain&&) noexcept = default;
@@ -71,11 +78,7 @@ std::vector<Warning> Chain::convert(TensorMap& dict, Direction direction,
     StateDict sd = engine_dict(dict);
     std::vector<Warning> warnings = public_warnings(
         impl_->chain->run(sd, engine_direction(direction), engine_options(options)));
-    // Build the whole result before touching `dict`, so a failure anywhere leaves it as it was.
-    TensorMap converted;
-    converted.reserve(sd.size());
-    for (const auto& [key, item] : sd) converted.emplace(key, item.tensor);
-    dict.swap(converted);
+    replace_contents(dict, sd);
     return warnings;
   });
 }

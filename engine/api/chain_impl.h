@@ -29,6 +29,9 @@ inline RunOptions engine_options(const Options& options) {
 // The engine's dict holding the same tensor handles as `dict` (no data is copied); throws
 // Error naming a key whose tensor is undefined.
 StateDict engine_dict(const TensorMap& dict);
+// Makes `dict` hold exactly the tensors of `converted` (called once the conversion has
+// succeeded, so that a failure leaves `dict` as it was).
+void replace_contents(TensorMap& dict, const StateDict& converted);
 
 Plan make_plan(const chainconv::Chain& chain, const TensorMap& dict, Direction direction,
                const Options& options);

@@ -58,11 +58,7 @@ void Replay::run(TensorMap& dict) const {
   translating_errors([&] {
     StateDict sd = engine_dict(dict);
     impl_->plan.replay(sd);
-    // Build the whole result before touching `dict`, so a failure leaves it as it was.
-    TensorMap converted;
-    converted.reserve(sd.size());
-    for (const auto& [key, item] : sd) converted.emplace(key, item.tensor);
-    dict.swap(converted);
+    replace_contents(dict, sd);
   });
 }
 

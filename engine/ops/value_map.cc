@@ -53,10 +53,8 @@ class ValueMap final : public Op {
   void forward(Context& ctx) const override { apply(ctx, forward_); }
   void backward(Context& ctx) const override { apply(ctx, backward_); }
   void replay(StepIO& io) const override {
-    Item& item = io.in.front();
     const Transform& transform = io.direction == Direction::to_prime ? forward_ : backward_;
-    io.out.push_back(item.tensor.is_meta() ? std::move(item)
-                                           : Item{transform.apply(item.tensor), {}});
+    io.out.push_back(applied(std::move(io.in.front()), transform));
   }
   void footprint(Direction, Footprint& out) const override {
     out.reads.push_back(&key_);
@@ -65,6 +63,11 @@ class ValueMap final : public Op {
   std::string lossy() const override { return lossy_; }
 
  private:
+  // On a meta tensor shape and dtype are kept: nothing to compute.
+  static Item applied(Item item, const Transform& transform) {
+    return item.tensor.is_meta() ? item : Item{transform.apply(item.tensor), {}};
+  }
+
   void apply(Context& ctx, const Transform& transform) const {
     if (transform.name == "identity") return;
     for (const TemplateMatch& m : key_.matches(ctx.dict, ctx.scope)) {
@@ -72,11 +75,7 @@ class ValueMap final : public Op {
       if (!item.opaque_dtype.empty())
         throw ctx.error(*this, "cannot apply '" + std::string(transform.name) + "' to '" + m.key +
                                    "': its dtype " + item.opaque_dtype + " only moves as bytes");
-      if (item.tensor.is_meta()) {  // shape and dtype are kept: nothing to compute
-        ctx.step(*this, {m.key}, {m.key});
-        continue;
-      }
-      ctx.dict.set(m.key, Item{transform.apply(item.tensor), {}});
+      ctx.dict.set(m.key, applied(item, transform));
       ctx.step(*this, {m.key}, {m.key});
     }
   }

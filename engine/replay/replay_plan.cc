@@ -39,22 +39,27 @@ class StepRecorder final : public Observer {
     plan_.steps_.push_back(step);
   }
 
-  uint32_t slot_of(const std::string& key) const {
+  uint32_t slot_of(const std::string& key) const { return find(key)->second; }
+
+ private:
+  using Slots = std::unordered_map<std::string, uint32_t>;
+
+  Slots::const_iterator find(const std::string& key) const {
     auto it = slots_.find(key);
     if (it == slots_.end())
       throw Error("internal error: a step used '" + key + "', which no step made");
-    return it->second;
+    return it;
   }
 
- private:
   uint32_t take(const std::string& key) {
-    const uint32_t slot = slot_of(key);
-    slots_.erase(key);
+    auto it = find(key);
+    const uint32_t slot = it->second;
+    slots_.erase(it);
     return slot;
   }
 
   ReplayPlan& plan_;
-  std::unordered_map<std::string, uint32_t> slots_;
+  Slots slots_;
   int64_t seen_ = -1;
 };
 
