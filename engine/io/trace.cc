@@ -91,10 +91,10 @@ class Tracker final : public Observer {
       if (item->tensor.numel() > 0 && !storage_runs_.count(storage_id(item->tensor)))
         fresh.emplace_back(key, item->tensor);
     }
-    if (fresh.empty() || in_items.empty() || in_items.size() != inputs.size()) return;
-    if (inputs.size() == 1)
-      infer_views(op, inputs[0], in_items[0], fresh);
-    else if (fresh.size() == 1 && outputs.size() == 1)
+    // A view (rename, unstack, split) shares its input's storage, whose runs are known; an
+    // output in new storage is a stack or a concatenation of several inputs, or computed.
+    if (inputs.size() > 1 && in_items.size() == inputs.size() && fresh.size() == 1 &&
+        outputs.size() == 1)
       compose(op, inputs, in_items, fresh[0].first, fresh[0].second);
   }
 
@@ -183,68 +183,6 @@ class Tracker final : public Observer {
         if (matches(at::cat(probe_inputs, d), got->tensor)) return interleave(d, items, out);
     } catch (const std::exception&) {
       // The op rejected the probe, or it is not a stack or a concatenation: unresolved.
-    }
-  }
-
-  // `op` made `fresh` outputs from one input in new storage (metadata-only ops may build a
-  // fresh meta tensor where the real op returns a view). Learns which view of the input each
-  // one is, by replaying the op on a probe that has the input's real size along one dim
-  // (so sizes and output counts come out as in the real run) and small sizes elsewhere, and
-  // reading each output's place off its values: a select or a narrow along that dim.
-  void infer_views(const Op& op, const std::string& input, const Item& in,
-                   const std::vector<std::pair<std::string, at::Tensor>>& fresh) {
-    static const int64_t primes[] = {2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37};
-    const int64_t rank = in.tensor.dim();
-    if (rank == 0 || rank > 12) return;
-    for (int64_t d = 0; d < rank; ++d) {
-      std::vector<int64_t> shape(primes, primes + rank);
-      shape[d] = in.tensor.size(d);
-      int64_t n = 1;
-      for (int64_t s : shape) n *= s;
-      if (n > (int64_t{1} << 22)) continue;
-      try {
-        at::Tensor probe = at::arange(n, at::TensorOptions().dtype(at::kLong)).reshape(shape);
-        StateDict dict;
-        dict.insert(input, Item{probe, in.opaque_dtype});
-        std::vector<Warning> ignored;
-        Context ctx{dict, direction_, options_, {}, &ignored, nullptr};
-        op.run(ctx);
-        std::vector<at::Tensor> views;
-        for (const auto& [key, out] : fresh) {
-          const Item* got = dict.find(key);
-          if (!got || got->tensor.numel() == 0) break;
-          // Where the output's first element sits in the probe: the view's start.
-          int64_t flat = got->tensor.reshape({-1})[0].item<int64_t>();
-          std::vector<int64_t> start(rank);
-          for (int64_t i = rank - 1; i >= 0; --i) {
-            start[i] = flat % shape[i];
-            flat /= shape[i];
-          }
-          at::Tensor candidate, view;
-          if (got->tensor.dim() == rank - 1) {
-            candidate = probe.select(d, start[d]);
-            view = in.tensor.select(d, start[d]);
-          } else if (got->tensor.dim() == rank) {
-            candidate = probe.narrow(d, start[d], got->tensor.size(d));
-            view = in.tensor.narrow(d, start[d], got->tensor.size(d));
-          } else {
-            break;
-          }
-          if (!matches(candidate, got->tensor) || view.sizes() != out.sizes()) break;
-          views.push_back(view);
-        }
-        if (views.size() != fresh.size()) continue;
-        for (size_t i = 0; i < fresh.size(); ++i) {
-          const at::Tensor& out = fresh[i].second;
-          std::optional<ByteRuns> runs = resolve(views[i]);
-          if (runs && out.is_contiguous() && out.storage_offset() == 0 &&
-              runs->size() == nbytes_of(out))
-            storage_runs_[storage_id(out)] = std::move(*runs);
-        }
-        return;
-      } catch (const std::exception&) {
-        // The op rejected this probe: try the next dim.
-      }
     }
   }
 
