@@ -1,6 +1,7 @@
 # `cmake --install` layout:
 #   lib/libchainconv.so                         the library (RPATH kept to LibTorch)
-#   include/chainconv/chainconv.h               the one public header
+#   include/chainconv/{chainconv,types}.h       the public header (and its value types)
+#   lib/chainconv/chainconv_compute.so          the compute plugin
 #   share/chainconv/chains, share/chainconv/schema
 #   lib/cmake/chainconv/chainconvConfig.cmake   find_package(chainconv) -> chainconv::chainconv
 include(CMakePackageConfigHelpers)
@@ -28,7 +29,16 @@ install(TARGETS chainconv EXPORT chainconvTargets
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/engine/include/chainconv/chainconv.h
+  ${PROJECT_SOURCE_DIR}/engine/include/chainconv/types.h
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/chainconv)
+# The compute plugin, loaded by tools that link the core alone when a conversion computes
+# values; found relative to the binary (bin/ -> lib/chainconv/) or the library.
+install(TARGETS chainconv_compute LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/chainconv)
+file(RELATIVE_PATH chainconv_plugin_from_bindir ${CMAKE_INSTALL_FULL_BINDIR}
+     ${CMAKE_INSTALL_FULL_LIBDIR}/chainconv)
+set_property(SOURCE ${PROJECT_SOURCE_DIR}/engine/io/compute.cc
+  DIRECTORY ${PROJECT_SOURCE_DIR}/engine APPEND PROPERTY
+  COMPILE_DEFINITIONS CHAINCONV_PLUGIN_FROM_BINDIR="${chainconv_plugin_from_bindir}")
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/chains/ DESTINATION ${CHAINCONV_INSTALL_SHAREDIR}/chains)
 if(EXISTS ${PROJECT_SOURCE_DIR}/schema)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/schema/ DESTINATION ${CHAINCONV_INSTALL_SHAREDIR}/schema)

@@ -7,24 +7,42 @@
 #include <sstream>
 
 #include "api/chain_impl.h"
-#include "api/translate.h"
+#include "api/guard.h"
+#include "aten/dtypes.h"
+#include "aten/execute.h"
+#include "core/text.h"
+#include "program/lower.h"
 #include "registry/chain_registry.h"
 
 namespace chainconv::api {
 
-StateDict engine_dict(const TensorMap& dict) {
-  StateDict sd;
+std::vector<TensorSpec> specs_of(const TensorMap& dict) {
+  std::vector<TensorSpec> specs;
+  specs.reserve(dict.size());
   for (const auto& [key, tensor] : dict) {
     if (!tensor.defined()) throw Error(Position{}, "tensor '" + key + "' is undefined");
-    sd.insert(key, Item{tensor, {}});
+    specs.push_back({key, tensor.sizes().vec(), &dtype_of(tensor.scalar_type())});
   }
-  return sd;
+  return specs;
 }
 
-void replace_contents(TensorMap& dict, const StateDict& converted) {
+Program lower_map(const Chain::Impl& chain, const TensorMap& dict, Direction direction,
+                  const Options& options) {
+  return lower(*chain.chain, direction, specs_of(dict), options);
+}
+
+std::vector<at::Tensor> inputs_in_order(const Program& program, const TensorMap& dict) {
+  std::vector<at::Tensor> inputs;
+  inputs.reserve(program.inputs());
+  for (uint32_t s = 0; s < program.inputs(); ++s) inputs.push_back(dict.at(program.name(s)));
+  return inputs;
+}
+
+void replace_contents(TensorMap& dict, const Program& program, std::vector<at::Tensor> outputs) {
   TensorMap tensors;
-  tensors.reserve(converted.size());
-  for (const auto& [key, item] : converted) tensors.emplace(key, item.tensor);
+  tensors.reserve(outputs.size());
+  for (size_t i = 0; i < outputs.size(); ++i)
+    tensors.emplace(program.name(program.outputs()[i]), std::move(outputs[i]));
   dict.swap(tensors);
 }
 
@@ -43,7 +61,7 @@ static std::shared_ptr<const Chain::Impl> compile_text(std::string text, const s
 }
 
 Chain Chain::load(const std::string& path) {
-  return translating_errors([&] {
+  return guarded([&] {
     std::ifstream in(path, std::ios::binary);
     if (!in)
       throw Error(Position{path, 0, 0},
@@ -58,14 +76,14 @@ Chain Chain::load(const std::string& path) {
 
 Chain Chain::from_string(const std::string& yaml, const std::string& name,
                          const std::string& include_dir) {
-  return translating_errors([&] {
+  return guarded([&] {
     return Chain(compile_text(yaml, name,
                               include_dir.empty() ? chainconv::default_chains_dir() : include_dir));
   });
 }
 
 Chain Chain::for_model_type(const std::string& model_type, const std::string& chains_dir) {
-  return translating_errors([&] {
+  return guarded([&] {
     ChainRegistry registry =
         ChainRegistry::scan(chains_dir.empty() ? chainconv::default_chains_dir() : chains_dir);
     return load(registry.chain_for(model_type));
@@ -74,12 +92,10 @@ Chain Chain::for_model_type(const std::string& model_type, const std::string& ch
 
 std::vector<Warning> Chain::convert(TensorMap& dict, Direction direction,
                                     const Options& options) const {
-  return translating_errors([&] {
-    StateDict sd = engine_dict(dict);
-    std::vector<Warning> warnings = public_warnings(
-        impl_->chain->run(sd, engine_direction(direction), engine_options(options)));
-    replace_contents(dict, sd);
-    return warnings;
+  return guarded([&] {
+    Program program = lower_map(*impl_, dict, direction, options);
+    replace_contents(dict, program, execute(program, inputs_in_order(program, dict)));
+    return program.warnings();
   });
 }
 
@@ -89,10 +105,6 @@ std::vector<Warning> Chain::to_prime(TensorMap& dict, const Options& options) co
 
 std::vector<Warning> Chain::to_hf(TensorMap& dict, const Options& options) const {
   return convert(dict, Direction::to_hf, options);
-}
-
-Plan Chain::plan(const TensorMap& dict, Direction direction, const Options& options) const {
-  return translating_errors([&] { return make_plan(*impl_->chain, dict, direction, options); });
 }
 
 const std::string& Chain::file() const { return impl_->chain->file; }
@@ -111,7 +123,7 @@ std::vector<std::string> sorted_keys(const TensorMap& dict) {
 std::string default_chains_dir() { return chainconv::default_chains_dir(); }
 
 std::vector<std::pair<std::string, std::string>> chains(const std::string& chains_dir) {
-  return translating_errors([&] {
+  return guarded([&] {
     ChainRegistry registry =
         ChainRegistry::scan(chains_dir.empty() ? chainconv::default_chains_dir() : chains_dir);
     return std::vector<std::pair<std::string, std::string>>(registry.model_types().begin(),

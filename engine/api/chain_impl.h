@@ -5,6 +5,7 @@
 
 #include "chainconv/chainconv.h"
 #include "dsl/chain.h"
+#include "program/program.h"
 
 namespace chainconv::api {
 
@@ -15,25 +16,16 @@ struct Chain::Impl {
   std::string include_dir;
 };
 
-inline chainconv::Direction engine_direction(Direction d) {
-  return d == Direction::to_prime ? chainconv::Direction::to_prime : chainconv::Direction::to_hf;
-}
-
-inline RunOptions engine_options(const Options& options) {
-  RunOptions run;
-  run.expert_offset = options.expert_offset;
-  run.strict = options.strict;
-  return run;
-}
-
-// The engine's dict holding the same tensor handles as `dict` (no data is copied); throws
-// Error naming a key whose tensor is undefined.
-StateDict engine_dict(const TensorMap& dict);
-// Makes `dict` hold exactly the tensors of `converted` (called once the conversion has
-// succeeded, so that a failure leaves `dict` as it was).
-void replace_contents(TensorMap& dict, const StateDict& converted);
-
-Plan make_plan(const chainconv::Chain& chain, const TensorMap& dict, Direction direction,
-               const Options& options);
+// The descriptions of a map's tensors (keys, shapes, dtypes); throws Error naming a key
+// whose tensor is undefined.
+std::vector<TensorSpec> specs_of(const TensorMap& dict);
+// The program converting `dict` (lowered on its descriptions; no data is read).
+Program lower_map(const Chain::Impl& chain, const TensorMap& dict, Direction direction,
+                  const Options& options);
+// `dict`'s tensors in the program's input order.
+std::vector<at::Tensor> inputs_in_order(const Program& program, const TensorMap& dict);
+// Makes `dict` hold exactly the program's outputs (called once they exist, so that a
+// failure leaves `dict` as it was).
+void replace_contents(TensorMap& dict, const Program& program, std::vector<at::Tensor> outputs);
 
 }  // namespace chainconv::api

@@ -1,15 +1,19 @@
-// The public Replay: a ReplayPlan (engine/replay) kept with the chain its steps point into.
+// The public Replay: a step program kept with the chain its steps point into, played by the
+// ATen executor.
+#include <algorithm>
+
 #include "api/chain_impl.h"
-#include "api/translate.h"
-#include "replay/replay_plan.h"
+#include "api/guard.h"
+#include "aten/dtypes.h"
+#include "aten/execute.h"
+#include "core/text.h"
 
 namespace chainconv::api {
 
 struct Replay::Impl {
-  std::shared_ptr<const Chain::Impl> chain;  // the ops the plan's steps play
-  ReplayPlan plan;
-  Direction direction;
-  std::vector<Warning> warnings;
+  std::shared_ptr<const Chain::Impl> chain;  // the ops the program's steps point to
+  Program program;
+  std::vector<std::string> input_keys, output_keys;
 };
 
 Replay::Replay(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
@@ -20,45 +24,73 @@ Replay& Replay::operator=(const Replay&) = default;
 Replay::~Replay() = default;
 
 Replay Chain::compile(const TensorMap& dict, Direction direction, const Options& options) const {
-  return translating_errors([&] {
-    ReplayPlan plan = ReplayPlan::compile(*impl_->chain, engine_direction(direction),
-                                          engine_dict(dict), engine_options(options));
-    std::vector<Warning> warnings = public_warnings(plan.warnings());
-    return Replay(std::make_shared<const Replay::Impl>(
-        Replay::Impl{impl_, std::move(plan), direction, std::move(warnings)}));
+  return guarded([&] {
+    auto impl = std::make_shared<Replay::Impl>();
+    impl->chain = impl_;
+    impl->program = lower_map(*impl_, dict, direction, options);
+    for (uint32_t s = 0; s < impl->program.inputs(); ++s)
+      impl->input_keys.push_back(impl->program.name(s));
+    for (uint32_t s : impl->program.outputs()) impl->output_keys.push_back(impl->program.name(s));
+    return Replay(std::move(impl));
   });
 }
 
-Direction Replay::direction() const { return impl_->direction; }
-const std::vector<std::string>& Replay::input_keys() const { return impl_->plan.input_keys(); }
-const std::vector<std::string>& Replay::output_keys() const { return impl_->plan.output_keys(); }
-const std::vector<Warning>& Replay::warnings() const { return impl_->warnings; }
+Direction Replay::direction() const { return impl_->program.direction; }
+const std::vector<std::string>& Replay::input_keys() const { return impl_->input_keys; }
+const std::vector<std::string>& Replay::output_keys() const { return impl_->output_keys; }
+const std::vector<Warning>& Replay::warnings() const { return impl_->program.warnings(); }
+
+// Throws unless `t` is what input `i` was compiled for.
+static void check_input(const Program& program, size_t i, const at::Tensor& t) {
+  const std::string& key = program.name(static_cast<uint32_t>(i));
+  if (!t.defined()) throw Error("replay: tensor " + std::to_string(i) + " ('" + key + "') is undefined");
+  const TensorDesc& want = program.desc(static_cast<uint32_t>(i));
+  if (t.sizes() == at::IntArrayRef(want.shape) && &dtype_of(t.scalar_type()) == want.dtype) return;
+  throw Error("replay: '" + key + "' is " + shape_str(t.sizes().vec()) + " " +
+              std::string(dtype_of(t.scalar_type()).name) + " but the plan was compiled for " +
+              want.str() + "; compile a plan for this key set");
+}
 
 std::vector<at::Tensor> Replay::run(std::vector<at::Tensor> inputs) const {
-  return translating_errors([&] {
-    std::vector<Item> items;
-    items.reserve(inputs.size());
-    for (size_t i = 0; i < inputs.size(); ++i) {
+  return guarded([&] {
+    const Program& program = impl_->program;
+    for (size_t i = 0; i < inputs.size(); ++i)
       if (!inputs[i].defined())
-        throw Error(Position{},
-                    "tensor " + std::to_string(i) +
-                        (i < input_keys().size() ? " ('" + input_keys()[i] + "')" : std::string()) +
-                        " is undefined");
-      items.push_back(Item{std::move(inputs[i]), {}});
-    }
-    std::vector<Item> outputs = impl_->plan.replay(std::move(items));
-    std::vector<at::Tensor> tensors;
-    tensors.reserve(outputs.size());
-    for (Item& item : outputs) tensors.push_back(std::move(item.tensor));
-    return tensors;
+        throw Error("replay: tensor " + std::to_string(i) +
+                    (i < program.inputs() ? " ('" + program.name(static_cast<uint32_t>(i)) + "')"
+                                          : std::string()) +
+                    " is undefined");
+    if (inputs.size() != program.inputs())
+      throw Error("replay: " + std::to_string(inputs.size()) + " inputs given, the plan takes " +
+                  std::to_string(program.inputs()));
+    for (size_t i = 0; i < inputs.size(); ++i) check_input(program, i, inputs[i]);
+    return execute(program, std::move(inputs));
   });
 }
 
 void Replay::run(TensorMap& dict) const {
-  translating_errors([&] {
-    StateDict sd = engine_dict(dict);
-    impl_->plan.replay(sd);
-    replace_contents(dict, sd);
+  guarded([&] {
+    const Program& program = impl_->program;
+    // Everything is checked before anything moves, so a refused dict is left as it was.
+    const std::string* unknown = nullptr;  // the first in key order, so the message is stable
+    for (const auto& [key, tensor] : dict)
+      if (!std::binary_search(impl_->input_keys.begin(), impl_->input_keys.end(), key) &&
+          (!unknown || key < *unknown))
+        unknown = &key;
+    if (unknown)
+      throw Error("replay: the dict has '" + *unknown +
+                  "', which the plan does not know; compile a plan for this key set");
+    std::vector<at::Tensor> inputs;
+    inputs.reserve(program.inputs());
+    for (uint32_t s = 0; s < program.inputs(); ++s) {
+      auto it = dict.find(program.name(s));
+      if (it == dict.end())
+        throw Error("replay: the dict lacks '" + program.name(s) +
+                    "'; compile a plan for this key set");
+      check_input(program, s, it->second);
+      inputs.push_back(it->second);
+    }
+    replace_contents(dict, program, execute(program, std::move(inputs)));
   });
 }
 

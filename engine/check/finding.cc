@@ -5,24 +5,6 @@
 
 namespace chainconv {
 
-std::string_view severity_name(Severity s) {
-  switch (s) {
-    case Severity::error:
-      return "error";
-    case Severity::warning:
-      return "warning";
-    case Severity::note:
-      return "note";
-  }
-  return "error";
-}
-
-std::string Finding::str() const {
-  std::string where = pos.str();
-  return (where.empty() ? "" : where + ": ") + std::string(severity_name(severity)) + ": " +
-         message + " [" + check + "]";
-}
-
 void add_finding(std::vector<Finding>& findings, Finding f) {
   for (const Finding& existing : findings)
     if (existing.pos.file == f.pos.file && existing.pos.line == f.pos.line &&

@@ -73,7 +73,7 @@ class Flow {
   }
 
  private:
-  void report(const SourcePos& pos, Severity severity, const std::string& message,
+  void report(const Position& pos, Severity severity, const std::string& message,
               const std::string& check) {
     add_finding(out_, Finding{pos, severity, message, check});
   }
@@ -136,8 +136,8 @@ class Flow {
       }
     }
 
-    // A synthetic op creates its key only where it is absent: it never overwrites.
-    if (op.kind() != "synthetic") {
+    // Fills (a key created only where it is absent) never overwrite: no conflict to check.
+    {
       for (size_t i = 0; i < writes.size(); ++i) {
         for (const Fact& w : state.written)
           if (w.op != &op && writes_collide(*w.key, *writes[i]))
@@ -160,6 +160,7 @@ class Flow {
               w.end());
       state.consumed.push_back({c, &op, true});
     }
+    for (const KeyTemplate* t : fp.fills) writes.push_back(t);
     for (const KeyTemplate* t : writes) {
       auto& c = state.consumed;
       c.erase(std::remove_if(c.begin(), c.end(),

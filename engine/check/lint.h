@@ -1,29 +1,31 @@
-// Everything chainlint checks about one chain file, in one call.
+// Everything chainlint checks about one chain file, in one call: compile the chain
+// (collecting every problem, each under its check), then run passes over the compiled chain
+// and, with a layout, over its step programs.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "check/finding.h"
-#include "core/state_dict.h"
-#include "ops/op.h"
+#include "core/tensor_desc.h"
 
 namespace chainconv {
 
 struct LintOptions {
-  // An HF layout (meta tensors) to run the symbolic roundtrip and coverage checks on; the
-  // static checks alone without one.
-  const StateDict* layout = nullptr;
+  // An HF layout (keys, shapes, dtypes) to run the symbolic roundtrip and coverage checks
+  // on; the static checks alone without one.
+  const std::vector<TensorSpec>* layout = nullptr;
   // The model_type the layout is for; a chain that does not serve it is a finding.
   std::string model_type;
-  RunOptions run;
+  Options run;
 };
 
 // Checks the chain file at `path`: the schema (the file and every file it includes, each
-// under its own name), references and placeholders, flow (conflicting writes, dead ops,
-// predicate precedence), and with a layout the symbolic roundtrip and coverage. A file with
-// neither `ops` nor `model_types` is checked as an included file (schema and includes).
-// Throws Error only when `path` cannot be read.
+// under its own name), what the compiler finds (references, placeholders, templates,
+// lossy steps), flow (conflicting writes, dead ops, predicate precedence), and with a
+// layout the symbolic roundtrip and coverage. A file with neither `ops` nor `model_types`
+// is checked as an included file (schema and includes). Throws Error only when `path`
+// cannot be read.
 std::vector<Finding> lint_file(const std::string& path, const LintOptions& options = {});
 // The same for chain text; `name` appears in positions, includes resolve against `include_dir`.
 std::vector<Finding> lint_text(const std::string& text, const std::string& name,

@@ -156,14 +156,14 @@ struct SchemaValidator::Run {
   const SchemaValidator& validator;
   std::shared_ptr<const std::string> file;
 
-  SourcePos pos_of(const YAML::Node& n, const SourcePos& fallback) const {
+  Position pos_of(const YAML::Node& n, const Position& fallback) const {
     // A null value (`key:` with nothing after it) has no useful mark of its own.
     if (n.IsDefined() && !n.IsNull() && n.Mark().line >= 0)
-      return SourcePos{*file, n.Mark().line + 1, n.Mark().column + 1};
+      return Position{*file, n.Mark().line + 1, n.Mark().column + 1};
     return fallback;
   }
 
-  void report(std::vector<Finding>& out, const SourcePos& at, std::string message) const {
+  void report(std::vector<Finding>& out, const Position& at, std::string message) const {
     out.push_back(Finding{at, Severity::error, std::move(message), "schema"});
   }
 
@@ -214,7 +214,7 @@ struct SchemaValidator::Run {
     return "expected " + what + ", found " + found(n);
   }
 
-  void check(const json& schema, const YAML::Node& n, const SourcePos& at,
+  void check(const json& schema, const YAML::Node& n, const Position& at,
              const std::string& context, std::vector<Finding>& out) const {
     if (schema.is_boolean()) {
       if (!schema.get<bool>()) report(out, at, "unexpected value " + found(n));
@@ -259,7 +259,7 @@ struct SchemaValidator::Run {
       check_alternatives(schema, schema["oneOf"], true, n, at, inner, out);
   }
 
-  void check_string(const json& schema, const YAML::Node& n, const SourcePos& at,
+  void check_string(const json& schema, const YAML::Node& n, const Position& at,
                     std::vector<Finding>& out) const {
     const std::string& s = n.Scalar();
     if (schema.contains("minLength") && s.size() < schema["minLength"].get<size_t>())
@@ -273,12 +273,12 @@ struct SchemaValidator::Run {
     }
   }
 
-  void check_object(const json& schema, const YAML::Node& n, const SourcePos& at,
+  void check_object(const json& schema, const YAML::Node& n, const Position& at,
                     const std::string& context, std::vector<Finding>& out) const {
     std::set<std::string> seen;
     const json* properties = schema.contains("properties") ? &schema["properties"] : nullptr;
     for (const auto& kv : n) {
-      SourcePos key_at = pos_of(kv.first, at);
+      Position key_at = pos_of(kv.first, at);
       if (!kv.first.IsScalar()) {
         report(out, key_at, "expected a field name, found " + found(kv.first));
         continue;
@@ -290,7 +290,7 @@ struct SchemaValidator::Run {
       }
       if (schema.contains("propertyNames"))
         check(schema["propertyNames"], kv.first, key_at, context, out);
-      SourcePos value_at = pos_of(kv.second, key_at);
+      Position value_at = pos_of(kv.second, key_at);
       if (properties && properties->contains(name)) {
         check((*properties)[name], kv.second, value_at, "'" + name + "'", out);
       } else if (schema.contains("additionalProperties")) {
@@ -313,7 +313,7 @@ struct SchemaValidator::Run {
           report(out, at, "missing field '" + r.get<std::string>() + "' in " + context);
   }
 
-  void check_array(const json& schema, const YAML::Node& n, const SourcePos& at,
+  void check_array(const json& schema, const YAML::Node& n, const Position& at,
                    const std::string& context, std::vector<Finding>& out) const {
     if (schema.contains("minItems") && n.size() < schema["minItems"].get<size_t>())
       report(out, at, expected(schema, n));
@@ -327,7 +327,7 @@ struct SchemaValidator::Run {
   // evidently meant to be (the op whose key it has, the list when it is a list); failing
   // that, it says what was expected as a whole.
   void check_alternatives(const json& schema, const json& alternatives, bool exactly_one,
-                          const YAML::Node& n, const SourcePos& at, const std::string& context,
+                          const YAML::Node& n, const Position& at, const std::string& context,
                           std::vector<Finding>& out) const {
     std::vector<std::vector<Finding>> errors(alternatives.size());
     std::vector<std::string> passed;
@@ -439,7 +439,7 @@ std::vector<Finding> SchemaValidator::validate(const YAML::Node& doc, const std:
   Run run{*this, std::make_shared<const std::string>(file)};
   std::vector<Finding> findings;
   const json& root = at(pointer);
-  run.check(root, doc, run.pos_of(doc, SourcePos{file, 1, 1}), run.label(root), findings);
+  run.check(root, doc, run.pos_of(doc, Position{file, 1, 1}), run.label(root), findings);
   sort_findings(findings);
   return findings;
 }

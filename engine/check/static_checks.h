@@ -1,29 +1,14 @@
-// The static checks: what can be told from a chain's text and its compiled ops, without a
-// state dict.
+// The static checks: what can be told from a compiled chain, without a key set. (The rules
+// about a chain's text, pieces, templates and placeholders live where the compiler applies
+// them, in dsl/ and in each op's parse.)
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
-#include <string>
 #include <vector>
 
 #include "check/finding.h"
 #include "dsl/chain.h"
 
 namespace chainconv {
-
-struct SourceFile {
-  std::string path;  // as it appears in positions
-  YAML::Node root;
-};
-
-// On the YAML of a chain and the files it includes, in the order the loader defines their
-// pieces (an included file's includes first, the chain itself last): undefined pieces and
-// parameters, piece cycles, malformed templates, target placeholders not bound by their
-// source (and source placeholders a target drops), and `map` steps whose backward does not
-// undo forward without `lossy:`. Pieces are checked where they are used, with the
-// parameters of each use. Every problem is reported, not just the first.
-std::vector<Finding> check_references(const std::vector<SourceFile>& files);
 
 // On a compiled chain, in each direction, following the order ops run in and treating the
 // branches of a conditional as exclusive:

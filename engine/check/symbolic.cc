@@ -1,28 +1,34 @@
 #include "check/symbolic.h"
 
-#include <ATen/core/Tensor.h>
-
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "core/key_ranges.h"
-#include "ops/op_util.h"
+#include "program/lower.h"
 
 namespace chainconv {
 namespace {
 
-class Recorder final : public Observer {
- public:
-  void on_step(const Op& op, const std::vector<std::string>& inputs,
-               const std::vector<std::string>& outputs) override {
-    fired.insert(&op);
-    for (const std::string& k : inputs) consumed_by.emplace(k, &op);  // the first consumer
-    for (const std::string& k : outputs) {
-      produced_by[k] = &op;  // the last producer
-      outputs_of[&op].insert(k);
+// What one program did, by key: the first op to consume each key, the last to write it.
+struct Recorder {
+  explicit Recorder(const Program& program) {
+    for (const Step& step : program.steps()) {
+      const Op* op = step.op;
+      fired.insert(op);
+      if (consumes(step.kind))
+        for (uint32_t k = 0; k < step.operands; ++k) {
+          const std::string& key = program.name(program.operand(step, k));
+          consumed_by.emplace(key, op);
+          inputs_of[op].insert(key);
+        }
+      if (step.kind != StepKind::drop) {
+        const std::string& key = program.name(step.output);
+        produced_by[key] = op;
+        outputs_of[op].insert(key);
+      }
     }
-    for (const std::string& k : inputs) inputs_of[&op].insert(k);
   }
   bool consumed(const Op* op, const std::string& key) const {
     auto it = inputs_of.find(op);
@@ -38,6 +44,21 @@ class Recorder final : public Observer {
   std::map<std::string, const Op*> produced_by;
   std::map<const Op*, std::set<std::string>> inputs_of, outputs_of;
 };
+
+// A key set by name: a program's inputs or outputs.
+using Described = std::map<std::string, const TensorDesc*>;
+
+Described inputs_of(const Program& p) {
+  Described d;
+  for (uint32_t s = 0; s < p.inputs(); ++s) d.emplace(p.name(s), &p.desc(s));
+  return d;
+}
+
+Described outputs_of(const Program& p) {
+  Described d;
+  for (uint32_t s : p.outputs()) d.emplace(p.name(s), &p.desc(s));
+  return d;
+}
 
 // Where each leaf op sits: the conditional branch holding it, if any.
 struct BranchOf {
@@ -84,12 +105,6 @@ struct Tree {
   }
 };
 
-std::string describe(const Item& item) {
-  return shape_str(item.tensor.sizes().vec()) + " " +
-         (item.opaque_dtype.empty() ? std::string(c10::toString(item.tensor.scalar_type()))
-                                    : item.opaque_dtype);
-}
-
 // Groups keys by (op, severity, message) so that 128 experts make one finding.
 class Grouped {
  public:
@@ -108,7 +123,7 @@ class Grouped {
       for (size_t at; (at = message.find("{keys}")) != std::string::npos;)
         message.replace(at, 6, subject);
       add_finding(out,
-                  Finding{op ? op->pos() : SourcePos{file, 0, 0}, severity, message, "roundtrip"});
+                  Finding{op ? op->pos() : Position{file, 0, 0}, severity, message, "roundtrip"});
     }
   }
 
@@ -119,7 +134,7 @@ class Grouped {
 };
 
 // `first` took `original` to the other side, `second` brought it back as `result`.
-void compare(const std::string& label, const StateDict& original, const StateDict& result,
+void compare(const std::string& label, const Described& original, const Described& result,
              const Recorder& first, const Recorder& second, const Tree& tree,
              const std::string& file, std::vector<Finding>& out) {
   Grouped grouped;
@@ -143,8 +158,8 @@ void compare(const std::string& label, const StateDict& original, const StateDic
     return it == m.end() ? nullptr : it->second;
   };
   for (const auto& [key, item] : original) {
-    const Item* back = result.find(key);
-    if (!back) {
+    auto found = result.find(key);
+    if (found == result.end()) {
       const Op* op = lookup(first.consumed_by, key);
       std::string why = declared(op, key, true);
       if (!why.empty())
@@ -158,12 +173,10 @@ void compare(const std::string& label, const StateDict& original, const StateDic
             key);
       continue;
     }
-    if (back->tensor.sizes() == item.tensor.sizes() &&
-        back->tensor.scalar_type() == item.tensor.scalar_type() &&
-        back->opaque_dtype == item.opaque_dtype)
-      continue;
+    const TensorDesc& back = *found->second;
+    if (back.same_kind(*item)) continue;
     const Op* op = lookup(second.produced_by, key);
-    std::string change = " comes back as " + describe(*back) + " instead of " + describe(item);
+    std::string change = " comes back as " + back.str() + " instead of " + item->str();
     std::string why = declared(op, key, false);
     if (!why.empty()) {
       grouped.add(op, Severity::note, label + ": {keys}" + change + " (" + why + ")", key);
@@ -172,7 +185,7 @@ void compare(const std::string& label, const StateDict& original, const StateDic
     }
   }
   for (const auto& [key, item] : result) {
-    if (original.contains(key)) continue;
+    if (original.count(key)) continue;
     const Op* op = lookup(second.produced_by, key);
     if (!op) {  // written on the way there and never taken back
       const Op* writer = lookup(first.produced_by, key);
@@ -195,59 +208,58 @@ void compare(const std::string& label, const StateDict& original, const StateDic
   grouped.flush(file, out);
 }
 
-// Runs `chain` on `dict` in place; a failure or warning becomes a finding.
-bool run(const Chain& chain, StateDict& dict, Direction d, const RunOptions& options,
-         Recorder& recorder, const std::string& label, std::vector<Finding>& out) {
+// Lowers `chain` on `inputs`; a failure or warning becomes a finding.
+std::optional<Program> run(const Chain& chain, std::vector<TensorSpec> inputs, Direction d,
+                           const Options& options, const std::string& label,
+                           std::vector<Finding>& out) {
   try {
-    for (const Warning& w : chain.run(dict, d, options, &recorder))
+    Program program = lower(chain, d, std::move(inputs), options);
+    for (const Warning& w : program.warnings())
       add_finding(out, Finding{w.pos, Severity::warning, label + ": " + w.message, "roundtrip"});
-    return true;
+    return program;
   } catch (const Error& e) {
-    SourcePos pos = e.pos().known() ? e.pos() : SourcePos{chain.file, 0, 0};
+    Position pos = e.pos().known() ? e.pos() : Position{chain.file, 0, 0};
     add_finding(out, Finding{pos, Severity::error, label + " fails on the layout: " + e.message(),
                              "roundtrip"});
-    return false;
+    return std::nullopt;
   }
 }
 
 }  // namespace
 
-std::vector<Finding> symbolic_roundtrip(const Chain& chain, const StateDict& meta_hf,
-                                        const RunOptions& options) {
+std::vector<Finding> symbolic_roundtrip(const Chain& chain, const std::vector<TensorSpec>& hf,
+                                        const Options& options) {
   std::vector<Finding> findings;
   Tree tree(chain);
-  StateDict prime = meta_hf;
-  Recorder forward;
-  if (!run(chain, prime, Direction::to_prime, options, forward, "HF -> prime", findings))
-    return findings;
-  StateDict hf = prime;
-  Recorder backward;
-  if (!run(chain, hf, Direction::to_hf, options, backward, "HF -> prime -> HF", findings))
-    return findings;
-  compare("HF -> prime -> HF", meta_hf, hf, forward, backward, tree, chain.file, findings);
-  StateDict prime_again = hf;
-  Recorder forward_again;
-  if (!run(chain, prime_again, Direction::to_prime, options, forward_again, "prime -> HF -> prime",
-           findings))
-    return findings;
-  compare("prime -> HF -> prime", prime, prime_again, backward, forward_again, tree, chain.file,
-          findings);
+  auto prime = run(chain, hf, Direction::to_prime, options, "HF -> prime", findings);
+  if (!prime) return findings;
+  auto back = run(chain, output_specs(*prime), Direction::to_hf, options, "HF -> prime -> HF",
+                  findings);
+  if (!back) return findings;
+  Recorder forward(*prime), backward(*back);
+  compare("HF -> prime -> HF", inputs_of(*prime), outputs_of(*back), forward, backward, tree,
+          chain.file, findings);
+  auto again = run(chain, output_specs(*back), Direction::to_prime, options,
+                   "prime -> HF -> prime", findings);
+  if (!again) return findings;
+  Recorder forward_again(*again);
+  compare("prime -> HF -> prime", outputs_of(*prime), outputs_of(*again), backward, forward_again,
+          tree, chain.file, findings);
   sort_findings(findings);
   return findings;
 }
 
-std::vector<Finding> check_coverage(const Chain& chain, const StateDict& meta_hf,
-                                    const RunOptions& options) {
+std::vector<Finding> check_coverage(const Chain& chain, const std::vector<TensorSpec>& hf,
+                                    const Options& options) {
   std::vector<Finding> findings;
   Tree tree(chain);
-  StateDict prime = meta_hf;
-  Recorder forward, backward;
   std::vector<Finding> failures;  // reported by symbolic_roundtrip
-  if (!run(chain, prime, Direction::to_prime, options, forward, "HF -> prime", failures))
-    return findings;
-  StateDict hf = prime;
-  if (!run(chain, hf, Direction::to_hf, options, backward, "HF -> prime -> HF", failures))
-    return findings;
+  auto prime = run(chain, hf, Direction::to_prime, options, "HF -> prime", failures);
+  if (!prime) return findings;
+  auto back = run(chain, output_specs(*prime), Direction::to_hf, options, "HF -> prime -> HF",
+                  failures);
+  if (!back) return findings;
+  Recorder forward(*prime), backward(*back);
 
   auto fired = [&](const Op* op) { return forward.fired.count(op) || backward.fired.count(op); };
   auto branch_taken = [&](const Op* op) {
@@ -294,10 +306,12 @@ std::vector<Finding> check_coverage(const Chain& chain, const StateDict& meta_hf
     }
   }
 
+  KeyIndex prime_keys;
+  for (uint32_t slot : prime->outputs()) prime_keys.emplace(prime->name(slot), slot);
   for (const KeyTemplate& expected : chain.expect_converted) {
     std::vector<std::string> left;
-    for (const TemplateMatch& m : expected.matches(prime, {}))
-      if (!forward.produced_by.count(m.key)) left.push_back(m.key);
+    for (const TemplateMatch& m : expected.matches(prime_keys, {}))
+      if (!forward.produced_by.count(std::string(m.key))) left.push_back(std::string(m.key));
     if (left.empty()) continue;
     add_finding(findings,
                 Finding{expected.pos(), Severity::warning,

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "core/state_dict.h"
+#include "core/text.h"
 
 namespace chainconv {
 
@@ -57,7 +57,7 @@ static bool valid_name(std::string_view name) {
   });
 }
 
-KeyTemplate KeyTemplate::compile(const std::string& text, const SourcePos& pos, bool prefix) {
+KeyTemplate KeyTemplate::compile(const std::string& text, const Position& pos, bool prefix) {
   KeyTemplate t;
   t.text_ = text;
   t.pos_ = pos;
@@ -143,7 +143,7 @@ bool KeyTemplate::has_placeholder(std::string_view name) const {
                      [&](const Placeholder& ph) { return ph.name == name; });
 }
 
-static bool starts_with(const std::string& s, const std::string& prefix) {
+static bool starts_with(std::string_view s, std::string_view prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
 
@@ -238,29 +238,29 @@ std::string KeyTemplate::literal_prefix(const Bindings& fixed) const {
   return prefix;
 }
 
-std::vector<TemplateMatch> KeyTemplate::matches(const StateDict& dict, const Bindings& fixed) const {
+std::vector<TemplateMatch> KeyTemplate::matches(const KeyIndex& dict, const Bindings& fixed) const {
   std::vector<TemplateMatch> found;
   const std::string prefix = literal_prefix(fixed);
   for (auto it = dict.lower_bound(prefix); it != dict.end() && starts_with(it->first, prefix); ++it) {
     TemplateMatch m;
     if (match(it->first, fixed, &m.bindings, &m.rest)) {
       m.key = it->first;
-      m.item = &it->second;
+      m.slot = it->second;
       found.push_back(std::move(m));
     }
   }
   return found;
 }
 
-bool KeyTemplate::any_match(const StateDict& dict, const Bindings& fixed) const {
-  if (placeholders_.empty() && !prefix_) return dict.contains(text_);
+bool KeyTemplate::any_match(const KeyIndex& dict, const Bindings& fixed) const {
+  if (placeholders_.empty() && !prefix_) return dict.find(text_) != dict.end();
   const std::string prefix = literal_prefix(fixed);
   for (auto it = dict.lower_bound(prefix); it != dict.end() && starts_with(it->first, prefix); ++it)
     if (match(it->first, fixed)) return true;
   return false;
 }
 
-void KeyTemplate::candidate_values(const StateDict& dict, const Bindings& fixed, const std::string& name,
+void KeyTemplate::candidate_values(const KeyIndex& dict, const Bindings& fixed, const std::string& name,
                                    std::vector<std::string>& out) const {
   const Placeholder* first_unbound = nullptr;
   for (const Piece& piece : pieces_) {

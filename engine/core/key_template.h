@@ -11,6 +11,8 @@
 // with it; what follows is carried along unchanged as the "rest".
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -25,7 +27,10 @@ class RE2;
 
 namespace chainconv {
 
-class StateDict;
+// The keys of a state dict being converted on descriptions: key -> the slot of the step
+// program holding its tensor. The key strings live in the program (they never move), so
+// the index and every match can refer to them.
+using KeyIndex = std::map<std::string_view, uint32_t, std::less<>>;
 
 // Values bound to placeholders, e.g. {layer: "3", expert: "17"}. Few names, kept in order.
 class Bindings {
@@ -53,19 +58,17 @@ struct Placeholder {
   PlaceholderType type = PlaceholderType::digits;
 };
 
-struct Item;
-
 struct TemplateMatch {
-  std::string key;
-  Bindings bindings;           // the fixed bindings plus the ones this key bound
-  std::string rest;            // prefix templates only: the part of the key after the prefix
-  const Item* item = nullptr;  // the entry, valid until the dict changes (saves a lookup)
+  std::string_view key;  // as stored in the index
+  Bindings bindings;     // the fixed bindings plus the ones this key bound
+  std::string rest;      // prefix templates only: the part of the key after the prefix
+  uint32_t slot = 0;     // the entry's slot
 };
 
 class KeyTemplate {
  public:
   // Parses and compiles `text`; throws Error at `pos` when it is malformed.
-  static KeyTemplate compile(const std::string& text, const SourcePos& pos, bool prefix = false);
+  static KeyTemplate compile(const std::string& text, const Position& pos, bool prefix = false);
 
   KeyTemplate();
   ~KeyTemplate();
@@ -75,7 +78,7 @@ class KeyTemplate {
   KeyTemplate& operator=(KeyTemplate&&) noexcept;
 
   const std::string& text() const { return text_; }
-  const SourcePos& pos() const { return pos_; }
+  const Position& pos() const { return pos_; }
   bool is_prefix() const { return prefix_; }
   const std::vector<Placeholder>& placeholders() const { return placeholders_; }
   std::vector<std::string> placeholder_names() const;
@@ -88,15 +91,15 @@ class KeyTemplate {
 
   // Every key of `dict` that matches, in lexicographic key order. Scans only the keys that
   // share the template's literal prefix (with `fixed` substituted).
-  std::vector<TemplateMatch> matches(const StateDict& dict, const Bindings& fixed) const;
-  bool any_match(const StateDict& dict, const Bindings& fixed) const;
+  std::vector<TemplateMatch> matches(const KeyIndex& dict, const Bindings& fixed) const;
+  bool any_match(const KeyIndex& dict, const Bindings& fixed) const;
 
   // Values placeholder `name` takes among the dict's keys (with `fixed` bound), appended to
   // `out` in lexicographic key order, possibly repeated. When `name` is the first unbound
   // placeholder this skips from one value's key range to the next (O(values x log K)) and
   // may include values whose keys do not match the rest of the template: a superset, for
   // callers that only need candidates.
-  void candidate_values(const StateDict& dict, const Bindings& fixed, const std::string& name,
+  void candidate_values(const KeyIndex& dict, const Bindings& fixed, const std::string& name,
                         std::vector<std::string>& out) const;
 
   // The literal text before the first placeholder not bound by `fixed`.
@@ -117,7 +120,7 @@ class KeyTemplate {
                    std::string* rest) const;
 
   std::string text_;
-  SourcePos pos_;
+  Position pos_;
   bool prefix_ = false;
   std::vector<Piece> pieces_;
   std::string suffix_;  // literal text after the last placeholder: a cheap first rejection

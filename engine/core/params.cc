@@ -4,7 +4,7 @@ namespace chainconv {
 
 std::string substitute_params(const std::string& text,
                               const std::function<const std::string*(const std::string&)>& lookup,
-                              const SourcePos& pos, const std::string& kind,
+                              const Position& pos, const std::string& kind,
                               const std::string& hint) {
   std::string out;
   size_t i = 0;

@@ -14,7 +14,7 @@ namespace chainconv {
 // is never closed.
 std::string substitute_params(const std::string& text,
                               const std::function<const std::string*(const std::string&)>& lookup,
-                              const SourcePos& pos, const std::string& kind,
+                              const Position& pos, const std::string& kind,
                               const std::string& hint = "");
 
 }  // namespace chainconv

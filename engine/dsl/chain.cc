@@ -6,20 +6,9 @@
 #include <set>
 #include <sstream>
 
-#include "dsl/compiler.h"
-
 namespace fs = std::filesystem;
 
 namespace chainconv {
-
-std::vector<Warning> Chain::run(StateDict& dict, Direction direction, const RunOptions& options,
-                                Observer* observer) const {
-  std::vector<Warning> warnings;
-  Context ctx{dict, direction, options, {}, &warnings, observer};
-  run_ops(ops, ctx);
-  return warnings;
-}
-
 namespace {
 
 // yaml-cpp accepts a key twice in one mapping and keeps one silently; a chain must not.
@@ -42,101 +31,195 @@ Node parse_yaml(const std::string& text, const std::string& name) {
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    throw Error(SourcePos{name, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
+    throw CheckError(Position{name, e.mark.line + 1, e.mark.column + 1}, "syntax",
+                     "YAML syntax error: " + e.msg);
   }
-  Node node(root, file, nullptr, SourcePos{name, 1, 1});
-  if (!node.is_map()) throw Error(SourcePos{name, 1, 1}, "a chain file must be a mapping with 'version', 'description' and 'ops'");
-  reject_duplicate_keys(node);
-  return node;
+  return Node(root, file, nullptr, Position{name, 1, 1});
 }
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(SourcePos{path, 0, 0}, "cannot read chain file: " + std::string(std::strerror(errno)));
+  if (!in) throw Error(Position{path, 0, 0}, "cannot read chain file: " + std::string(std::strerror(errno)));
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
 }
 
-class Loader {
+class SourceReader {
  public:
-  explicit Loader(Chain& chain) : chain_(chain) {}
+  SourceReader(ChainSources& out, Diagnostics* diagnostics) : out_(out), compiler_(diagnostics) {}
 
-  void load_root(const Node& root, const std::string& include_dir) {
-    root.allow_only({"version", "model_types", "description", "include", "pieces", "ops", "expect_converted"},
-                    "a chain file");
-    check_header(root);
-    Node types = root.required("model_types", "a chain file");
-    for (const Node& t : types.list("a list of model_type names")) chain_.model_types.push_back(t.str());
-    load_includes(root, include_dir);
-    load_pieces(root);
-    chain_.ops = compiler_.ops(root.required("ops", "a chain file"));
-    if (root.has("expect_converted"))
-      for (const Node& t : root["expect_converted"].list("a list of key templates"))
-        chain_.expect_converted.push_back(compiler_.key(t));
+  void read_root(const std::string& text, const std::string& name, const std::string& dir) {
+    included_.insert(fs::weakly_canonical(name, ec_).string());
+    Node root;
+    try {
+      root = parse_yaml(text, name);
+    } catch (const Error& e) {
+      return compiler_.absorb(e);  // nothing to compile: `files` stays empty
+    }
+    out_.is_chain = !root.is_map() || root.has("ops") || root.has("model_types");
+    read_includes(root, dir);
+    out_.files.push_back({name, root});
   }
 
  private:
-  void check_header(const Node& root) {
-    Node version = root.required("version", root.file() == chain_.file ? "a chain file" : "an included file");
+  void read_includes(const Node& root, const std::string& dir) {
+    if (!root.is_map() || !root.has("include")) return;
+    std::vector<Node> items;
+    try {
+      items = root["include"].list("a list of files to include");
+    } catch (const Error& e) {
+      return compiler_.absorb(e);
+    }
+    for (const Node& item : items) {
+      try {
+        read_include(item, dir);
+      } catch (const Error& e) {
+        compiler_.absorb(e);
+      }
+    }
+  }
+
+  void read_include(const Node& item, const std::string& dir) {
+    fs::path path = fs::path(dir) / item.str("a file path");
+    if (!fs::is_regular_file(path))
+      throw CheckError(item.pos(), "reference", "cannot include '" + path.string() + "': no such file");
+    if (!included_.insert(fs::weakly_canonical(path, ec_).string()).second) return;
+    std::string text;
+    try {
+      text = read_file(path.string());
+    } catch (const Error& e) {
+      throw CheckError(item.pos(), "reference", "cannot include '" + path.string() + "': " + e.message());
+    }
+    Node lib = parse_yaml(text, path.string());
+    read_includes(lib, path.parent_path().string());
+    out_.files.push_back({path.string(), lib});
+  }
+
+  ChainSources& out_;
+  Compiler compiler_;  // only for its way of reporting
+  std::set<std::string> included_;
+  std::error_code ec_;
+};
+
+// Compiles a chain's files: the header, the pieces of every file (includes first), the ops.
+class Loader {
+ public:
+  Loader(Chain& chain, Diagnostics* diagnostics) : chain_(chain), compiler_(diagnostics) {}
+
+  void load(const ChainSources& sources) {
+    for (const SourceFile& file : sources.files) {
+      guarded([&] { reject_duplicate_keys(file.root); });
+      const bool root = &file == &sources.root();
+      if (!file.root.is_map()) {
+        compiler_.report(Position{file.path, 1, 1}, "schema",
+                         "a chain file must be a mapping with 'version', 'description' and 'ops'");
+        continue;
+      }
+      if (root) {
+        if (sources.is_chain) {
+          load_chain(file.root);
+        } else {
+          guarded([&] { file.root.allow_only({"version", "description", "include", "pieces"}, "an included file"); });
+          guarded([&] { check_header(file.root, false); });
+          load_pieces(file.root);
+        }
+      } else {
+        chain_.includes.push_back(file.path);
+        guarded([&] { file.root.allow_only({"version", "description", "include", "pieces"}, "an included file"); });
+        guarded([&] { check_header(file.root, false); });
+        load_pieces(file.root);
+      }
+    }
+  }
+
+ private:
+  template <class Body>
+  void guarded(Body&& body) {
+    try {
+      body();
+    } catch (const Error& e) {
+      compiler_.absorb(e);
+    }
+  }
+
+  void load_chain(const Node& root) {
+    guarded([&] {
+      root.allow_only({"version", "model_types", "description", "include", "pieces", "ops", "expect_converted"},
+                      "a chain file");
+    });
+    guarded([&] { check_header(root, true); });
+    guarded([&] {
+      Node types = root.required("model_types", "a chain file");
+      for (const Node& t : types.list("a list of model_type names")) chain_.model_types.push_back(t.str());
+    });
+    load_pieces(root);
+    guarded([&] { chain_.ops = compiler_.ops(root.required("ops", "a chain file")); });
+    if (root.has("expect_converted"))
+      guarded([&] {
+        for (const Node& t : root["expect_converted"].list("a list of key templates"))
+          chain_.expect_converted.push_back(compiler_.key(t));
+      });
+  }
+
+  void check_header(const Node& root, bool is_chain) {
+    Node version = root.required("version", is_chain ? "a chain file" : "an included file");
     if (version.integer("a version number") != 1)
       throw version.error("unsupported chain format version " + version.str() + " (this build reads version 1)");
     Node description = root.required("description", "a chain file");
     std::string text = description.str("a description");
-    if (root.file() == chain_.file) chain_.description = text;
-  }
-
-  void load_includes(const Node& root, const std::string& dir) {
-    if (!root.has("include")) return;
-    for (const Node& item : root["include"].list("a list of files to include")) {
-      fs::path path = fs::path(dir) / item.str("a file path");
-      std::error_code ec;
-      fs::path canonical = fs::weakly_canonical(path, ec);
-      if (!fs::is_regular_file(path)) throw item.error("cannot include '" + path.string() + "': no such file");
-      if (!included_.insert(canonical.string()).second) continue;  // already included
-      chain_.includes.push_back(path.string());
-      Node lib = parse_yaml(read_file(path.string()), path.string());
-      lib.allow_only({"version", "description", "include", "pieces"}, "an included file");
-      check_header(lib);
-      load_includes(lib, path.parent_path().string());
-      load_pieces(lib);
-    }
+    if (is_chain) chain_.description = text;
   }
 
   void load_pieces(const Node& root) {
     if (!root.has("pieces")) return;
-    for (const auto& [key, value] : root["pieces"].entries("a mapping of piece names to pieces")) {
-      PieceDef piece;
-      piece.name = key.str("a piece name");
-      piece.pos = key.pos();
-      value.allow_only({"doc", "params", "ops"}, "piece '" + piece.name + "'");
-      if (value.has("doc")) {
-        Node doc = value["doc"];
-        if (!doc.is_scalar()) throw doc.error("expected a description");
-        piece.doc = doc.yaml().Scalar();  // prose: ${param} here is documentation, not substituted
-      }
-      if (value.has("params"))
-        for (const Node& p : value["params"].list("a list of parameter names")) piece.params.push_back(p.str());
-      piece.ops = value.required("ops", "piece '" + piece.name + "'");
-      piece.ops.list("a list of ops");  // checked now; compiled where it is used
-      chain_.pieces.push_back({piece.name, piece.params, piece.doc, piece.pos});
-      compiler_.define_piece(std::move(piece));
+    std::vector<std::pair<Node, Node>> entries;
+    guarded([&] { entries = root["pieces"].entries("a mapping of piece names to pieces"); });
+    for (const auto& [key, value] : entries) {
+      guarded([&, &key = key, &value = value] {
+        PieceDef piece;
+        piece.name = key.str("a piece name");
+        piece.pos = key.pos();
+        value.allow_only({"doc", "params", "ops"}, "piece '" + piece.name + "'");
+        if (value.has("doc")) {
+          Node doc = value["doc"];
+          if (!doc.is_scalar()) throw doc.error("expected a description");
+          piece.doc = doc.yaml().Scalar();  // prose: ${param} here is documentation, not substituted
+        }
+        if (value.has("params"))
+          for (const Node& p : value["params"].list("a list of parameter names")) piece.params.push_back(p.str());
+        piece.ops = value.required("ops", "piece '" + piece.name + "'");
+        piece.ops.list("a list of ops");  // checked now; compiled where it is used
+        chain_.pieces.push_back({piece.name, piece.params, piece.doc, piece.pos});
+        compiler_.define_piece(std::move(piece));
+      });
     }
   }
 
   Chain& chain_;
   Compiler compiler_;
-  std::set<std::string> included_;
 };
 
 }  // namespace
 
+ChainSources parse_chain_sources(const std::string& yaml, const std::string& name,
+                                 const std::string& include_dir, Diagnostics* diagnostics) {
+  ChainSources sources;
+  SourceReader(sources, diagnostics).read_root(yaml, name, include_dir);
+  return sources;
+}
+
+std::unique_ptr<Chain> compile_chain(const ChainSources& sources, Diagnostics* diagnostics) {
+  auto chain = std::make_unique<Chain>();
+  if (sources.files.empty()) return chain;  // the root did not parse (recorded)
+  chain->file = sources.root().path;
+  Loader(*chain, diagnostics).load(sources);
+  return chain;
+}
+
 std::unique_ptr<Chain> load_chain_string(const std::string& yaml, const std::string& name,
                                          const std::string& include_dir) {
-  auto chain = std::make_unique<Chain>();
-  chain->file = name;
-  Loader(*chain).load_root(parse_yaml(yaml, name), include_dir);
-  return chain;
+  return compile_chain(parse_chain_sources(yaml, name, include_dir, nullptr), nullptr);
 }
 
 std::unique_ptr<Chain> load_chain_file(const std::string& path) {

@@ -1,10 +1,12 @@
-// A loaded, compiled chain and how to run it.
+// A chain: loaded from YAML (with its includes), compiled into ops. No LibTorch: a chain
+// lowers to a step program (program/lower.h), which the executors play.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "dsl/compiler.h"
 #include "ops/op.h"
 
 namespace chainconv {
@@ -13,7 +15,7 @@ struct PieceInfo {
   std::string name;
   std::vector<std::string> params;
   std::string doc;
-  SourcePos pos;
+  Position pos;
 };
 
 struct Chain {
@@ -27,22 +29,37 @@ struct Chain {
   // Checks only: templates no key may still match after forward (e.g. a leftover per-expert
   // key); chainlint's coverage check warns about untouched keys that do.
   std::vector<KeyTemplate> expect_converted;
-
-  // Converts `dict` in place. Warnings are returned (or thrown, with options.strict).
-  std::vector<Warning> run(StateDict& dict, Direction direction, const RunOptions& options = {},
-                           Observer* observer = nullptr) const;
-  std::vector<Warning> to_prime(StateDict& dict, const RunOptions& options = {}) const {
-    return run(dict, Direction::to_prime, options);
-  }
-  std::vector<Warning> to_hf(StateDict& dict, const RunOptions& options = {}) const {
-    return run(dict, Direction::to_hf, options);
-  }
 };
 
-// Loading parses the YAML (keeping positions), checks the structure, expands pieces and
-// includes, and compiles every template. Errors are chainconv::Error with file:line:col.
+// One parsed file of a chain: the chain itself or a file it includes.
+struct SourceFile {
+  std::string path;  // as it appears in positions
+  Node root;
+};
+
+// A chain's files, parsed (YAML syntax and includes resolved), not yet compiled.
+struct ChainSources {
+  std::vector<SourceFile> files;  // included files in the order their pieces are defined
+                                  // (an include's includes first), the chain itself last
+  // False for a file with neither `ops` nor `model_types`: a library of pieces to include.
+  bool is_chain = true;
+  const SourceFile& root() const { return files.back(); }
+};
+
+// Parses `yaml` (named `name` in positions) and every file it includes, resolved against
+// `include_dir`. Without diagnostics the first problem is thrown as an Error; with them,
+// syntax errors ("syntax") and includes that cannot be read ("reference") are recorded and
+// parsing goes on without them.
+ChainSources parse_chain_sources(const std::string& yaml, const std::string& name,
+                                 const std::string& include_dir, Diagnostics* diagnostics);
+
+// Compiles parsed sources. Without diagnostics the first problem is thrown as an Error;
+// with them every problem is recorded (each op that fails is left out) and a chain comes
+// back, to be checked but never run unless no error was recorded.
+std::unique_ptr<Chain> compile_chain(const ChainSources& sources, Diagnostics* diagnostics);
+
+// Parse and compile; errors are Errors with file:line:col.
 std::unique_ptr<Chain> load_chain_file(const std::string& path);
-// `name` stands in for the file name in messages; includes resolve against `include_dir`.
 std::unique_ptr<Chain> load_chain_string(const std::string& yaml, const std::string& name = "<string>",
                                          const std::string& include_dir = ".");
 

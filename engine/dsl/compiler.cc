@@ -2,12 +2,30 @@
 
 #include <algorithm>
 
+#include "core/text.h"
 #include "ops/registry.h"
 
 namespace chainconv {
 
+void Compiler::report(const CheckError& problem) {
+  if (!diagnostics_) throw problem;
+  diagnostics_->push_back(Finding{problem.pos(), Severity::error, problem.message(), problem.check()});
+}
+
+void Compiler::absorb(const Error& e) {
+  if (const auto* check = dynamic_cast<const CheckError*>(&e)) return report(*check);
+  report(e.pos(), "schema", e.message());
+}
+
 KeyTemplate Compiler::key(const Node& node, bool prefix) const {
-  return KeyTemplate::compile(node.str(prefix ? "a key prefix" : "a key template"), node.pos(), prefix);
+  const std::string text = node.str(prefix ? "a key prefix" : "a key template");
+  try {
+    return KeyTemplate::compile(text, node.pos(), prefix);
+  } catch (const CheckError&) {
+    throw;
+  } catch (const Error& e) {
+    throw CheckError(e.pos(), "template", e.message());
+  }
 }
 
 std::vector<KeyTemplate> Compiler::keys(const Node& node) const {
@@ -18,14 +36,21 @@ std::vector<KeyTemplate> Compiler::keys(const Node& node) const {
 
 OpList Compiler::ops(const Node& list) {
   OpList result;
-  for (const Node& item : list.list("a list of ops")) result.push_back(op(item));
+  for (const Node& item : list.list("a list of ops")) {
+    try {
+      result.push_back(op(item));
+    } catch (const Error& e) {
+      if (!collecting()) throw;
+      absorb(e);
+    }
+  }
   return result;
 }
 
 static std::string known_op_names() {
-  std::string names;
-  for (const OpKind& kind : op_kinds()) names += (names.empty() ? "" : ", ") + std::string(kind.name);
-  return names;
+  std::vector<std::string> names;
+  for (const OpKind& kind : op_kinds()) names.emplace_back(kind.name);
+  return join(names);
 }
 
 OpPtr Compiler::op(const Node& node) {
@@ -59,7 +84,8 @@ Node Compiler::args(const Node& op, const std::string& kind, const std::vector<s
 void Compiler::define_piece(PieceDef piece) {
   auto [it, inserted] = pieces_.try_emplace(piece.name, piece);
   if (!inserted)
-    throw Error(piece.pos, "piece '" + piece.name + "' is already defined at " + it->second.pos.str());
+    report(piece.pos, "reference",
+           "piece '" + piece.name + "' is already defined at " + it->second.pos.str());
 }
 
 const PieceDef* Compiler::find_piece(const std::string& name) const {
@@ -70,7 +96,8 @@ const PieceDef* Compiler::find_piece(const std::string& name) const {
 Compiler::UseGuard::UseGuard(Compiler& c, const std::string& name, const Node& at) : compiler(c) {
   auto& stack = c.use_stack_;
   if (std::find(stack.begin(), stack.end(), name) != stack.end())
-    throw at.error("piece '" + name + "' uses itself (through " + stack.front() + ")");
+    throw CheckError(at.pos(), "reference",
+                     "piece '" + name + "' uses itself (through " + stack.front() + ")");
   stack.push_back(name);
 }
 

@@ -1,6 +1,10 @@
 // Parse, then compile: turns the YAML of a chain (and the files it includes) into a tree of
 // compiled ops. Templates are compiled once here; pieces are expanded with their
-// parameters; every error carries the file:line:col where it arose.
+// parameters; every problem carries the file:line:col where it arose and the check it
+// belongs to.
+//
+// A compiler either stops at the first error (loading a chain to run it: the Error is
+// thrown) or collects every problem as a finding and goes on with the next op (chainlint).
 #pragma once
 
 #include <map>
@@ -18,15 +22,32 @@ struct PieceDef {
   std::vector<std::string> params;
   std::string doc;
   Node ops;
-  SourcePos pos;
+  Position pos;
 };
+
+// Where a compiler's problems go: nullptr throws each at once.
+using Diagnostics = std::vector<Finding>;
 
 class Compiler {
  public:
-  // Key templates (scalars), compiled with the node's position.
+  explicit Compiler(Diagnostics* diagnostics = nullptr) : diagnostics_(diagnostics) {}
+
+  // Reports a problem: thrown at once without a diagnostics sink, recorded with one (the
+  // caller then goes on; what it builds is never run, since the chain has errors).
+  void report(const CheckError& problem);
+  void report(const Position& pos, const std::string& check, const std::string& message) {
+    report(CheckError(pos, check, message));
+  }
+  bool collecting() const { return diagnostics_ != nullptr; }
+  // Records what `e` says under its check ("schema" for a plain Error), or rethrows it.
+  void absorb(const Error& e);
+
+  // Key templates (scalars), compiled with the node's position. A malformed one is a
+  // "template" error, an unknown ${param} in it a "reference" error.
   KeyTemplate key(const Node& node, bool prefix = false) const;
   std::vector<KeyTemplate> keys(const Node& node) const;  // one or a list
 
+  // A list of ops; with diagnostics, an op that fails is reported and left out.
   OpList ops(const Node& list);
   OpPtr op(const Node& node);
   // The single argument mapping of a one-key op such as `rename: {...}`.
@@ -37,6 +58,9 @@ class Compiler {
   const PieceDef* find_piece(const std::string& name) const;
   const std::map<std::string, PieceDef>& pieces() const { return pieces_; }
 
+  // How many piece uses enclose what is being compiled.
+  size_t use_depth() const { return use_stack_.size(); }
+
   // Guards against a piece that uses itself.
   struct UseGuard {
     UseGuard(Compiler& c, const std::string& name, const Node& at);
@@ -45,6 +69,7 @@ class Compiler {
   };
 
  private:
+  Diagnostics* diagnostics_;
   std::map<std::string, PieceDef> pieces_;
   std::vector<std::string> use_stack_;
 };

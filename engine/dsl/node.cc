@@ -7,16 +7,16 @@
 namespace chainconv {
 
 Node::Node(YAML::Node yaml, std::shared_ptr<const std::string> file,
-           std::shared_ptr<const PieceParams> params, SourcePos fallback)
+           std::shared_ptr<const PieceParams> params, Position fallback)
     : yaml_(std::move(yaml)), file_(std::move(file)), params_(std::move(params)),
       fallback_(std::move(fallback)) {}
 
-SourcePos Node::pos() const {
+Position Node::pos() const {
   if (yaml_.IsDefined()) {
     YAML::Mark mark = yaml_.Mark();
-    if (mark.line >= 0) return SourcePos{*file_, mark.line + 1, mark.column + 1};
+    if (mark.line >= 0) return Position{*file_, mark.line + 1, mark.column + 1};
   }
-  return fallback_.known() ? fallback_ : SourcePos{*file_, 0, 0};
+  return fallback_.known() ? fallback_ : Position{*file_, 0, 0};
 }
 
 std::string Node::describe_kind() const {
@@ -33,8 +33,12 @@ std::string Node::str(const std::string& what) const {
     auto found = params_->find(name);
     return found == params_->end() ? nullptr : &found->second;
   };
-  return substitute_params(yaml_.Scalar(), lookup, pos(), "piece parameter",
-                           params_ ? "" : " (parameters exist only inside a piece)");
+  try {
+    return substitute_params(yaml_.Scalar(), lookup, pos(), "piece parameter",
+                             params_ ? "" : " (parameters exist only inside a piece)");
+  } catch (const Error& e) {
+    throw CheckError(e.pos(), "reference", e.message());
+  }
 }
 
 int64_t Node::integer(const std::string& what) const {

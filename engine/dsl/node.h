@@ -17,13 +17,26 @@ namespace chainconv {
 
 using PieceParams = std::map<std::string, std::string>;
 
+// An error in a chain file found by a check other than the schema's structure: "reference",
+// "placeholder", "template", "lossy", ... (chainlint files each finding under its check).
+// A plain Error from reading a node is a "schema" problem.
+class CheckError : public Error {
+ public:
+  CheckError(Position pos, std::string check, const std::string& message)
+      : Error(std::move(pos), message), check_(std::move(check)) {}
+  const std::string& check() const { return check_; }
+
+ private:
+  std::string check_;
+};
+
 class Node {
  public:
   Node() : file_(std::make_shared<const std::string>()) {}
   Node(YAML::Node yaml, std::shared_ptr<const std::string> file,
-       std::shared_ptr<const PieceParams> params = nullptr, SourcePos fallback = {});
+       std::shared_ptr<const PieceParams> params = nullptr, Position fallback = {});
 
-  SourcePos pos() const;
+  Position pos() const;
   const std::string& file() const { return *file_; }
   bool defined() const { return yaml_.IsDefined() && !yaml_.IsNull(); }
   bool is_map() const { return yaml_.IsMap(); }
@@ -57,7 +70,7 @@ class Node {
   YAML::Node yaml_;
   std::shared_ptr<const std::string> file_;
   std::shared_ptr<const PieceParams> params_;
-  SourcePos fallback_;
+  Position fallback_;
 };
 
 }  // namespace chainconv

@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/config.h"
 #include "core/error.h"
 #include "io/mapped_file.h"
 
@@ -122,36 +123,23 @@ std::shared_ptr<MappedFile> Checkpoint::mapped(size_t index) const {
   return slot;
 }
 
-Item Checkpoint::load(const std::string& key) const {
-  const Location& loc = locate(key);
-  return mapped_item(mapped(loc.file), *loc.entry);
+std::vector<TensorSpec> Checkpoint::specs() const {
+  std::vector<TensorSpec> specs;
+  specs.reserve(tensors_.size());
+  for (const auto& [key, loc] : tensors_) specs.push_back({key, loc.entry->shape, loc.entry->dtype});
+  return specs;
 }
 
-StateDict read_checkpoint_layout(const std::string& dir) {
-  Checkpoint ckpt = Checkpoint::open(dir);
-  StateDict layout;
-  for (const auto& [key, loc] : ckpt.tensors()) layout.insert(key, meta_item(*loc.entry));
-  return layout;
-}
-
-std::string read_config_text(const std::string& dir) {
-  fs::path path = fs::path(dir) / "config.json";
-  if (!fs::is_regular_file(path))
-    throw Error(dir + ": no config.json (needed for the model_type; or pass --chain)");
-  return read_text(path);
+std::vector<TensorSpec> read_checkpoint_layout(const std::string& dir) {
+  return Checkpoint::open(dir).specs();
 }
 
 std::string read_model_type(const std::string& dir) {
   fs::path path = fs::path(dir) / "config.json";
-  json config;
-  try {
-    config = json::parse(read_config_text(dir));
-  } catch (const json::exception& e) {
-    throw Error(path.string() + ": not valid JSON: " + e.what());
-  }
-  if (!config.is_object() || !config.contains("model_type") || !config["model_type"].is_string())
-    throw Error(path.string() + ": no \"model_type\" string");
-  return config["model_type"].get<std::string>();
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec))
+    throw Error(dir + ": no config.json (needed for the model_type; or pass --chain)");
+  return model_type_of(read_config_file(path.string()), path.string());
 }
 
 }  // namespace chainconv

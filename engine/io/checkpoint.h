@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/state_dict.h"
+#include "core/tensor_desc.h"
 #include "io/safetensors.h"
 
 namespace chainconv {
@@ -38,8 +38,8 @@ class Checkpoint {
 
   // The mapping of weight file `index` (mapped on first use, shared afterwards).
   std::shared_ptr<MappedFile> mapped(size_t index) const;
-  // A view of one tensor's bytes (zero copy).
-  Item load(const std::string& key) const;
+  // Every tensor's key, shape and dtype, in key order.
+  std::vector<TensorSpec> specs() const;
 
  private:
   std::string dir_;
@@ -48,12 +48,10 @@ class Checkpoint {
   std::shared_ptr<std::vector<std::shared_ptr<MappedFile>>> mappings_;
 };
 
-// The names, dtypes and shapes of a checkpoint directory's tensors, as meta tensors (no
-// data is read): the layout the checks run a chain on.
-StateDict read_checkpoint_layout(const std::string& dir);
+// The names, dtypes and shapes of a checkpoint directory's tensors (no data is read): the
+// layout the checks run a chain on.
+std::vector<TensorSpec> read_checkpoint_layout(const std::string& dir);
 
-// config.json of `dir`, parsed; throws Error if it is missing or malformed.
-std::string read_config_text(const std::string& dir);
 // The "model_type" field of config.json; throws Error if missing.
 std::string read_model_type(const std::string& dir);
 

@@ -5,11 +5,15 @@
 #include <filesystem>
 #include <set>
 
-#include "core/dtypes.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "dsl/chain.h"
+#include "io/compute.h"
+#include "io/file_executor.h"
 #include "io/fs_util.h"
 #include "io/mapped_file.h"
+#include "program/lineage.h"
+#include "program/lower.h"
 #include "registry/chain_registry.h"
 
 namespace fs = std::filesystem;
@@ -31,17 +35,28 @@ std::vector<PlannedGroup> group_inputs(const Checkpoint& source) {
   return groups;
 }
 
-// The chain run on one group's inputs, as meta tensors or as views of the mapped files.
-GroupTrace run_group(const ConversionPlan& plan, const PlannedGroup& group,
-                     const std::vector<const KeyTemplate*>& templates, bool real, StateDict& dict) {
-  std::map<std::string, ByteRun> locations;
+// How an output was made, by the steps on its way.
+std::string_view how_made(const Program& program, const Lineage& lineage) {
+  if (lineage.created) return "synthesised";
+  bool split = false;
+  for (size_t i : lineage.steps) {
+    const Step& step = program.step(i);
+    if (step.kind == StepKind::stack || step.kind == StepKind::concat) return "stacked";
+    if (step.kind == StepKind::view && step.view.kind != ViewSpec::Kind::squeeze) split = true;
+  }
+  return split ? "split" : "moved";
+}
+
+// The chain lowered on one group's inputs (their headers).
+Program lower_group(const ConversionPlan& plan, const PlannedGroup& group) {
+  std::vector<TensorSpec> specs;
+  specs.reserve(group.inputs.size());
   for (const std::string& key : group.inputs) {
-    const Checkpoint::Location& loc = plan.source.locate(key);
-    dict.insert(key, real ? plan.source.load(key) : meta_item(*loc.entry));
-    locations[key] = ByteRun{loc.file, loc.entry->offset, loc.entry->nbytes};
+    const TensorEntry& entry = *plan.source.locate(key).entry;
+    specs.push_back({key, entry.shape, entry.dtype});
   }
   try {
-    return trace_group(*plan.chain, plan.direction, plan.run, templates, dict, locations);
+    return lower(*plan.chain, plan.direction, std::move(specs), plan.run);
   } catch (const Error& e) {
     std::string where =
         group.prefix.empty() ? "the keys outside any layer" : "layer group '" + group.prefix + "'";
@@ -81,6 +96,22 @@ bool is_weight_file(const std::string& name) {
 
 }  // namespace
 
+std::string layer_group_of(const std::string& key) {
+  size_t pos = 0;
+  while (true) {
+    size_t end = key.find('.', pos);
+    if (end == std::string::npos) return "";
+    if (key.compare(pos, end - pos, "layers") == 0) {
+      size_t next = key.find('.', end + 1);
+      if (next == std::string::npos) return "";
+      bool digits = next > end + 1;
+      for (size_t i = end + 1; i < next; ++i) digits &= key[i] >= '0' && key[i] <= '9';
+      if (digits) return key.substr(0, next + 1);
+    }
+    pos = end + 1;
+  }
+}
+
 std::string resolve_chain_file(const std::string& src, const ConvertOptions& options) {
   if (!options.chain_file.empty()) {
     if (!fs::is_regular_file(options.chain_file))
@@ -100,23 +131,12 @@ std::string resolve_chain_file(const std::string& src, const ConvertOptions& opt
   return registry.chain_for(model_type);
 }
 
-std::string_view ConversionPlan::how(const PlannedOutput& out) const {
-  if (out.sources.empty()) return "synthesised";
-  if (out.sources.size() > 1) return "stacked";
-  const PlannedGroup& group = groups[out.group];
-  for (size_t other : group.outputs)
-    if (outputs[other].key != out.key && outputs[other].sources.size() == 1 &&
-        outputs[other].sources[0] == out.sources[0])
-      return "split";
-  return "moved";
-}
-
 PlanSummary ConversionPlan::summary() const {
   PlanSummary s;
   s.bytes_in = source.total_bytes();
   s.dropped = dropped.size();
   for (const PlannedOutput& out : outputs) {
-    std::string_view how_made = how(out);
+    const std::string_view how_made = out.how;
     if (how_made == "synthesised")
       ++s.synthesised;
     else if (how_made == "stacked")
@@ -145,27 +165,51 @@ ConversionPlan plan_conversion(const std::string& src, const ConvertOptions& opt
   plan.run = options.run;
   plan.source = Checkpoint::open(src);
   plan.groups = group_inputs(plan.source);
-  const auto templates = value_map_templates(*plan.chain, plan.direction);
   for (size_t g = 0; g < plan.groups.size(); ++g) {
+    if (options.cancelled && options.cancelled()) throw Error("interrupted");
     PlannedGroup& group = plan.groups[g];
-    StateDict dict;
-    GroupTrace trace = run_group(plan, group, templates, /*real=*/false, dict);
-    group.needs_values = trace.needs_values();
-    for (TracedOutput& t : trace.outputs) {
+    auto program = std::make_shared<const Program>(lower_group(plan, group));
+    std::vector<ByteRun> locations;
+    locations.reserve(program->inputs());
+    for (uint32_t s = 0; s < program->inputs(); ++s) {
+      const Checkpoint::Location& loc = plan.source.locate(program->name(s));
+      locations.push_back(ByteRun{loc.file, loc.entry->offset, loc.entry->nbytes});
+    }
+    const std::vector<OutputBytes> bytes = output_bytes(*program, locations);
+    std::vector<bool> used(program->inputs(), false);
+    for (size_t k = 0; k < program->outputs().size(); ++k) {
+      const uint32_t slot = program->outputs()[k];
+      const TensorDesc& d = program->desc(slot);
+      const Lineage lineage = lineage_of(*program, slot);
       PlannedOutput out;
-      out.key = t.key;
-      out.dtype = dtype_of(t.item);
-      out.shape = t.item.tensor.sizes().vec();
-      out.nbytes = static_cast<uint64_t>(t.item.tensor.numel()) * t.item.tensor.element_size();
-      out.sources = std::move(t.sources);
-      out.ops = std::move(t.ops);
-      out.computed = t.computed || (!t.runs && !out.sources.empty());
-      if (!out.computed) out.runs = std::move(t.runs);
+      out.key = program->name(slot);
+      out.dtype = std::string(d.dtype->name);
+      out.shape = d.shape;
+      out.nbytes = d.nbytes();
+      for (uint32_t source : lineage.sources) {
+        out.sources.push_back(program->name(source));
+        used[source] = true;
+      }
+      std::sort(out.sources.begin(), out.sources.end(),
+                [](const auto& a, const auto& b) { return natural_less(a, b); });
+      out.ops = ops_of(*program, lineage.steps);
+      out.how = how_made(*program, lineage);
+      out.computed = bytes[k].from == OutputBytes::From::computed;
+      if (bytes[k].from == OutputBytes::From::runs) out.runs = bytes[k].runs;
+      group.needs_values |= out.computed;
       out.group = g;
+      out.index = k;
       plan.outputs.push_back(std::move(out));
     }
-    plan.dropped.insert(trace.dropped.begin(), trace.dropped.end());
-    plan.warnings.insert(plan.warnings.end(), trace.warnings.begin(), trace.warnings.end());
+    // Inputs that a drop step removed and no output is made from.
+    for (const Step& step : program->steps()) {
+      if (step.kind != StepKind::drop) continue;
+      for (uint32_t source : lineage_of(*program, program->operand(step, 0)).sources)
+        if (!used[source]) plan.dropped.emplace(program->name(source), step.op);
+    }
+    plan.warnings.insert(plan.warnings.end(), program->warnings().begin(),
+                         program->warnings().end());
+    group.program = std::move(program);
   }
   std::sort(
       plan.outputs.begin(), plan.outputs.end(),
@@ -194,7 +238,6 @@ void write_conversion(const ConversionPlan& plan, const std::string& dir,
   }
   SafetensorsWriter writer(dir, std::move(specs), options.max_shard_size, check,
                            WriterSettings{options.copy_threads, options.sync_to_disk});
-  const auto templates = value_map_templates(*plan.chain, plan.direction);
   const std::string_view stage = options.progress_stage;
   report(options, stage, 0, plan.outputs.size(), 0, bytes_total);
   writer.on_progress([&](size_t tensors, uint64_t bytes) {
@@ -202,27 +245,36 @@ void write_conversion(const ConversionPlan& plan, const std::string& dir,
   });
   for (const PlannedGroup& group : plan.groups) {
     check();
-    StateDict values;
-    if (group.needs_values) run_group(plan, group, templates, /*real=*/true, values);
+    std::vector<size_t> computed;  // indices among the group program's outputs
     for (size_t index : group.outputs) {
       const PlannedOutput& out = plan.outputs[index];
-      if (!out.computed && out.runs) {
+      if (out.computed) {
+        computed.push_back(out.index);
+      } else if (out.runs) {
         writer.copy(out.key, *out.runs, sources);  // queued: copied in the background
-      } else if (!out.computed) {
-        writer.zero(out.key);  // synthesised: the chain leaves it uninitialised
       } else {
-        const Item* item = values.find(out.key);
-        if (!item || dtype_of(*item) != out.dtype || item->tensor.sizes().vec() != out.shape)
-          throw Error("internal: '" + out.key +
-                      "' differs between the plan and the conversion of its values");
-        writer.write(out.key, *item);
+        writer.zero(out.key);  // synthesised: the chain leaves it uninitialised
       }
     }
-    if (group.needs_values)
-      for (const std::string& key : group.inputs) {
-        const Checkpoint::Location& loc = plan.source.locate(key);
-        sources[loc.file]->release(loc.entry->offset, loc.entry->nbytes);
-      }
+    if (computed.empty()) continue;
+    const Program& program = *group.program;
+    std::vector<const uint8_t*> inputs;
+    for (uint32_t s = 0; s < program.inputs(); ++s) {
+      const Checkpoint::Location& loc = plan.source.locate(program.name(s));
+      inputs.push_back(sources[loc.file]->data() + loc.entry->offset);
+    }
+    compute_backend().run(program, inputs, computed,
+                          [&](size_t k, const void* data, uint64_t nbytes) {
+                            const uint32_t slot = program.outputs()[k];
+                            if (nbytes != program.desc(slot).nbytes())
+                              throw Error("internal: '" + program.name(slot) +
+                                          "' differs between the plan and its computed values");
+                            writer.write(program.name(slot), data, nbytes);
+                          });
+    for (uint32_t s = 0; s < program.inputs(); ++s) {
+      const Checkpoint::Location& loc = plan.source.locate(program.name(s));
+      sources[loc.file]->release(loc.entry->offset, loc.entry->nbytes);
+    }
   }
   writer.finish();
 }

@@ -1,9 +1,10 @@
-// Converting a checkpoint directory with a chain, streaming: the plan runs the chain on the
-// headers alone (meta tensors), one layer group at a time, and learns where every output's
-// bytes lie in the inputs; the conversion then writes each group's outputs straight into
-// their places in the output shards, copying input bytes file to file, and runs the chain
-// on real values only for the groups with a value transform. Peak memory is about one
-// layer group (usually far less), never the model.
+// Converting a checkpoint directory with a chain, streaming: the plan lowers the chain on
+// the headers alone, one layer group at a time, and the file executor learns from each
+// group's step program where every output's bytes lie in the inputs; the conversion then
+// writes each group's outputs straight into their places in the output shards, copying
+// input bytes file to file, and hands only the outputs of computed steps to the ATen
+// executor (io/compute.h). Peak memory is about one layer group (usually far less), never
+// the model.
 #pragma once
 
 #include <functional>
@@ -12,10 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "io/byte_runs.h"
 #include "io/checkpoint.h"
-#include "io/trace.h"
 #include "io/writer.h"
 #include "ops/op.h"
+#include "program/program.h"
 
 namespace chainconv {
 
@@ -31,7 +33,7 @@ struct ConvertOptions {
   Direction direction = Direction::to_prime;
   std::string chain_file;  // empty: the registry's chain for config.json's model_type
   std::string chains_dir;  // empty: default_chains_dir()
-  RunOptions run;
+  Options run;
   uint64_t max_shard_size = kDefaultMaxShardSize;
   bool force = false;         // replace an existing destination
   bool verify = false;        // convert the result back and compare it with the source
@@ -52,16 +54,19 @@ struct PlannedOutput {
   uint64_t nbytes = 0;
   std::vector<std::string> sources;
   std::vector<const Op*> ops;
+  std::string_view how;          // "moved", "stacked", "split" or "synthesised"
   bool computed = false;         // written from values the chain computes
   std::optional<ByteRuns> runs;  // otherwise copied from these runs (or zero-filled)
   size_t group = 0;
+  size_t index = 0;  // among its group program's outputs
 };
 
 struct PlannedGroup {
   std::string prefix;  // "" for the keys outside any layer
-  std::vector<std::string> inputs;
-  std::vector<size_t> outputs;  // indices into ConversionPlan::outputs
+  std::vector<std::string> inputs;  // in key order: the program's input slots
+  std::vector<size_t> outputs;      // indices into ConversionPlan::outputs
   bool needs_values = false;
+  std::shared_ptr<const Program> program;  // the group's conversion
 };
 
 struct PlanSummary {
@@ -73,7 +78,7 @@ struct ConversionPlan {
   std::shared_ptr<const Chain> chain;
   std::string chain_file;
   Direction direction = Direction::to_prime;
-  RunOptions run;
+  Options run;
   Checkpoint source;
   std::vector<PlannedGroup> groups;
   std::vector<PlannedOutput> outputs;        // natural key order
@@ -81,9 +86,12 @@ struct ConversionPlan {
   std::vector<Warning> warnings;
 
   PlanSummary summary() const;
-  // "moved", "stacked", "split" or "synthesised": how an output relates to its inputs.
-  std::string_view how(const PlannedOutput& out) const;
 };
+
+// The layer group a key belongs to: its prefix up to and including the numeric segment
+// after a `layers` segment ("model.layers.3.", "backbone.layers.3.", "mtp.layers.0."), or ""
+// for keys outside any layer (embeddings, final norm, lm_head, vision tower, ...).
+std::string layer_group_of(const std::string& key);
 
 // The chain for `src` under `options`: --chain, or config.json's model_type via the registry.
 std::string resolve_chain_file(const std::string& src, const ConvertOptions& options);

@@ -6,8 +6,6 @@
 // tensor is touched; every error names the file and, where there is one, the tensor.
 #pragma once
 
-#include <ATen/core/Tensor.h>
-
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -16,7 +14,6 @@
 #include <vector>
 
 #include "core/dtypes.h"
-#include "core/state_dict.h"
 
 namespace chainconv {
 
@@ -47,11 +44,5 @@ SafetensorsHeader read_safetensors_header(const std::string& path);
 SafetensorsHeader parse_safetensors_header(const std::string& path, std::string_view json,
                                            uint64_t file_size);
 
-// A tensor of the entry's shape and dtype holding no data, for planning and checks.
-Item meta_item(const TensorEntry& entry);
-// A zero-copy view of the entry's bytes in `file` (which must be the entry's file); the
-// tensor keeps the mapping alive. Opaque dtypes (FP8, ...) come back as same-width integer
-// tensors with Item::opaque_dtype set.
-Item mapped_item(const std::shared_ptr<MappedFile>& file, const TensorEntry& entry);
 
 }  // namespace chainconv

@@ -15,6 +15,7 @@
 
 #include "core/dtypes.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "io/checkpoint.h"
 #include "io/mapped_file.h"
 
@@ -232,13 +233,6 @@ void SafetensorsWriter::write(const std::string& key, const void* data, uint64_t
   wrote(nbytes);
 }
 
-void SafetensorsWriter::write(const std::string& key, const Item& item) {
-  if (item.tensor.is_meta()) throw Error("internal: tensor '" + key + "' has no data to write");
-  at::Tensor t =
-      item.tensor.device().is_cpu() ? item.tensor.contiguous() : item.tensor.cpu().contiguous();
-  write(key, t.data_ptr(), static_cast<uint64_t>(t.numel()) * t.element_size());
-}
-
 void SafetensorsWriter::zero(const std::string& key) {
   Slot& s = slot(key, slots_.at(key).nbytes);
   std::vector<char> zeros(std::min<uint64_t>(s.nbytes, kCopyChunk), 0);
@@ -435,16 +429,6 @@ void SafetensorsWriter::finish() {
   out << index.dump(2) << "\n";
   out.close();
   if (!out) throw Error(path.string() + ": cannot write");
-}
-
-void write_state_dict(const std::string& dir, const StateDict& dict, uint64_t max_shard_size) {
-  std::vector<OutputTensor> tensors;
-  for (const auto& [key, item] : dict)
-    tensors.push_back({key, dtype_of(item), item.tensor.sizes().vec(),
-                       static_cast<uint64_t>(item.tensor.numel()) * item.tensor.element_size()});
-  SafetensorsWriter writer(dir, std::move(tensors), max_shard_size);
-  for (const auto& [key, item] : dict) writer.write(key, item);
-  writer.finish();
 }
 
 }  // namespace chainconv

@@ -27,7 +27,6 @@
 #include <thread>
 #include <vector>
 
-#include "core/state_dict.h"
 #include "io/byte_runs.h"
 
 namespace chainconv {
@@ -82,8 +81,6 @@ class SafetensorsWriter {
 
   // Writes the tensor's bytes, `nbytes` of them, from memory.
   void write(const std::string& key, const void* data, uint64_t nbytes);
-  // Writes a tensor from memory (contiguous copy made if needed; opaque dtypes as bytes).
-  void write(const std::string& key, const Item& item);
   // Copies the tensor's bytes from runs of `sources` (file to file, in the kernel when it can).
   // The copy is queued: it happens in the background or in finish(), which reports its errors.
   void copy(const std::string& key, const ByteRuns& runs,
@@ -155,8 +152,5 @@ class SafetensorsWriter {
   std::vector<std::thread> threads_;
 };
 
-// Writes a whole in-memory state dict as a checkpoint's weights into `dir`.
-void write_state_dict(const std::string& dir, const StateDict& dict,
-                      uint64_t max_shard_size = kDefaultMaxShardSize);
 
 }  // namespace chainconv

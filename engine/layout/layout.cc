@@ -10,9 +10,11 @@
 #include <map>
 #include <set>
 
+#include "core/config.h"
 #include "core/dtypes.h"
 #include "core/error.h"
 #include "core/params.h"
+#include "core/text.h"
 #include "layout/expr.h"
 
 namespace fs = std::filesystem;
@@ -26,56 +28,26 @@ struct LayoutFile {
   YAML::Node root;
 };
 
-SourcePos pos_of(const std::string& file, const YAML::Node& node) {
-  return SourcePos{file, node.Mark().line + 1, node.Mark().column + 1};
+Position pos_of(const std::string& file, const YAML::Node& node) {
+  return Position{file, node.Mark().line + 1, node.Mark().column + 1};
 }
 
 YAML::Node load_yaml(const std::string& path) {
   try {
     return YAML::LoadFile(path);
   } catch (const YAML::BadFile&) {
-    throw Error(SourcePos{path, 0, 0}, "cannot read layout file");
+    throw Error(Position{path, 0, 0}, "cannot read layout file");
   } catch (const YAML::Exception& e) {
-    throw Error(SourcePos{path, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
+    throw Error(Position{path, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
   }
-}
-
-// model_type -> layout file, from the top-level *.yaml files of <chains_dir>/layouts.
-std::map<std::string, std::string> scan_layouts(const std::string& chains_dir) {
-  fs::path dir = fs::path(chains_dir) / "layouts";
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    throw Error("layouts directory '" + dir.string() + "' does not exist");
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir, ec))
-    if (entry.is_regular_file() && entry.path().extension() == ".yaml")
-      files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
-  std::map<std::string, std::string> by_type;
-  for (const fs::path& file : files) {
-    YAML::Node root = load_yaml(file.string());
-    YAML::Node types = root["model_types"];
-    if (!types || !types.IsSequence())
-      throw Error(SourcePos{file.string(), 1, 1},
-                  "a layout file needs 'model_types', a list of model_type names");
-    for (const auto& type : types) {
-      auto [it, inserted] = by_type.emplace(type.as<std::string>(), file.string());
-      if (!inserted)
-        throw Error(pos_of(file.string(), type),
-                    "model type '" + it->first + "' already has a layout in " + it->second);
-    }
-  }
-  return by_type;
 }
 
 LayoutFile find_layout(const std::string& model_type, const std::string& chains_dir) {
-  auto by_type = scan_layouts(chains_dir);
+  auto by_type = scan_model_types((fs::path(chains_dir) / "layouts").string(), "layout");
   auto it = by_type.find(model_type);
   if (it == by_type.end()) {
-    std::string known;
-    for (const auto& [type, file] : by_type) known += (known.empty() ? "" : ", ") + type;
     throw Error("no layout for model_type '" + model_type + "' in " + chains_dir +
-                "/layouts (known: " + known + ")");
+                "/layouts (known: " + joined_keys(by_type) + ")");
   }
   return {it->second, load_yaml(it->second)};
 }
@@ -306,13 +278,14 @@ class Interpreter {
     } else {
       throw Error(pos_of(file_, node), "tensor '" + spec.key + "' needs a 'shape'");
     }
-    spec.dtype = node["dtype"] ? subst(node["dtype"], scope) : default_dtype_;
-    if (spec.dtype.empty())
+    const std::string dtype = node["dtype"] ? subst(node["dtype"], scope) : default_dtype_;
+    if (dtype.empty())
       throw Error(pos_of(file_, node),
                   "tensor '" + spec.key + "' needs a 'dtype' (or a file-wide 'dtype')");
-    if (!find_dtype(spec.dtype))
+    spec.dtype = find_dtype(dtype);
+    if (!spec.dtype)
       throw Error(pos_of(file_, node["dtype"] ? node["dtype"] : node),
-                  "unknown dtype '" + spec.dtype + "'");
+                  "unknown dtype '" + dtype + "'");
     if (!keys_.insert(spec.key).second)
       throw Error(pos_of(file_, node), "key '" + spec.key + "' is produced twice");
     out_.push_back(std::move(spec));
@@ -369,13 +342,10 @@ bool supports_fused(const LayoutFile& file) {
 json read_config(const std::string& model_type, const std::string& chains_dir,
                  const std::string& suffix) {
   fs::path path = fs::path(chains_dir) / "layouts" / (model_type + suffix);
-  std::ifstream in(path);
-  if (!in) throw Error("no config '" + path.string() + "' for model_type '" + model_type + "'");
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw Error(SourcePos{path.string(), 0, 0}, std::string("invalid JSON: ") + e.what());
-  }
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec))
+    throw Error("no config '" + path.string() + "' for model_type '" + model_type + "'");
+  return read_config_file(path.string());
 }
 
 }  // namespace
@@ -388,7 +358,7 @@ Layout make_layout(const json& config, ExpertLayout experts, const std::string& 
   LayoutFile file = find_layout(layout.model_type, chains_dir);
   if (experts == ExpertLayout::fused && !supports_fused(file))
     throw Error(
-        SourcePos{file.path, 0, 0},
+        Position{file.path, 0, 0},
         "model_type '" + layout.model_type +
             "' has no fused experts layout (its layout file does not set fused_experts: true)");
   layout.tensors = Interpreter(file, config, experts == ExpertLayout::fused).run();

@@ -1,8 +1,8 @@
 // Layouts: a model's HF checkpoint (every tensor's key, shape and dtype) as a function of its
 // config.json, read from a data file chains/layouts/<name>.yaml (format in
-// chains/layouts/README.md). From a layout come a metadata-only state dict (meta tensors, for
-// the symbolic checks at full size) and a small synthetic checkpoint with deterministic
-// values (for tests and the demo). Adding a model needs a layout file and configs, no code.
+// chains/layouts/README.md). A layout is a key set for the symbolic checks at full size, and
+// with synthetic_bytes a small checkpoint with deterministic values (for tests and the
+// demo). Adding a model needs a layout file and configs, no code.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -11,16 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "core/state_dict.h"
+#include "core/tensor_desc.h"
 #include "registry/chain_registry.h"
 
 namespace chainconv {
-
-struct TensorSpec {
-  std::string key;
-  std::vector<int64_t> shape;
-  std::string dtype;  // safetensors name ("BF16", "F32", "F8_E4M3", ...), see core/dtypes.h
-};
 
 struct Layout {
   std::string model_type;
@@ -47,9 +41,9 @@ nlohmann::json tiny_config(const std::string& model_type,
 nlohmann::json full_config(const std::string& model_type,
                            const std::string& chains_dir = default_chains_dir());
 
-// Meta tensors (shapes and dtypes, no data); FP8 and other bytes-only dtypes are marked opaque.
-StateDict meta_state_dict(const Layout& layout);
-// CPU tensors whose values depend only on (seed, key); bytes-only dtypes hold random bytes.
-StateDict synthetic_state_dict(const Layout& layout, uint64_t seed);
+// The bytes of a synthetic tensor (little-endian, row-major), depending only on (seed, key):
+// floating dtypes hold multiples of 1/64 in [-2, 2) (exact in every float dtype, distinct
+// enough to tell tensors and elements apart); integers and bytes-only dtypes random bits.
+std::vector<uint8_t> synthetic_bytes(const TensorSpec& spec, uint64_t seed);
 
 }  // namespace chainconv

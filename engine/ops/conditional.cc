@@ -8,9 +8,12 @@
 // placeholders fixed. `for_each` names the placeholders explicitly when the predicate's own
 // are not the right ones. A predicate naming a signature key that exists in either layout
 // makes one conditional dispatch both ways.
+//
+// Lowers to: what the chosen branch lowers to, per binding.
 #include <algorithm>
 #include <set>
 
+#include "core/text.h"
 #include "dsl/compiler.h"
 #include "ops/predicate.h"
 #include "ops/registry.h"
@@ -20,7 +23,7 @@ namespace {
 
 class Conditional final : public Op {
  public:
-  Conditional(SourcePos pos, Predicate predicate, OpList then_ops, OpList else_ops,
+  Conditional(Position pos, Predicate predicate, OpList then_ops, OpList else_ops,
               std::vector<std::string> for_each)
       : Op(std::move(pos)), predicate_(std::move(predicate)), then_(std::move(then_ops)),
         else_(std::move(else_ops)),
@@ -55,12 +58,12 @@ class Conditional final : public Op {
     for (const std::string& n : for_each_)
       if (!ctx.scope.get(n)) names.push_back(n);
     if (names.empty()) {
-      run_ops(predicate_.eval(ctx.dict, ctx.scope) ? then_ : else_, ctx);
+      run_ops(predicate_.eval(ctx.dict, ctx.program, ctx.scope) ? then_ : else_, ctx);
       return;
     }
     for (const Bindings& b : scope_bindings(ctx, names)) {
       Context inner = ctx.with_scope(b);
-      run_ops(predicate_.eval(ctx.dict, b) ? then_ : else_, inner);
+      run_ops(predicate_.eval(ctx.dict, ctx.program, b) ? then_ : else_, inner);
     }
   }
 
@@ -119,11 +122,9 @@ class Conditional final : public Op {
   std::vector<std::string> for_each_;
 };
 
-}  // namespace
-
 OpPtr parse_conditional(const Node& op, Compiler& c) {
   op.allow_only({"if", "then", "else", "for_each"}, "an 'if' op");
-  Predicate predicate = Predicate::parse(op["if"]);
+  Predicate predicate = Predicate::parse(op["if"], c);
   if (!op.has("then")) throw op.error("missing field 'then' in an 'if' op");
   OpList then_ops = c.ops(op["then"]);
   OpList else_ops = op.has("else") ? c.ops(op["else"]) : OpList{};
@@ -134,5 +135,9 @@ OpPtr parse_conditional(const Node& op, Compiler& c) {
   return std::make_unique<Conditional>(op.pos(), std::move(predicate), std::move(then_ops),
                                        std::move(else_ops), std::move(for_each));
 }
+
+}  // namespace
+
+CHAINCONV_REGISTER_OP("if", parse_conditional)
 
 }  // namespace chainconv

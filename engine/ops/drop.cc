@@ -3,6 +3,8 @@
 // Removes keys that exist on one side only (prime-only buffers, HF-only MTP heads). A drop
 // never invents data for the other side, so it is lossy by design: the checks expect the
 // dropped keys to be missing after a roundtrip. `when` limits it to one direction.
+//
+// Lowers to: one drop step per key.
 #include "dsl/compiler.h"
 #include "ops/registry.h"
 
@@ -11,7 +13,7 @@ namespace {
 
 class Drop final : public Op {
  public:
-  Drop(SourcePos pos, std::vector<KeyTemplate> templates, bool forward, bool backward)
+  Drop(Position pos, std::vector<KeyTemplate> templates, bool forward, bool backward)
       : Op(std::move(pos)),
         templates_(std::move(templates)),
         on_forward_(forward),
@@ -25,8 +27,6 @@ class Drop final : public Op {
     if (on_backward_) drop(ctx);
   }
 
-  void replay(StepIO&) const override {}  // the inputs are dropped
-
   void footprint(Direction d, Footprint& out) const override {
     if (d == Direction::to_prime ? on_forward_ : on_backward_)
       for (const KeyTemplate& t : templates_) out.reads.push_back(&t);
@@ -37,10 +37,8 @@ class Drop final : public Op {
  private:
   void drop(Context& ctx) const {
     for (const KeyTemplate& t : templates_) {
-      for (const TemplateMatch& m : t.matches(ctx.dict, ctx.scope)) {
-        ctx.dict.erase(m.key);
-        ctx.step(*this, {m.key}, {});
-      }
+      for (const TemplateMatch& m : t.matches(ctx.dict, ctx.scope))
+        ctx.program.add_drop(*this, ctx.take(*this, m.key));
     }
   }
 
@@ -48,8 +46,6 @@ class Drop final : public Op {
   bool on_forward_;
   bool on_backward_;
 };
-
-}  // namespace
 
 OpPtr parse_drop(const Node& op, Compiler& c) {
   Node args = c.args(op, "drop", {"keys", "prefix", "when"});
@@ -65,5 +61,9 @@ OpPtr parse_drop(const Node& op, Compiler& c) {
   return std::make_unique<Drop>(op.pos(), std::move(templates), when != "to_hf",
                                 when != "to_prime");
 }
+
+}  // namespace
+
+CHAINCONV_REGISTER_OP("drop", parse_drop)
 
 }  // namespace chainconv

@@ -2,15 +2,6 @@
 
 namespace chainconv {
 
-std::string_view direction_name(Direction d) {
-  return d == Direction::to_prime ? "to_prime" : "to_hf";
-}
-
-std::string Warning::str() const {
-  std::string where = pos.str();
-  return (where.empty() ? "" : where + ": ") + "warning: " + message;
-}
-
 Context Context::with_scope(Bindings bindings) const {
   Context inner = *this;
   inner.scope = std::move(bindings);
@@ -19,19 +10,7 @@ Context Context::with_scope(Bindings bindings) const {
 
 void Context::warn(const Op& op, const std::string& message) {
   if (options.strict) throw Error(op.pos(), message + " (strict mode)");
-  if (warnings) warnings->push_back({op.pos(), message});
-}
-
-void Context::step(const Op& op, const std::vector<std::string>& inputs,
-                   const std::vector<std::string>& outputs, const std::string* seen) {
-  if (!observer) return;
-  if (seen) observer->on_seen(op, *seen);
-  observer->on_step(op, inputs, outputs);
-}
-
-void Op::replay(StepIO&) const {
-  throw Error(pos(), "internal error: a " + std::string(kind()) +
-                         " op takes no steps of its own to replay");
+  program.add_warning({op.pos(), message});
 }
 
 Error Context::error(const Op& op, const std::string& message) const {
@@ -39,22 +18,36 @@ Error Context::error(const Op& op, const std::string& message) const {
                              "): " + message);
 }
 
-Item Context::take(const Op& op, const std::string& key) {
-  if (!dict.contains(key)) throw error(op, "key '" + key + "' is missing");
-  return dict.take(key);
+const uint32_t* Context::find(std::string_view key) const {
+  auto it = dict.find(key);
+  return it == dict.end() ? nullptr : &it->second;
 }
 
-void Context::insert(const Op& op, std::string key, Item item) {
-  if (dict.contains(key))
-    throw error(op, "would overwrite existing key '" + key + "' (both layouts present?)");
-  dict.insert(std::move(key), std::move(item));
+uint32_t Context::take(const Op& op, std::string_view key) {
+  auto it = dict.find(key);
+  if (it == dict.end()) throw error(op, "key '" + std::string(key) + "' is missing");
+  const uint32_t slot = it->second;
+  dict.erase(it);
+  return slot;
 }
 
-void Context::move(const Op& op, const std::string& from, std::string to) {
-  if (!dict.contains(from)) throw error(op, "key '" + from + "' is missing");
-  if (dict.contains(to))
-    throw error(op, "would overwrite existing key '" + to + "' (both layouts present?)");
-  dict.rename(from, std::move(to));
+void Context::require_free(const Op& op, std::string_view key) const {
+  if (contains(key))
+    throw error(op, "would overwrite existing key '" + std::string(key) +
+                        "' (both layouts present?)");
+}
+
+void Context::put(const Op& op, uint32_t slot) {
+  const std::string& key = program.name(slot);
+  require_free(op, key);
+  dict.emplace(key, slot);
+}
+
+void Context::move(const Op& op, std::string_view from, std::string to) {
+  if (!contains(from)) throw error(op, "key '" + std::string(from) + "' is missing");
+  require_free(op, to);
+  const uint32_t slot = take(op, from);
+  put(op, program.add_move(op, slot, std::move(to)));
 }
 
 void run_ops(const OpList& ops, Context& ctx) {

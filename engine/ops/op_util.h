@@ -8,13 +8,15 @@
 
 namespace chainconv {
 
+class Compiler;
+
 // Invertibility needs both sides of a move to bind the same placeholders (minus `except`):
 // a target placeholder the source does not bind could not be filled, and a source
-// placeholder the target drops would merge keys. Throws Error at `target`'s position.
-void require_same_placeholders(const KeyTemplate& source, const KeyTemplate& target,
+// placeholder the target drops would merge keys. Each violation is a "placeholder" problem
+// reported to `c` at `target`'s position.
+void require_same_placeholders(Compiler& c, const KeyTemplate& source, const KeyTemplate& target,
                                const std::vector<std::string>& except = {});
-
-// "[4, 8, 16]"
-std::string shape_str(const std::vector<int64_t>& shape);
+// Every placeholder of `target` is bound by `source` (a key made from another one).
+void require_bound(Compiler& c, const KeyTemplate& source, const KeyTemplate& target);
 
 }  // namespace chainconv

@@ -16,23 +16,25 @@
 #include <vector>
 
 #include "core/key_template.h"
-#include "core/state_dict.h"
 
 namespace chainconv {
 
+class Compiler;
 class Node;
+class Program;
 
 struct Predicate {
   enum class Kind { present, absent, all, any, negate, ndim, size };
   Kind kind = Kind::present;
-  SourcePos pos;
+  Position pos;
   std::optional<KeyTemplate> key;     // present, absent, ndim, size
   std::vector<Predicate> operands;    // all, any, not
   int64_t dim = 0;                    // size
   int64_t expected = 0;               // ndim, size
 
-  static Predicate parse(const Node& node);
-  bool eval(const StateDict& dict, const Bindings& scope) const;
+  static Predicate parse(const Node& node, const Compiler& c);
+  // On the dict being lowered; shape tests read the slots' descriptions in `program`.
+  bool eval(const KeyIndex& dict, const Program& program, const Bindings& scope) const;
   // Every template the predicate looks at.
   void templates(std::vector<const KeyTemplate*>& out) const;
   std::vector<std::string> placeholder_names() const;

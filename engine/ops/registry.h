@@ -1,5 +1,7 @@
-// The op registry: the one list of op kinds a chain may use. Adding an op means writing its
-// unit in ops/, adding its entry here (registry.cc) and its definition to the schema.
+// The op registry: the one list of op kinds a chain may use. It is derived, not written: each
+// op unit ends with CHAINCONV_REGISTER_OP("name", parse_function), and the build collects
+// those lines from engine/ops/*.cc into the list (engine/ops/op_list.cmake). Adding an op is
+// its unit, its schema entry and its tests; no list to edit.
 #pragma once
 
 #include <string_view>
@@ -15,24 +17,17 @@ class Compiler;
 using ParseOp = OpPtr (*)(const Node& op, Compiler& compiler);
 
 struct OpKind {
-  std::string_view name;     // the key that introduces the op in a chain file
-  std::string_view summary;  // one line: what forward does and what backward does
+  std::string_view name;  // the key that introduces the op in a chain file
   ParseOp parse;
 };
 
+// Every registered op, by name.
 const std::vector<OpKind>& op_kinds();
 const OpKind* find_op_kind(std::string_view name);
 
-// Parse functions, one per op unit.
-OpPtr parse_rename(const Node&, Compiler&);
-OpPtr parse_prefix_rename(const Node&, Compiler&);
-OpPtr parse_drop(const Node&, Compiler&);
-OpPtr parse_stack(const Node&, Compiler&);
-OpPtr parse_split(const Node&, Compiler&);
-OpPtr parse_conditional(const Node&, Compiler&);
-OpPtr parse_value_map(const Node&, Compiler&);
-OpPtr parse_synthetic(const Node&, Compiler&);
-OpPtr parse_squeeze_leading(const Node&, Compiler&);
-OpPtr parse_use(const Node&, Compiler&);
-
 }  // namespace chainconv
+
+// Registers `parse` as the parser of ops introduced by `name` (a string literal). One line at
+// the end of each op unit, inside namespace chainconv.
+#define CHAINCONV_REGISTER_OP(name, parse) \
+  OpKind registered_op_##parse() { return OpKind{name, &parse}; }

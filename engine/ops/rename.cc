@@ -5,6 +5,8 @@
 // they are and a warning names them, so precedence is written in the file, never an accident
 // of op order. Backward moves `to` back to the first (canonical) `from`, which makes a
 // forward from an alternate name canonicalising.
+//
+// Lowers to: one move step per key.
 #include <set>
 
 #include "dsl/compiler.h"
@@ -16,41 +18,36 @@ namespace {
 
 class Rename final : public Op {
  public:
-  Rename(SourcePos pos, std::vector<KeyTemplate> from, KeyTemplate to)
-      : Op(std::move(pos)), from_(std::move(from)), to_(std::move(to)) {
-    for (const KeyTemplate& source : from_) require_same_placeholders(source, to_);
-  }
+  Rename(Position pos, std::vector<KeyTemplate> from, KeyTemplate to)
+      : Op(std::move(pos)), from_(std::move(from)), to_(std::move(to)) {}
 
   std::string_view kind() const override { return "rename"; }
 
   void forward(Context& ctx) const override {
     // Look before moving: precedence is decided on the dict as this op found it.
     std::vector<std::vector<TemplateMatch>> found;
-    std::vector<std::set<std::string>> present(from_.size());
+    std::vector<std::set<std::string_view>> present(from_.size());
     for (size_t i = 0; i < from_.size(); ++i) {
       found.push_back(from_[i].matches(ctx.dict, ctx.scope));
       for (const TemplateMatch& m : found.back()) present[i].insert(m.key);
     }
     for (size_t i = 0; i < from_.size(); ++i) {
       for (const TemplateMatch& m : found[i]) {
-        if (const std::string* winner = earlier_present(i, m.bindings, present)) {
-          ctx.warn(*this, "both '" + *winner + "' and its alternate '" + m.key +
-                              "' are present: '" + *winner + "' wins and '" + m.key +
-                              "' is left untouched");
+        if (const std::string_view* winner = earlier_present(i, m.bindings, present)) {
+          ctx.warn(*this, "both '" + std::string(*winner) + "' and its alternate '" +
+                              std::string(m.key) + "' are present: '" + std::string(*winner) +
+                              "' wins and '" + std::string(m.key) + "' is left untouched");
           continue;
         }
-        move(ctx, m.key, to_.expand(m.bindings));
+        ctx.move(*this, m.key, to_.expand(m.bindings));
       }
     }
   }
 
   void backward(Context& ctx) const override {
     for (const TemplateMatch& m : to_.matches(ctx.dict, ctx.scope))
-      move(ctx, m.key, from_.front().expand(m.bindings));
+      ctx.move(*this, m.key, from_.front().expand(m.bindings));
   }
-
-  bool moves_only() const override { return true; }
-  void replay(StepIO& io) const override { io.out.push_back(std::move(io.in.front())); }
 
   void footprint(Direction d, Footprint& out) const override {
     if (d == Direction::to_prime) {
@@ -67,8 +64,8 @@ class Rename final : public Op {
   }
 
  private:
-  const std::string* earlier_present(size_t i, const Bindings& b,
-                                     const std::vector<std::set<std::string>>& present) const {
+  const std::string_view* earlier_present(
+      size_t i, const Bindings& b, const std::vector<std::set<std::string_view>>& present) const {
     for (size_t j = 0; j < i; ++j) {
       auto it = present[j].find(from_[j].expand(b));
       if (it != present[j].end()) return &*it;
@@ -76,21 +73,20 @@ class Rename final : public Op {
     return nullptr;
   }
 
-  void move(Context& ctx, const std::string& from, std::string to) const {
-    ctx.move(*this, from, to);
-    ctx.step(*this, {from}, {to});
-  }
-
   std::vector<KeyTemplate> from_;
   KeyTemplate to_;
 };
 
-}  // namespace
-
 OpPtr parse_rename(const Node& op, Compiler& c) {
   Node args = c.args(op, "rename", {"from", "to"});
-  return std::make_unique<Rename>(op.pos(), c.keys(args.required("from", "'rename'")),
-                                  c.key(args.required("to", "'rename'")));
+  std::vector<KeyTemplate> from = c.keys(args.required("from", "'rename'"));
+  KeyTemplate to = c.key(args.required("to", "'rename'"));
+  for (const KeyTemplate& source : from) require_same_placeholders(c, source, to);
+  return std::make_unique<Rename>(op.pos(), std::move(from), std::move(to));
 }
+
+}  // namespace
+
+CHAINCONV_REGISTER_OP("rename", parse_rename)
 
 }  // namespace chainconv

@@ -2,10 +2,10 @@
 //         sizes: [a, b]}
 //
 // Forward splits each tensor matching `from` along an existing dim into the `into` parts,
-// equal by default or of the declared sizes; the parts are views (narrow), nothing copied.
-// Backward concatenates the parts back (all must be present, same dtype).
-#include <ATen/ops/cat.h>
-
+// equal by default or of the declared sizes. Backward concatenates the parts back (all must
+// be present, same dtype).
+//
+// Lowers to: forward, one narrow view per part; backward, one concat step.
 #include <map>
 #include <numeric>
 
@@ -18,42 +18,44 @@ namespace {
 
 class Split final : public Op {
  public:
-  Split(SourcePos pos, KeyTemplate from, std::vector<KeyTemplate> into, int64_t dim,
+  Split(Position pos, KeyTemplate from, std::vector<KeyTemplate> into, int64_t dim,
         std::vector<int64_t> sizes)
       : Op(std::move(pos)),
         from_(std::move(from)),
         into_(std::move(into)),
         dim_(dim),
-        sizes_(std::move(sizes)) {
-    for (const KeyTemplate& part : into_) require_same_placeholders(from_, part);
-  }
+        sizes_(std::move(sizes)) {}
 
   std::string_view kind() const override { return "split"; }
 
   void forward(Context& ctx) const override {
     for (const TemplateMatch& m : from_.matches(ctx.dict, ctx.scope)) {
-      const Item& whole = ctx.dict.item(m.key);
-      const at::Tensor& t = whole.tensor;
+      const TensorDesc& t = ctx.desc(m.slot);
       const int64_t dim = checked_dim(ctx, m.key, t.dim());
-      const std::vector<int64_t> sizes = part_sizes(t.size(dim));
-      if (sizes_.empty() && t.size(dim) % static_cast<int64_t>(into_.size()) != 0) {
-        throw ctx.error(*this, "'" + m.key + "' has size " + std::to_string(t.size(dim)) +
+      const int64_t length = t.shape[dim];
+      const std::vector<int64_t> sizes = part_sizes(length);
+      const int64_t total = std::accumulate(sizes.begin(), sizes.end(), int64_t{0});
+      if (sizes_.empty() && length % static_cast<int64_t>(into_.size()) != 0) {
+        throw ctx.error(*this, "'" + std::string(m.key) + "' has size " + std::to_string(length) +
                                    " along dim " + std::to_string(dim_) + ", not divisible into " +
                                    std::to_string(into_.size()) + " equal parts");
-      } else if (std::accumulate(sizes.begin(), sizes.end(), int64_t{0}) != t.size(dim)) {
-        throw ctx.error(
-            *this, "'" + m.key + "' has size " + std::to_string(t.size(dim)) + " along dim " +
-                       std::to_string(dim_) + " but the parts add up to " +
-                       std::to_string(std::accumulate(sizes.begin(), sizes.end(), int64_t{0})));
+      } else if (total != length) {
+        throw ctx.error(*this, "'" + std::string(m.key) + "' has size " + std::to_string(length) +
+                                   " along dim " + std::to_string(dim_) +
+                                   " but the parts add up to " + std::to_string(total));
       }
-      std::vector<Item> parts;
-      cut(ctx.take(*this, m.key), dim, sizes, parts);
-      std::vector<std::string> outputs;
+      std::vector<std::string> keys;
+      for (const KeyTemplate& part : into_) {
+        keys.push_back(part.expand(m.bindings));
+        ctx.require_free(*this, keys.back());
+      }
+      const uint32_t whole = ctx.take(*this, m.key);
+      int64_t start = 0;
       for (size_t i = 0; i < into_.size(); ++i) {
-        outputs.push_back(into_[i].expand(m.bindings));
-        ctx.insert(*this, outputs.back(), std::move(parts[i]));
+        ViewSpec part{ViewSpec::Kind::narrow, dim, start, sizes[i]};
+        ctx.put(*this, ctx.program.add_view(*this, whole, part, std::move(keys[i])));
+        start += sizes[i];
       }
-      ctx.step(*this, {m.key}, outputs);
     }
   }
 
@@ -65,38 +67,32 @@ class Split final : public Op {
         wholes.emplace(from_.expand(m.bindings), m.bindings);
     for (const auto& [whole, bindings] : wholes) {
       std::vector<std::string> inputs;
-      std::vector<at::Tensor> parts;
-      std::string opaque;
+      std::vector<uint32_t> parts;
       for (const KeyTemplate& part : into_) {
         std::string key = part.expand(bindings);
-        const Item* item = ctx.dict.find(key);
-        if (!item)
+        const uint32_t* slot = ctx.find(key);
+        if (!slot)
           throw ctx.error(*this, "cannot rebuild '" + whole + "': part '" + key + "' is missing");
-        if (!parts.empty() && (item->tensor.scalar_type() != parts.front().scalar_type() ||
-                               item->opaque_dtype != opaque))
+        if (!parts.empty() && ctx.desc(*slot).dtype != ctx.desc(parts.front()).dtype)
           throw ctx.error(*this, "cannot rebuild '" + whole + "': part '" + key +
                                      "' has another dtype than '" + inputs.front() + "'");
-        opaque = item->opaque_dtype;
-        inputs.push_back(key);
-        parts.push_back(item->tensor);
+        inputs.push_back(std::move(key));
+        parts.push_back(*slot);
       }
-      checked_dim(ctx, inputs.front(), parts.front().dim());
-      Item rebuilt = join(parts, opaque);
+      const TensorDesc& first = ctx.desc(parts.front());
+      const int64_t dim = checked_dim(ctx, inputs.front(), first.dim());
+      for (size_t i = 1; i < parts.size(); ++i) {
+        std::vector<int64_t> a = first.shape, b = ctx.desc(parts[i]).shape;
+        if (a.size() == b.size()) a[dim] = b[dim] = 0;
+        if (a != b)
+          throw ctx.error(*this, "cannot rebuild '" + whole + "': part '" + inputs[i] +
+                                     "' does not match '" + inputs.front() +
+                                     "' outside dim " + std::to_string(dim_));
+      }
       for (const std::string& key : inputs) ctx.dict.erase(key);
-      ctx.insert(*this, whole, std::move(rebuilt));
-      ctx.step(*this, inputs, {whole});
+      ctx.require_free(*this, whole);
+      ctx.put(*this, ctx.program.add_concat(*this, parts, dim, whole));
     }
-  }
-
-  void replay(StepIO& io) const override {
-    if (io.direction == Direction::to_prime) {
-      const Item& whole = io.in.front();
-      const int64_t dim = dim_ < 0 ? dim_ + whole.tensor.dim() : dim_;
-      return cut(whole, dim, part_sizes(whole.tensor.size(dim)), io.out);
-    }
-    std::vector<at::Tensor> parts;
-    for (const Item& item : io.in) parts.push_back(item.tensor);
-    io.out.push_back(join(parts, io.in.front().opaque_dtype));
   }
 
   void footprint(Direction d, Footprint& out) const override {
@@ -113,24 +109,10 @@ class Split final : public Op {
     return std::vector<int64_t>(into_.size(), length / static_cast<int64_t>(into_.size()));
   }
 
-  // The parts of `whole` along `dim`, of `sizes`, appended to `parts`: views, not copies.
-  static void cut(const Item& whole, int64_t dim, const std::vector<int64_t>& sizes,
-                  std::vector<Item>& parts) {
-    int64_t start = 0;
-    for (int64_t size : sizes) {
-      parts.push_back(Item{whole.tensor.narrow(dim, start, size), whole.opaque_dtype});
-      start += size;
-    }
-  }
-
-  Item join(const std::vector<at::Tensor>& parts, const std::string& opaque) const {
-    return Item{at::cat(parts, dim_), opaque};
-  }
-
-  int64_t checked_dim(const Context& ctx, const std::string& key, int64_t ndim) const {
+  int64_t checked_dim(const Context& ctx, std::string_view key, int64_t ndim) const {
     if (dim_ >= ndim || dim_ < -ndim)
-      throw ctx.error(*this, "'" + key + "' has " + std::to_string(ndim) + " dims, no dim " +
-                                 std::to_string(dim_));
+      throw ctx.error(*this, "'" + std::string(key) + "' has " + std::to_string(ndim) +
+                                 " dims, no dim " + std::to_string(dim_));
     return dim_ < 0 ? dim_ + ndim : dim_;
   }
 
@@ -139,8 +121,6 @@ class Split final : public Op {
   int64_t dim_;
   std::vector<int64_t> sizes_;
 };
-
-}  // namespace
 
 OpPtr parse_split(const Node& op, Compiler& c) {
   Node args = c.args(op, "split", {"from", "into", "dim", "sizes"});
@@ -161,8 +141,14 @@ OpPtr parse_split(const Node& op, Compiler& c) {
                              std::to_string(parts.size()) + " parts");
   }
   int64_t dim = args.has("dim") ? args["dim"].integer() : 0;
-  return std::make_unique<Split>(op.pos(), c.key(args.required("from", "'split'")),
-                                 std::move(parts), dim, std::move(sizes));
+  KeyTemplate from = c.key(args.required("from", "'split'"));
+  for (const KeyTemplate& part : parts) require_same_placeholders(c, from, part);
+  return std::make_unique<Split>(op.pos(), std::move(from), std::move(parts), dim,
+                                 std::move(sizes));
 }
+
+}  // namespace
+
+CHAINCONV_REGISTER_OP("split", parse_split)
 
 }  // namespace chainconv

@@ -1,8 +1,10 @@
 // squeeze_leading: {key: T, ndim: 3}
 //
 // Backward only: a tensor matching T with `ndim` dims and a leading dim of 1 (a prime
-// shared expert stored as [1, I, H]) loses that dim (a view) on its way to HF. Forward does
-// nothing, so the step is canonicalising: the leading dim is not restored.
+// shared expert stored as [1, I, H]) loses that dim on its way to HF. Forward does nothing,
+// so the step is canonicalising: the leading dim is not restored.
+//
+// Lowers to: backward, one squeeze view per key.
 #include "dsl/compiler.h"
 #include "ops/registry.h"
 
@@ -11,7 +13,7 @@ namespace {
 
 class SqueezeLeading final : public Op {
  public:
-  SqueezeLeading(SourcePos pos, KeyTemplate key, int64_t ndim)
+  SqueezeLeading(Position pos, KeyTemplate key, int64_t ndim)
       : Op(std::move(pos)), key_(std::move(key)), ndim_(ndim) {}
 
   std::string_view kind() const override { return "squeeze_leading"; }
@@ -19,15 +21,13 @@ class SqueezeLeading final : public Op {
 
   void backward(Context& ctx) const override {
     for (const TemplateMatch& m : key_.matches(ctx.dict, ctx.scope)) {
-      const Item& item = ctx.dict.item(m.key);
-      if (item.tensor.dim() != ndim_ || item.tensor.size(0) != 1) continue;
-      ctx.dict.set(m.key, Item{item.tensor.squeeze(0), item.opaque_dtype});
-      ctx.step(*this, {m.key}, {m.key});
+      const TensorDesc& d = ctx.desc(m.slot);
+      if (d.dim() != ndim_ || d.shape[0] != 1) continue;
+      std::string key(m.key);
+      const uint32_t in = ctx.take(*this, key);
+      ctx.put(*this, ctx.program.add_view(*this, in, ViewSpec{ViewSpec::Kind::squeeze, 0, 0, 0},
+                                          std::move(key)));
     }
-  }
-
-  void replay(StepIO& io) const override {
-    io.out.push_back(Item{io.in.front().tensor.squeeze(0), io.in.front().opaque_dtype});
   }
 
   void footprint(Direction d, Footprint& out) const override {
@@ -43,8 +43,6 @@ class SqueezeLeading final : public Op {
   int64_t ndim_;
 };
 
-}  // namespace
-
 OpPtr parse_squeeze_leading(const Node& op, Compiler& c) {
   Node args = c.args(op, "squeeze_leading", {"key", "ndim"});
   int64_t ndim = args.has("ndim") ? args["ndim"].integer() : 3;
@@ -52,5 +50,9 @@ OpPtr parse_squeeze_leading(const Node& op, Compiler& c) {
   return std::make_unique<SqueezeLeading>(op.pos(),
                                           c.key(args.required("key", "'squeeze_leading'")), ndim);
 }
+
+}  // namespace
+
+CHAINCONV_REGISTER_OP("squeeze_leading", parse_squeeze_leading)
 
 }  // namespace chainconv

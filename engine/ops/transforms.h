@@ -1,8 +1,8 @@
-// The value-transform vocabulary of `map` ops (defined in ops/value_map.cc), for the op and
-// for the checks (schema-vs-engine test, lossy-step analysis).
+// The vocabulary of value transforms: what a `compute` step of the step program may do to
+// values. Defined here by name, inverse and documentation (the `map` op and the checks use
+// them); each one's tensor work is its kernel in aten/kernels.cc, written with ATen ops only
+// so that it runs on any device. A test checks that both lists name the same transforms.
 #pragma once
-
-#include <ATen/core/Tensor.h>
 
 #include <string_view>
 #include <vector>
@@ -13,7 +13,6 @@ struct Transform {
   std::string_view name;
   std::string_view inverse;  // the transform that undoes it exactly; "" if none
   std::string_view doc;
-  at::Tensor (*apply)(const at::Tensor&);
 };
 
 const std::vector<Transform>& transforms();

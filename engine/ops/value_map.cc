@@ -1,10 +1,12 @@
 // map: {key: T, forward: TRANSFORM, backward: TRANSFORM, lossy: "why"}
 //
 // Transforms the values of every key matching T in place, forward one way, backward the
-// other, from a closed vocabulary (below; no lambdas in chain files). When `backward` is
-// not the exact inverse of `forward` the op must say `lossy:` with a reason. Transforms keep
-// shape and dtype (computed in the tensor's own dtype), which is their shape rule on meta
-// tensors. A tensor of a dtype this LibTorch cannot compute on (FP8) is an error.
+// other, from a closed vocabulary (ops/transforms.h; no lambdas in chain files). When
+// `backward` is not the exact inverse of `forward` the op must say `lossy:` with a reason.
+// Transforms keep shape and dtype. A tensor of a dtype this LibTorch cannot compute on
+// (FP8) is an error.
+//
+// Lowers to: one compute step per key (none for `identity`).
 #include "dsl/compiler.h"
 #include "ops/registry.h"
 #include "ops/transforms.h"
@@ -13,10 +15,9 @@ namespace chainconv {
 
 const std::vector<Transform>& transforms() {
   static const std::vector<Transform> all = {
-      {"identity", "identity", "x", [](const at::Tensor& x) { return x; }},
-      {"negate", "negate", "-x", [](const at::Tensor& x) { return x.neg(); }},
-      {"subtract_min", "", "x - min(x): shift so the smallest value is 0",
-       [](const at::Tensor& x) { return x.numel() == 0 ? x : x.sub(x.min()); }},
+      {"identity", "identity", "x"},
+      {"negate", "negate", "-x"},
+      {"subtract_min", "", "x - min(x): shift so the smallest value is 0"},
   };
   return all;
 }
@@ -41,7 +42,7 @@ const Transform& find_transform(const Node& node) {
 
 class ValueMap final : public Op {
  public:
-  ValueMap(SourcePos pos, KeyTemplate key, const Transform& fwd, const Transform& bwd,
+  ValueMap(Position pos, KeyTemplate key, const Transform& fwd, const Transform& bwd,
            std::string lossy)
       : Op(std::move(pos)),
         key_(std::move(key)),
@@ -52,10 +53,6 @@ class ValueMap final : public Op {
   std::string_view kind() const override { return "map"; }
   void forward(Context& ctx) const override { apply(ctx, forward_); }
   void backward(Context& ctx) const override { apply(ctx, backward_); }
-  void replay(StepIO& io) const override {
-    const Transform& transform = io.direction == Direction::to_prime ? forward_ : backward_;
-    io.out.push_back(applied(std::move(io.in.front()), transform));
-  }
   void footprint(Direction, Footprint& out) const override {
     out.reads.push_back(&key_);
     out.writes.push_back(&key_);
@@ -63,20 +60,20 @@ class ValueMap final : public Op {
   std::string lossy() const override { return lossy_; }
 
  private:
-  // On a meta tensor shape and dtype are kept: nothing to compute.
-  static Item applied(Item item, const Transform& transform) {
-    return item.tensor.is_meta() ? item : Item{transform.apply(item.tensor), {}};
-  }
-
   void apply(Context& ctx, const Transform& transform) const {
     if (transform.name == "identity") return;
     for (const TemplateMatch& m : key_.matches(ctx.dict, ctx.scope)) {
-      const Item& item = ctx.dict.item(m.key);
-      if (!item.opaque_dtype.empty())
-        throw ctx.error(*this, "cannot apply '" + std::string(transform.name) + "' to '" + m.key +
-                                   "': its dtype " + item.opaque_dtype + " only moves as bytes");
-      ctx.dict.set(m.key, applied(item, transform));
-      ctx.step(*this, {m.key}, {m.key});
+      const TensorDesc& d = ctx.desc(m.slot);
+      if (d.dtype->opaque())
+        throw ctx.error(*this, "cannot apply '" + std::string(transform.name) + "' to '" +
+                                   std::string(m.key) + "': its dtype " +
+                                   std::string(d.dtype->name) + " only moves as bytes");
+      const DtypeInfo& dtype = *d.dtype;
+      std::vector<int64_t> shape = d.shape;
+      std::string key(m.key);
+      const uint32_t in = ctx.take(*this, key);
+      ctx.put(*this, ctx.program.add_compute(*this, {in}, transform, dtype, std::move(shape),
+                                             std::move(key)));
     }
   }
 
@@ -86,18 +83,21 @@ class ValueMap final : public Op {
   std::string lossy_;
 };
 
-}  // namespace
-
 OpPtr parse_value_map(const Node& op, Compiler& c) {
   Node args = c.args(op, "map", {"key", "forward", "backward", "lossy"});
   const Transform& fwd = find_transform(args.required("forward", "'map'"));
   const Transform& bwd = find_transform(args.required("backward", "'map'"));
   std::string lossy = args.has("lossy") ? args["lossy"].str("a reason") : "";
   if (fwd.inverse != bwd.name && lossy.empty())
-    throw args.error("backward '" + std::string(bwd.name) + "' does not undo forward '" +
-                     std::string(fwd.name) + "'; declare the step with 'lossy: <reason>'");
+    c.report(args.pos(), "lossy",
+             "backward '" + std::string(bwd.name) + "' does not undo forward '" +
+                 std::string(fwd.name) + "'; declare the step with 'lossy: <reason>'");
   return std::make_unique<ValueMap>(op.pos(), c.key(args.required("key", "'map'")), fwd, bwd,
                                     lossy);
 }
+
+}  // namespace
+
+CHAINCONV_REGISTER_OP("map", parse_value_map)
 
 }  // namespace chainconv

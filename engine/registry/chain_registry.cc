@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace fs = std::filesystem;
 
@@ -36,43 +37,50 @@ std::string default_chains_dir() {
   return CHAINCONV_DEFAULT_CHAINS_DIR;
 }
 
-ChainRegistry ChainRegistry::scan(const std::string& dir) {
-  ChainRegistry registry;
-  registry.dir_ = dir;
+std::map<std::string, std::string> scan_model_types(const std::string& dir, const std::string& what) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw Error("chains directory '" + dir + "' does not exist");
+  if (!fs::is_directory(dir, ec)) throw Error(what + "s directory '" + dir + "' does not exist");
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(dir, ec))
     if (entry.is_regular_file() && entry.path().extension() == ".yaml") files.push_back(entry.path());
-  if (ec) throw Error("cannot read chains directory '" + dir + "': " + ec.message());
+  if (ec) throw Error("cannot read " + what + "s directory '" + dir + "': " + ec.message());
   std::sort(files.begin(), files.end());
+  std::map<std::string, std::string> by_type;
   for (const fs::path& file : files) {
     YAML::Node root;
     try {
       root = YAML::LoadFile(file.string());
     } catch (const YAML::Exception& e) {
-      throw Error(SourcePos{file.string(), e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
+      throw Error(Position{file.string(), e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
     }
-    YAML::Node types = root["model_types"];
+    YAML::Node types = root.IsMap() ? root["model_types"] : YAML::Node();
     if (!types || !types.IsSequence())
-      throw Error(SourcePos{file.string(), 1, 1}, "a chain file needs 'model_types', a list of model_type names");
+      throw Error(Position{file.string(), 1, 1}, "a " + what + " file needs 'model_types', a list of model_type names");
     for (const auto& type : types) {
-      std::string name = type.as<std::string>();
-      auto [it, inserted] = registry.by_type_.emplace(name, file.string());
+      if (!type.IsScalar())
+        throw Error(Position{file.string(), type.Mark().line + 1, type.Mark().column + 1},
+                    "expected a model_type name");
+      std::string name = type.Scalar();
+      auto [it, inserted] = by_type.emplace(name, file.string());
       if (!inserted)
-        throw Error(SourcePos{file.string(), type.Mark().line + 1, type.Mark().column + 1},
+        throw Error(Position{file.string(), type.Mark().line + 1, type.Mark().column + 1},
                     "model type '" + name + "' is already served by " + it->second);
     }
   }
+  return by_type;
+}
+
+ChainRegistry ChainRegistry::scan(const std::string& dir) {
+  ChainRegistry registry;
+  registry.dir_ = dir;
+  registry.by_type_ = scan_model_types(dir, "chain");
   return registry;
 }
 
 const std::string& ChainRegistry::chain_for(const std::string& model_type) const {
   auto it = by_type_.find(model_type);
   if (it != by_type_.end()) return it->second;
-  std::string known;
-  for (const auto& [type, file] : by_type_) known += (known.empty() ? "" : ", ") + type;
-  throw Error("no chain for model_type '" + model_type + "' in " + dir_ + " (known: " + known +
+  throw Error("no chain for model_type '" + model_type + "' in " + dir_ + " (known: " + joined_keys(by_type_) +
               "); pass --chain FILE or add a chain that lists it under model_types");
 }
 

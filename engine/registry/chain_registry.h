@@ -15,6 +15,12 @@ namespace chainconv {
 // share/chainconv/chains).
 std::string default_chains_dir();
 
+// model_type -> file, for the top-level *.yaml files of `dir` that list `model_types` (chains,
+// or layouts): the one scan of a directory of model files. `what` names the files in errors
+// ("chain", "layout"). Throws Error for a file whose header is malformed or two files
+// claiming one model type (naming both).
+std::map<std::string, std::string> scan_model_types(const std::string& dir, const std::string& what);
+
 class ChainRegistry {
  public:
   // Scans `dir`; throws Error if it cannot be read, if a chain's header is malformed, or if

@@ -4,6 +4,8 @@
 // and a layer converted alone gives that layer of the whole-model result.
 #include "api/api_support.h"
 #include "dsl/chain.h"
+#include "aten/layout_dicts.h"
+#include "aten/run.h"
 #include "layout/layout.h"
 #include "registry/chain_registry.h"
 
@@ -93,7 +95,7 @@ TEST_CASE("every model converts in place through the public API in both directio
 
       // HF -> prime.
       chainconv::StateDict engine_prime = hf;
-      engine_chain->run(engine_prime, chainconv::Direction::to_prime);
+      run_chain(*engine_chain, engine_prime, chainconv::Direction::to_prime);
       const cc::TensorMap hf_map = public_map(hf);
       cc::TensorMap prime = hf_map;
       const cc::Plan forward_plan = chain.plan(prime, cc::Direction::to_prime);
@@ -105,7 +107,7 @@ TEST_CASE("every model converts in place through the public API in both directio
 
       // prime -> HF.
       chainconv::StateDict engine_hf = engine_prime;
-      engine_chain->run(engine_hf, chainconv::Direction::to_hf);
+      run_chain(*engine_chain, engine_hf, chainconv::Direction::to_hf);
       const cc::TensorMap prime_map = prime;
       cc::TensorMap back = prime;
       const cc::Plan backward_plan = chain.plan(back, cc::Direction::to_hf);

@@ -58,7 +58,7 @@ TEST_CASE("a replay refuses other shapes and keys with an Error and leaves the m
   bigger[L3 + "experts.2.up_proj.weight"] = counting({4, 3});
   const cc::TensorMap before = bigger;
   REQUIRE_THROWS_WITH(replay.run(bigger),
-                      Catch::Contains("'" + L3 + "experts.2.up_proj.weight' is [4, 3] Float") &&
+                      Catch::Contains("'" + L3 + "experts.2.up_proj.weight' is [4, 3] F32") &&
                           Catch::Contains("compile a plan for this key set"));
   CHECK(keys_of(bigger) == keys_of(before));
   CHECK(bigger.at(L3 + "experts.0.up_proj.weight")

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "core/key_ranges.h"
+#include "aten/layout_dicts.h"
 #include "layout/layout.h"
 #include "registry/chain_registry.h"
 #include "support/support.h"
@@ -89,9 +90,9 @@ inline void require_identical(const StateDict& actual, const StateDict& expected
 
 // Runs `chain` on a copy of `input` and returns the result (the input is left as it was).
 inline StateDict convert(const Chain& chain, const StateDict& input, Direction direction,
-                         const RunOptions& options = {}, std::vector<Warning>* warnings = nullptr) {
+                         const Options& options = {}, std::vector<Warning>* warnings = nullptr) {
   StateDict dict = clone(input);
-  auto found = chain.run(dict, direction, options);
+  auto found = run_chain(chain, dict, direction, options);
   if (warnings)
     *warnings = found;
   else {
@@ -214,7 +215,7 @@ inline void check_shard(const ModelCase& m, const std::string& layer_prefix,
   StateDict shard = subset(tiny_hf(m.model_type), in_shard);
   REQUIRE(!shard.keys_with_prefix(experts_prefix + "3.").empty());
   REQUIRE(shard.keys_with_prefix(experts_prefix + "0.").empty());
-  RunOptions shard_options;
+  Options shard_options;
   shard_options.expert_offset = 2;
   StateDict expected_prime = m.to_prime(clone(shard), 2);
   StateDict prime = convert(*chain, shard, Direction::to_prime, shard_options);

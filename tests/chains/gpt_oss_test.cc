@@ -27,7 +27,7 @@ TEST_CASE("gpt_oss expert-parallel shard passes unchanged with an offset") {
     std::string key = std::string("model.layers.0.mlp.experts.") + name;
     shard.insert(key, hf.at(key).narrow(0, 2, 2));
   }
-  RunOptions options;
+  Options options;
   options.expert_offset = 2;
   require_identical(convert(*chain, shard, Direction::to_prime, options), shard);
   require_identical(convert(*chain, shard, Direction::to_hf, options), shard);

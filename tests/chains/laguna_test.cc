@@ -84,10 +84,10 @@ TEST_CASE(
         std::string::npos);
   CHECK(all.find("laguna.yaml:") != std::string::npos);
 
-  RunOptions strict;
+  Options strict;
   strict.strict = true;
   StateDict again = clone(both);
-  CHECK_THROWS_AS(chain->run(again, Direction::to_prime, strict), Error);
+  CHECK_THROWS_AS(run_chain(*chain, again, Direction::to_prime, strict), Error);
 }
 
 TEST_CASE("laguna drops the prime-only tokens_per_expert") {

@@ -65,7 +65,7 @@ TEST_CASE("qwen3_moe tiny layout lists exactly the keys of a Qwen3-MoE checkpoin
   CHECK(t["model.layers.1.mlp.gate.weight"].shape == std::vector<int64_t>{4, 8});
   CHECK(t["model.layers.2.self_attn.k_proj.weight"].shape == std::vector<int64_t>{4, 8});
   CHECK(t["model.layers.0.mlp.gate_proj.weight"].shape == std::vector<int64_t>{12, 8});
-  CHECK(t["lm_head.weight"].dtype == "BF16");
+  CHECK(t["lm_head.weight"].dtype->name == "BF16");
 
   Layout fused = tiny_layout("qwen3_moe", ExpertLayout::fused);
   auto f = by_key(fused);
@@ -91,7 +91,7 @@ TEST_CASE("layouts decide MoE and dense layers from the config") {
   auto glm = by_key(tiny_layout("glm4_moe"));
   CHECK(glm.count("model.layers.0.mlp.gate_proj.weight"));
   CHECK(glm.count("model.layers.1.mlp.shared_experts.up_proj.weight"));
-  CHECK(glm["model.layers.1.mlp.gate.e_score_correction_bias"].dtype == "F32");
+  CHECK(glm["model.layers.1.mlp.gate.e_score_correction_bias"].dtype->name == "F32");
   CHECK(glm["model.layers.2.eh_proj.weight"].shape == std::vector<int64_t>{8, 16});
   CHECK(glm.count("model.layers.2.mlp.experts.0.gate_proj.weight"));
   CHECK_FALSE(glm.count("model.layers.3.input_layernorm.weight"));
@@ -131,16 +131,16 @@ TEST_CASE("qwen3_5_moe VLM layout reads text_config and nests layers under langu
 TEST_CASE("minimax_m2 layout is FP8 with weight_scale_inv companions") {
   auto t = by_key(tiny_layout("minimax_m2"));
   const std::string w1 = "model.layers.0.block_sparse_moe.experts.2.w1.weight";
-  CHECK(t[w1].dtype == "F8_E4M3");
+  CHECK(t[w1].dtype->name == "F8_E4M3");
   CHECK(t[w1].shape == std::vector<int64_t>{4, 8});
-  CHECK(t[w1 + "_scale_inv"].dtype == "F32");
+  CHECK(t[w1 + "_scale_inv"].dtype->name == "F32");
   CHECK(t[w1 + "_scale_inv"].shape == std::vector<int64_t>{1, 2});  // blocks of [4, 4]
-  CHECK(t["model.layers.0.block_sparse_moe.gate.weight"].dtype == "BF16");
+  CHECK(t["model.layers.0.block_sparse_moe.gate.weight"].dtype->name == "BF16");
 
   json plain = tiny_config("minimax_m2", chains_dir());
   plain.erase("quantization_config");
   auto p = by_key(make_layout(plain, ExpertLayout::per_expert, chains_dir()));
-  CHECK(p[w1].dtype == "BF16");
+  CHECK(p[w1].dtype->name == "BF16");
   CHECK_FALSE(p.count(w1 + "_scale_inv"));
 
   CHECK_THROWS_WITH(make_layout(plain, ExpertLayout::fused, chains_dir()),

@@ -167,7 +167,7 @@ TEST_CASE("nemotron_h converts an experts-only shard without its router") {
            starts_with(k, "backbone.layers.1.mixer.experts.3.");
   });
   REQUIRE(hf.size() == 4);
-  RunOptions shard;
+  Options shard;
   shard.expert_offset = 2;
   StateDict prime = convert(*chain, hf, Direction::to_prime, shard);
   require_identical(prime, nemotron_by_hand(clone(hf), 2));

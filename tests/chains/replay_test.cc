@@ -1,10 +1,11 @@
-// Replay plans on every model chain: a plan compiled on meta tensors of a key set, replayed
-// on real values, gives exactly what running the chain gives (whose results the per-model
-// tests check against MODELS.md), both ways, for the whole dict, one layer group at a time,
-// and for fused HF experts.
+// Step programs on every model chain: a program lowered on the descriptions of a meta key
+// set, replayed on real values, gives exactly what running the chain gives (whose results
+// the per-model tests check against MODELS.md), both ways, for the whole dict, one layer
+// group at a time, and for fused HF experts.
+#include "aten/execute.h"
 #include "chains/chain_support.h"
-#include "io/trace.h"
-#include "replay/replay_plan.h"
+#include "io/convert.h"
+#include "program/lower.h"
 
 using namespace chainconv;
 using namespace chainconv::testing;
@@ -21,22 +22,26 @@ StateDict meta_of(const StateDict& dict) {
 
 // The plan compiled on `input`'s metadata, replayed on a copy of its values; both forms.
 void require_replay_matches_run(const Chain& chain, const StateDict& input, Direction direction,
-                                const RunOptions& options = {}) {
+                                const Options& options = {}) {
   std::vector<Warning> warnings;
   const StateDict expected = convert(chain, input, direction, options, &warnings);
-  const ReplayPlan plan = ReplayPlan::compile(chain, direction, meta_of(input), options);
+  const Program plan = lower(chain, direction, specs_of(meta_of(input)), options);
   CHECK(plan.warnings().size() == warnings.size());
 
   StateDict replayed = clone(input);
-  plan.replay(replayed);
+  run_program(plan, replayed);
   require_identical(replayed, expected);
 
-  std::vector<Item> flat;
-  for (const auto& [key, item] : clone(input)) flat.push_back(item);
-  std::vector<Item> outputs = plan.replay(std::move(flat));
+  std::vector<at::Tensor> flat;
+  for (const auto& [key, item] : clone(input)) flat.push_back(item.tensor);
+  std::vector<at::Tensor> outputs = execute(plan, std::move(flat));
   StateDict from_flat;
-  for (size_t i = 0; i < outputs.size(); ++i)
-    from_flat.insert(plan.output_keys()[i], std::move(outputs[i]));
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const uint32_t slot = plan.outputs()[i];
+    const DtypeInfo& dtype = *plan.desc(slot).dtype;
+    from_flat.insert(plan.name(slot), Item{std::move(outputs[i]),
+                                           dtype.opaque() ? std::string(dtype.name) : ""});
+  }
   require_identical(from_flat, expected);
 }
 
@@ -65,19 +70,19 @@ void check_model(const std::string& model_type) {
 
 }  // namespace
 
-TEST_CASE("replay matches the run: qwen3_moe") { check_model("qwen3_moe"); }
-TEST_CASE("replay matches the run: qwen3_5_moe") { check_model("qwen3_5_moe"); }
-TEST_CASE("replay matches the run: glm4_moe") { check_model("glm4_moe"); }
-TEST_CASE("replay matches the run: glm_moe_dsa") { check_model("glm_moe_dsa"); }
-TEST_CASE("replay matches the run: minimax_m2") { check_model("minimax_m2"); }
-TEST_CASE("replay matches the run: laguna") { check_model("laguna"); }
-TEST_CASE("replay matches the run: afmoe") { check_model("afmoe"); }
-TEST_CASE("replay matches the run: nemotron_h") { check_model("nemotron_h"); }
-TEST_CASE("replay matches the run: gpt_oss") { check_model("gpt_oss"); }
+TEST_CASE("a program replays the run: qwen3_moe") { check_model("qwen3_moe"); }
+TEST_CASE("a program replays the run: qwen3_5_moe") { check_model("qwen3_5_moe"); }
+TEST_CASE("a program replays the run: glm4_moe") { check_model("glm4_moe"); }
+TEST_CASE("a program replays the run: glm_moe_dsa") { check_model("glm_moe_dsa"); }
+TEST_CASE("a program replays the run: minimax_m2") { check_model("minimax_m2"); }
+TEST_CASE("a program replays the run: laguna") { check_model("laguna"); }
+TEST_CASE("a program replays the run: afmoe") { check_model("afmoe"); }
+TEST_CASE("a program replays the run: nemotron_h") { check_model("nemotron_h"); }
+TEST_CASE("a program replays the run: gpt_oss") { check_model("gpt_oss"); }
 
-TEST_CASE("replay matches the run on an expert-parallel shard") {
+TEST_CASE("a program replays the run on an expert-parallel shard") {
   auto chain = model_chain("qwen3_moe");
-  RunOptions shard;
+  Options shard;
   shard.expert_offset = 2;
   // Experts 2 and 3 of the tiny model's four, with everything else.
   const StateDict hf = subset(tiny_hf("qwen3_moe"), [](const std::string& key) {

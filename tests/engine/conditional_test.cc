@@ -35,7 +35,7 @@ TEST_CASE("a conditional dispatches per layer: one fused - one per-expert layer 
     sd.insert(ek(1, e, "down_proj"), d[e]);
     sd.insert(ek(1, e, "up_proj"), u[e]);
   }
-  chain->to_prime(sd);
+  to_prime(*chain, sd);
   require_same(sd, StateDict{{lk(0, "w1"), gate_up.slice(1, 0, I)},
                              {lk(0, "w2"), down},
                              {lk(0, "w3"), gate_up.slice(1, I, 2 * I)},
@@ -44,7 +44,7 @@ TEST_CASE("a conditional dispatches per layer: one fused - one per-expert layer 
                              {lk(1, "w3"), at::stack(u)}});
 
   // Backward always emits per-expert keys: the fused layer comes back canonical.
-  chain->to_hf(sd);
+  to_hf(*chain, sd);
   StateDict expected;
   for (int e = 0; e < E; ++e) {
     expected.insert(ek(0, e, "gate_proj"), gate_up[e].slice(0, 0, I));
@@ -75,11 +75,11 @@ ops:
   at::Tensor q = counting({2}), o = counting({2}, 10), a = counting({3}, 20), n = counting({1}, 30);
   StateDict sd{{"layers.0.mixer.q_proj.weight", q}, {"layers.0.mixer.o_proj.weight", o},
                {"layers.1.mixer.A_log", a}, {"layers.1.norm.weight", n}};
-  chain->to_prime(sd);
+  to_prime(*chain, sd);
   StateDict prime{{"layers.0.self_attn.q_proj.weight", q}, {"layers.0.self_attn.o_proj.weight", o},
                   {"layers.1.mamba.A_log", a}, {"layers.1.norm.weight", n}};
   require_same(sd, prime);
-  chain->to_hf(sd);
+  to_hf(*chain, sd);
   require_same(sd, StateDict{{"layers.0.mixer.q_proj.weight", q}, {"layers.0.mixer.o_proj.weight", o},
                              {"layers.1.mixer.A_log", a}, {"layers.1.norm.weight", n}});
 }
@@ -103,7 +103,7 @@ ops:
 )");
   StateDict sd{{"l.0.kind_a", counting({1})}, {"l.0.w", counting({2})},
                {"l.1.w", counting({1, 2, 2})}, {"l.2.w", counting({1, 4})}, {"l.3.w", counting({2, 4})}};
-  chain->to_prime(sd);
+  to_prime(*chain, sd);
   CHECK(sd.keys() == std::vector<std::string>{"l.0.a_w", "l.0.kind_a", "l.1.w3d", "l.2.single", "l.3.w"});
 }
 
@@ -118,6 +118,6 @@ ops:
 )");
   StateDict sd{{"l.0.a", counting({1})}, {"l.1.a", counting({1})}, {"l.1.b", counting({1})},
                {"l.2.a", counting({1})}, {"l.2.c", counting({1})}};
-  chain->to_prime(sd);
+  to_prime(*chain, sd);
   CHECK(sd.keys() == std::vector<std::string>{"l.0.only_a", "l.1.a", "l.1.b", "l.2.a", "l.2.c"});
 }

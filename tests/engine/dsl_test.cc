@@ -38,7 +38,7 @@ TEST_CASE("a YAML syntax error points at the line") {
 TEST_CASE("an unknown op is named with its position and the known ops") {
   std::string text = kHead + "ops:\n  - rename: {from: a, to: b}\n  - renam: {from: a, to: b}\n";
   CHECK_THAT(error_of(text), Catch::StartsWith(pos_of(text, "renam:")) && Catch::Contains("unknown op 'renam'") &&
-                                 Catch::Contains("expected one of: rename, prefix_rename"));
+                                 Catch::Contains("expected one of: drop, if, map, prefix_rename, rename"));
 }
 
 TEST_CASE("a missing field is named at its op") {
@@ -101,9 +101,9 @@ ops:
 )";
   auto chain = chain_from(good);
   StateDict sd{{"a.0.w", counting({1})}, {"c.1.w", counting({1})}};
-  chain->to_prime(sd);
+  to_prime(*chain, sd);
   CHECK(sd.keys() == std::vector<std::string>{"b.0.w", "d.1.w"});
-  chain->to_hf(sd);
+  to_hf(*chain, sd);
   CHECK(sd.keys() == std::vector<std::string>{"a.0.w", "c.1.w"});
 
   std::string undefined = kHead + "ops:\n  - use: mvoe\n";

@@ -1,12 +1,12 @@
 #include "core/key_template.h"
 
-#include "core/state_dict.h"
+#include "core/text.h"
 #include "support/support.h"
 
 using namespace chainconv;
 
 static KeyTemplate tmpl(const std::string& text, bool prefix = false) {
-  return KeyTemplate::compile(text, SourcePos{"t.yaml", 3, 7}, prefix);
+  return KeyTemplate::compile(text, Position{"t.yaml", 3, 7}, prefix);
 }
 
 TEST_CASE("a template matches whole keys and binds digit placeholders") {
@@ -60,13 +60,17 @@ TEST_CASE("a prefix template keeps the rest of the key") {
 }
 
 TEST_CASE("matches() returns only matching keys - from the key index") {
-  StateDict sd;
+  KeyIndex index;
+  uint32_t slot = 0;
   for (const char* k : {"model.layers.0.mlp.gate.weight", "model.layers.10.mlp.gate.weight",
                         "model.layers.2.mlp.gate.weight", "model.layers.2.mlp.gate.bias", "lm_head.weight"})
-    sd.insert(k, at::zeros({1}));
-  auto found = tmpl("model.layers.{layer}.mlp.gate.weight").matches(sd, {});
+    index.emplace(k, slot++);
+  auto found = tmpl("model.layers.{layer}.mlp.gate.weight").matches(index, {});
   REQUIRE(found.size() == 3);
   CHECK(found[0].key == "model.layers.0.mlp.gate.weight");
+  CHECK(found[0].slot == 0);
+  CHECK(found[1].key == "model.layers.10.mlp.gate.weight");  // lexicographic, as the index is
+  CHECK(found[2].slot == 2);
 }
 
 TEST_CASE("malformed templates are errors at their position") {

@@ -17,7 +17,7 @@ TEST_CASE("rename moves matching keys and back - others pass through") {
                {"model.layers.5.mlp.gate.weight", g5},
                {"model.layers.5.mlp.gate.weight_scale_inv", scale},
                {"lm_head.weight", scale}};
-  chain->to_prime(sd);
+  to_prime(*chain, sd);
   StateDict expected{{"model.layers.0.mlp.router.gate.weight", g0},
                      {"model.layers.5.mlp.router.gate.weight", g5},
                      {"model.layers.5.mlp.gate.weight_scale_inv", scale},
@@ -26,7 +26,7 @@ TEST_CASE("rename moves matching keys and back - others pass through") {
   // A rename moves the handle: same storage, no copy.
   CHECK(sd.at("model.layers.0.mlp.router.gate.weight").data_ptr() == g0.data_ptr());
 
-  chain->to_hf(sd);
+  to_hf(*chain, sd);
   require_same(sd, StateDict{{"model.layers.0.mlp.gate.weight", g0},
                              {"model.layers.5.mlp.gate.weight", g5},
                              {"model.layers.5.mlp.gate.weight_scale_inv", scale},
@@ -41,9 +41,9 @@ TEST_CASE("an op whose keys are absent does nothing") {
   - drop: {prefix: "mtp."}
 )"));
   StateDict sd{{"other", counting({2})}};
-  chain->to_prime(sd);
+  to_prime(*chain, sd);
   CHECK(sd.keys() == std::vector<std::string>{"other"});
-  chain->to_hf(sd);
+  to_hf(*chain, sd);
   CHECK(sd.keys() == std::vector<std::string>{"other"});
 }
 
@@ -57,22 +57,22 @@ TEST_CASE("first present alternate wins - the other is left untouched with a war
 
   SECTION("both present") {
     StateDict sd{{"l.0.experts.bias", canonical}, {"l.0.gate.bias", alternate}};
-    auto warnings = chain->to_prime(sd);
+    auto warnings = to_prime(*chain, sd);
     require_same(sd, StateDict{{"l.0.expert_bias", canonical}, {"l.0.gate.bias", alternate}});
     REQUIRE(warnings.size() == 1);
     CHECK_THAT(warnings[0].str(), Catch::Contains("test.yaml:6:5") && Catch::Contains("'l.0.experts.bias' wins") &&
                                       Catch::Contains("'l.0.gate.bias' is left untouched"));
-    RunOptions strict;
+    Options strict;
     strict.strict = true;
     StateDict again{{"l.0.experts.bias", canonical}, {"l.0.gate.bias", alternate}};
-    CHECK_THROWS_WITH(chain->to_prime(again, strict), Catch::Contains("strict"));
+    CHECK_THROWS_WITH(to_prime(*chain, again, strict), Catch::Contains("strict"));
   }
   SECTION("only the alternate present, order of keys irrelevant") {
     StateDict sd{{"l.0.gate.bias", alternate}, {"l.1.experts.bias", canonical}};
-    CHECK(chain->to_prime(sd).empty());
+    CHECK(to_prime(*chain, sd).empty());
     require_same(sd, StateDict{{"l.0.expert_bias", alternate}, {"l.1.expert_bias", canonical}});
     // Backward always emits the canonical name.
-    chain->to_hf(sd);
+    to_hf(*chain, sd);
     require_same(sd, StateDict{{"l.0.experts.bias", alternate}, {"l.1.experts.bias", canonical}});
   }
 }
@@ -84,14 +84,14 @@ TEST_CASE("prefix_rename swaps prefixes and keeps the rest") {
 )"));
   at::Tensor a = counting({2}), b = counting({3}), c = counting({1});
   StateDict sd{{"backbone.layers.0.mixer.A_log", a}, {"backbone.norm_f.weight", b}, {"lm_head.weight", c}};
-  chain->to_prime(sd);
+  to_prime(*chain, sd);
   require_same(sd, StateDict{{"model.layers.0.mamba.A_log", a}, {"model.norm_f.weight", b}, {"lm_head.weight", c}});
-  chain->to_hf(sd);
+  to_hf(*chain, sd);
   require_same(sd, StateDict{{"backbone.layers.0.mixer.A_log", a}, {"backbone.norm_f.weight", b}, {"lm_head.weight", c}});
 
   // An HF dict that already uses the prime prefix converts too.
   StateDict already{{"model.layers.0.mixer.A_log", a}};
-  chain->to_prime(already);
+  to_prime(*chain, already);
   require_same(already, StateDict{{"model.layers.0.mamba.A_log", a}});
 }
 
@@ -103,10 +103,10 @@ TEST_CASE("drop removes keys by name or prefix - in the directions asked") {
 )"));
   StateDict sd{{"l.0.tokens_per_expert", counting({4})}, {"mtp.layers.0.w", counting({1})},
                {"only_hf_side", counting({1})}, {"keep", counting({1})}};
-  chain->to_prime(sd);
+  to_prime(*chain, sd);
   CHECK(sd.keys() == std::vector<std::string>{"keep", "only_hf_side"});
   StateDict prime{{"l.3.tokens_per_expert", counting({4})}, {"mtp.x", counting({1})}, {"only_hf_side", counting({1})}};
-  chain->to_hf(prime);
+  to_hf(*chain, prime);
   CHECK(prime.keys() == std::vector<std::string>{"mtp.x"});
 }
 
@@ -117,18 +117,18 @@ TEST_CASE("map applies declared transforms - x - min(x) is exact in f32 and bf16
   for (auto dtype : {at::kFloat, at::kBFloat16}) {
     at::Tensor bias = at::tensor({3.0, -2.0, 5.5, 1.0}).to(dtype);
     StateDict sd{{"l.0.bias", bias}};
-    chain->to_prime(sd);
+    to_prime(*chain, sd);
     at::Tensor expected = at::tensor({5.0, 0.0, 7.5, 3.0}).to(dtype);
     CHECK(sd.at("l.0.bias").scalar_type() == dtype);
     CHECK(at::equal(sd.at("l.0.bias"), expected));
-    chain->to_hf(sd);  // identity backward: the shifted values stay
+    to_hf(*chain, sd);  // identity backward: the shifted values stay
     CHECK(at::equal(sd.at("l.0.bias"), expected));
   }
   auto negate = chain_from(chain_of("  - map: {key: w, forward: negate, backward: negate}\n"));
   StateDict sd{{"w", counting({3}, 1)}};
-  negate->to_prime(sd);
+  to_prime(*negate, sd);
   CHECK(at::equal(sd.at("w"), -counting({3}, 1)));
-  negate->to_hf(sd);
+  to_hf(*negate, sd);
   CHECK(at::equal(sd.at("w"), counting({3}, 1)));
 }
 
@@ -136,7 +136,7 @@ TEST_CASE("map refuses bytes-only dtypes") {
   auto chain = chain_from(chain_of("  - map: {key: w, forward: negate, backward: negate}\n"));
   StateDict sd;
   sd.insert("w", Item{at::zeros({4}, at::kByte), "F8_E4M3"});
-  CHECK_THROWS_WITH(chain->to_prime(sd), Catch::Contains("F8_E4M3") && Catch::Contains("'w'"));
+  CHECK_THROWS_WITH(to_prime(*chain, sd), Catch::Contains("F8_E4M3") && Catch::Contains("'w'"));
 }
 
 TEST_CASE("synthetic creates an empty tensor like its sibling and backward drops it") {
@@ -144,16 +144,16 @@ TEST_CASE("synthetic creates an empty tensor like its sibling and backward drops
   - synthetic: {key: "l.{layer}.experts.w3", like: "l.{layer}.experts.w1", shape: [0]}
 )"));
   StateDict sd{{"l.0.experts.w1", counting({2, 3, 4}, 0, at::kBFloat16)}, {"l.1.other", counting({1})}};
-  chain->to_prime(sd);
+  to_prime(*chain, sd);
   REQUIRE(sd.contains("l.0.experts.w3"));
   CHECK(sd.at("l.0.experts.w3").sizes() == at::IntArrayRef{0});
   CHECK(sd.at("l.0.experts.w3").scalar_type() == at::kBFloat16);
   CHECK_FALSE(sd.contains("l.1.experts.w3"));
-  CHECK(chain->to_hf(sd).empty());
+  CHECK(to_hf(*chain, sd).empty());
   CHECK(sd.keys() == std::vector<std::string>{"l.0.experts.w1", "l.1.other"});
 
   StateDict holding_data{{"l.0.experts.w3", counting({2, 2})}};
-  auto warnings = chain->to_hf(holding_data);
+  auto warnings = to_hf(*chain, holding_data);
   REQUIRE(warnings.size() == 1);
   CHECK_THAT(warnings[0].message, Catch::Contains("holds data"));
 }
@@ -162,9 +162,9 @@ TEST_CASE("squeeze_leading acts on backward only - on leading singletons of the 
   auto chain = chain_from(chain_of("  - squeeze_leading: {key: \"s.{layer}.w1\", ndim: 3}\n"));
   at::Tensor lead = counting({1, 2, 3}), flat = counting({2, 3}), wide = counting({2, 2, 3});
   StateDict sd{{"s.0.w1", lead}, {"s.1.w1", flat}, {"s.2.w1", wide}};
-  chain->to_prime(sd);
+  to_prime(*chain, sd);
   CHECK(sd.at("s.0.w1").sizes() == at::IntArrayRef{1, 2, 3});
-  chain->to_hf(sd);
+  to_hf(*chain, sd);
   CHECK(sd.at("s.0.w1").sizes() == at::IntArrayRef{2, 3});
   CHECK(at::equal(sd.at("s.0.w1"), lead[0]));
   CHECK(sd.at("s.1.w1").sizes() == at::IntArrayRef{2, 3});
@@ -174,5 +174,5 @@ TEST_CASE("squeeze_leading acts on backward only - on leading singletons of the 
 TEST_CASE("an op never overwrites an existing key") {
   auto chain = chain_from(chain_of("  - rename: {from: a, to: b}\n"));
   StateDict sd{{"a", counting({1})}, {"b", counting({1}, 5)}};
-  CHECK_THROWS_WITH(chain->to_prime(sd), Catch::Contains("test.yaml:5:5") && Catch::Contains("overwrite existing key 'b'"));
+  CHECK_THROWS_WITH(to_prime(*chain, sd), Catch::Contains("test.yaml:5:5") && Catch::Contains("overwrite existing key 'b'"));
 }

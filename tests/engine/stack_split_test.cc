@@ -23,13 +23,13 @@ TEST_CASE("stack orders experts numerically and unstacks into views") {
     experts.push_back(counting({2, 3}, 100 * e));
     sd.insert(expert_key(0, e), experts.back());
   }
-  chain->to_prime(sd);
+  to_prime(*chain, sd);
   REQUIRE(sd.keys() == std::vector<std::string>{"l.0.experts.w1"});
   const at::Tensor w1 = sd.at("l.0.experts.w1");  // a handle: to_hf below removes the key
   REQUIRE(w1.sizes() == at::IntArrayRef{12, 2, 3});
   for (int e = 0; e < 12; ++e) CHECK(at::equal(w1[e], experts[e]));
 
-  chain->to_hf(sd);
+  to_hf(*chain, sd);
   REQUIRE(sd.size() == 12);
   for (int e = 0; e < 12; ++e) {
     const at::Tensor& t = sd.at(expert_key(0, e));
@@ -41,47 +41,47 @@ TEST_CASE("stack orders experts numerically and unstacks into views") {
 
 TEST_CASE("a shard's experts stack from the offset - and unstack back to global ids") {
   auto chain = chain_from(kStackChain);
-  RunOptions shard;
+  Options shard;
   shard.expert_offset = 2;
   at::Tensor e2 = counting({2, 3}, 200), e3 = counting({2, 3}, 300);
   StateDict sd{{expert_key(1, 2), e2}, {expert_key(1, 3), e3}};
-  chain->to_prime(sd, shard);
+  to_prime(*chain, sd, shard);
   REQUIRE(sd.keys() == std::vector<std::string>{"l.1.experts.w1"});
   CHECK(at::equal(sd.at("l.1.experts.w1"), at::stack({e2, e3})));
 
   // Backward: local row r becomes global expert offset + r.
   StateDict prime{{"l.1.experts.w1", at::stack({e2, e3})}};
-  chain->to_hf(prime, shard);
+  to_hf(*chain, prime, shard);
   require_same(prime, StateDict{{expert_key(1, 2), e2}, {expert_key(1, 3), e3}});
 }
 
 TEST_CASE("a gap in expert ids is an error naming the missing key") {
   auto chain = chain_from(kStackChain);
   StateDict sd{{expert_key(0, 0), counting({2})}, {expert_key(0, 1), counting({2})}, {expert_key(0, 3), counting({2})}};
-  CHECK_THROWS_WITH(chain->to_prime(sd), Catch::Contains("test.yaml:5:5") &&
+  CHECK_THROWS_WITH(to_prime(*chain, sd), Catch::Contains("test.yaml:5:5") &&
                                              Catch::Contains("key 'l.0.experts.2.gate_proj.weight' is missing"));
   // Nothing was consumed: the input is intact for the caller.
   CHECK(sd.size() == 3);
 
   SECTION("experts below the shard's offset are refused, not silently renumbered") {
-    RunOptions shard;
+    Options shard;
     shard.expert_offset = 2;
     StateDict low{{expert_key(0, 1), counting({2})}, {expert_key(0, 2), counting({2})}};
-    CHECK_THROWS_WITH(chain->to_prime(low, shard), Catch::Contains("below the expert offset 2"));
+    CHECK_THROWS_WITH(to_prime(*chain, low, shard), Catch::Contains("below the expert offset 2"));
   }
   SECTION("a shard that starts late misses its first expert") {
-    RunOptions shard;
+    Options shard;
     shard.expert_offset = 2;
     StateDict late{{expert_key(0, 3), counting({2})}};
-    CHECK_THROWS_WITH(chain->to_prime(late, shard), Catch::Contains("'l.0.experts.2.gate_proj.weight' is missing"));
+    CHECK_THROWS_WITH(to_prime(*chain, late, shard), Catch::Contains("'l.0.experts.2.gate_proj.weight' is missing"));
   }
 }
 
 TEST_CASE("stacking experts of different dtypes is an error - not a cast") {
   auto chain = chain_from(kStackChain);
   StateDict sd{{expert_key(0, 0), counting({2}, 0, at::kBFloat16)}, {expert_key(0, 1), counting({2}, 0, at::kFloat)}};
-  CHECK_THROWS_WITH(chain->to_prime(sd), Catch::Contains("'l.0.experts.1.gate_proj.weight' has dtype Float") &&
-                                             Catch::Contains("BFloat16") && Catch::Contains("no silent casts"));
+  CHECK_THROWS_WITH(to_prime(*chain, sd), Catch::Contains("'l.0.experts.1.gate_proj.weight' has dtype F32") &&
+                                             Catch::Contains("BF16") && Catch::Contains("no silent casts"));
 }
 
 TEST_CASE("bytes-only dtypes stack and unstack unchanged") {
@@ -90,9 +90,9 @@ TEST_CASE("bytes-only dtypes stack and unstack unchanged") {
   at::Tensor a = at::arange(6, at::kByte).reshape({2, 3}), b = at::arange(6, 12, at::kByte).reshape({2, 3});
   sd.insert(expert_key(0, 0), Item{a, "F8_E4M3"});
   sd.insert(expert_key(0, 1), Item{b, "F8_E4M3"});
-  chain->to_prime(sd);
+  to_prime(*chain, sd);
   CHECK(sd.item("l.0.experts.w1").opaque_dtype == "F8_E4M3");
-  chain->to_hf(sd);
+  to_hf(*chain, sd);
   CHECK(sd.item(expert_key(0, 1)).opaque_dtype == "F8_E4M3");
   CHECK(at::equal(sd.at(expert_key(0, 1)), b));
 }
@@ -109,21 +109,21 @@ TEST_CASE("split into equal or declared parts - as views - backward concatenates
   auto chain = chain_from(kSplitChain);
   at::Tensor gate_up = counting({3, 8, 5}), qkv = counting({8, 2}, 1000);
   StateDict sd{{"l.0.gate_up", gate_up}, {"qkv", qkv}};
-  chain->to_prime(sd);
+  to_prime(*chain, sd);
   REQUIRE(sd.keys() == std::vector<std::string>{"k", "l.0.w1", "l.0.w3", "q", "v"});
   CHECK(at::equal(sd.at("l.0.w1"), gate_up.slice(1, 0, 4)));
   CHECK(at::equal(sd.at("l.0.w3"), gate_up.slice(1, 4, 8)));
   CHECK(sd.at("l.0.w3").storage().data() == gate_up.storage().data());
   CHECK(at::equal(sd.at("q"), qkv.slice(0, 0, 4)));
   CHECK(at::equal(sd.at("v"), qkv.slice(0, 6, 8)));
-  chain->to_hf(sd);
+  to_hf(*chain, sd);
   require_same(sd, StateDict{{"l.0.gate_up", gate_up}, {"qkv", qkv}});
 }
 
 TEST_CASE("split errors name the tensor") {
   auto chain = chain_from(kSplitChain);
   StateDict odd{{"l.0.gate_up", counting({3, 7, 5})}};
-  CHECK_THROWS_WITH(chain->to_prime(odd), Catch::Contains("'l.0.gate_up' has size 7") && Catch::Contains("not divisible"));
+  CHECK_THROWS_WITH(to_prime(*chain, odd), Catch::Contains("'l.0.gate_up' has size 7") && Catch::Contains("not divisible"));
   StateDict half{{"l.0.w1", counting({3, 4, 5})}};
-  CHECK_THROWS_WITH(chain->to_hf(half), Catch::Contains("part 'l.0.w3' is missing"));
+  CHECK_THROWS_WITH(to_hf(*chain, half), Catch::Contains("part 'l.0.w3' is missing"));
 }

@@ -1,4 +1,4 @@
-#include "core/state_dict.h"
+#include "aten/state_dict.h"
 
 #include "core/error.h"
 #include "support/support.h"

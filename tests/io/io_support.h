@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "aten/tensor_io.h"
 #include "io/writer.h"
 #include "support/support.h"
 

@@ -2,7 +2,7 @@
 // and every malformed header is a clear error naming the file and the tensor.
 #include <cstring>
 
-#include "core/dtypes.h"
+#include "aten/dtypes.h"
 #include "io/checkpoint.h"
 #include "io/mapped_file.h"
 #include "io_support.h"
@@ -16,13 +16,13 @@ namespace {
 Item patterned(const std::string& name, std::vector<int64_t> shape) {
   const DtypeInfo* info = find_dtype(name);
   REQUIRE(info != nullptr);
-  at::Tensor t = at::empty(shape, at::TensorOptions().dtype(info->storage));
+  at::Tensor t = at::empty(shape, at::TensorOptions().dtype(storage_type(*info)));
   auto* p = static_cast<unsigned char*>(t.data_ptr());
   for (int64_t i = 0; i < t.numel() * t.element_size(); ++i)
     p[i] = static_cast<unsigned char>(i * 7 + 3);
-  if (info->storage == at::kBool)
+  if (info->kind == DtypeInfo::Kind::boolean)
     t = t.to(at::kByte).remainder(2).to(at::kBool);  // valid booleans only
-  return Item{t, info->opaque ? name : std::string()};
+  return Item{t, info->opaque() ? name : std::string()};
 }
 
 const std::vector<std::string> kAllDtypes = {"F64",     "F32", "F16", "BF16", "I64",     "I32",
@@ -44,8 +44,8 @@ TEST_CASE("every safetensors dtype round-trips through the writer and reader byt
   for (const auto& [key, item] : sd) {
     INFO(key);
     const TensorEntry& entry = *ckpt.locate(key).entry;
-    CHECK(entry.dtype->name == dtype_of(item));
-    Item back = ckpt.load(key);
+    CHECK(entry.dtype == &dtype_of(item));
+    Item back = load_item(ckpt, key);
     CHECK(back.opaque_dtype == item.opaque_dtype);
     CHECK(back.tensor.scalar_type() == item.tensor.scalar_type());
     CHECK(back.tensor.sizes() == item.tensor.sizes());
@@ -61,7 +61,7 @@ TEST_CASE("F8_E4M3 tensors are read as their raw bytes with the dtype name kept"
                         R"({"w":{"dtype":"F8_E4M3","shape":[16,16],"data_offsets":[0,256]}})",
                         data);
   Checkpoint ckpt = Checkpoint::open(dir.path());
-  Item w = ckpt.load("w");
+  Item w = load_item(ckpt, "w");
   CHECK(w.opaque_dtype == "F8_E4M3");
   CHECK(w.tensor.scalar_type() == at::kByte);
   CHECK(bytes_of(w.tensor) == data);
@@ -78,7 +78,7 @@ TEST_CASE("mapped tensors are views of the file mapping and keep it alive") {
     auto mapping = ckpt.mapped(0);
     base = mapping->data();
     size = mapping->size();
-    b = ckpt.load("b").tensor;
+    b = load_item(ckpt, "b").tensor;
   }
   auto* p = static_cast<const uint8_t*>(b.data_ptr());
   CHECK(p >= base);
@@ -86,18 +86,18 @@ TEST_CASE("mapped tensors are views of the file mapping and keep it alive") {
   CHECK(at::equal(b, counting({8, 8}, 100)));  // still readable: the view holds the mapping
 }
 
-TEST_CASE("the layout of a sharded checkpoint is read from its headers as meta tensors") {
+TEST_CASE("the layout of a sharded checkpoint is read from its headers as descriptions") {
   Scratch dir;
   StateDict sd = qwen3_moe_dict(3, 2);
   write_state_dict(dir.path(), sd, /*max_shard_size=*/600);
   REQUIRE(fs::exists(dir / "model.safetensors.index.json"));
-  StateDict layout = read_checkpoint_layout(dir.path());
-  REQUIRE(layout.keys() == sd.keys());
-  for (const auto& [key, item] : sd) {
-    INFO(key);
-    CHECK(layout.at(key).is_meta());
-    CHECK(layout.at(key).sizes() == item.tensor.sizes());
-    CHECK(layout.at(key).scalar_type() == item.tensor.scalar_type());
+  const std::vector<TensorSpec> layout = read_checkpoint_layout(dir.path());
+  REQUIRE(layout.size() == sd.size());
+  for (const TensorSpec& t : layout) {
+    INFO(t.key);
+    const Item& item = sd.item(t.key);
+    CHECK(t.shape == item.tensor.sizes().vec());
+    CHECK(t.dtype == &dtype_of(item));
   }
 }
 

@@ -57,7 +57,7 @@ TEST_CASE("shards are named like HF's and the index lists every tensor with the 
 
   Checkpoint ckpt = Checkpoint::open(dir.path());
   for (int i = 0; i < 12; ++i)
-    CHECK(at::equal(ckpt.load("layers." + std::to_string(i) + ".w").tensor,
+    CHECK(at::equal(load_item(ckpt, "layers." + std::to_string(i) + ".w").tensor,
                     counting({100}, i * 1000)));
 }
 

@@ -37,6 +37,14 @@ StateDict qwen3_moe_layout(bool fused) {
   return hf;
 }
 
+std::vector<Finding> roundtrip(const Chain& chain, const StateDict& hf) {
+  return symbolic_roundtrip(chain, specs_of(hf));
+}
+
+std::vector<Finding> coverage(const Chain& chain, const StateDict& hf) {
+  return check_coverage(chain, specs_of(hf));
+}
+
 std::vector<std::string> lines(const std::vector<Finding>& findings, Severity severity) {
   std::vector<std::string> out;
   for (const Finding& f : findings)
@@ -50,13 +58,13 @@ std::vector<std::string> lines(const std::vector<Finding>& findings, Severity se
 
 TEST_CASE("qwen3_moe roundtrips both ways on a per-expert layout with nothing to report") {
   auto chain = load_chain_file(CHAINCONV_SOURCE_DIR "/chains/qwen3_moe.yaml");
-  auto findings = symbolic_roundtrip(*chain, qwen3_moe_layout(false));
+  auto findings = roundtrip(*chain, qwen3_moe_layout(false));
   CHECK(findings.empty());
 }
 
 TEST_CASE("the fused expert layout comes back per-expert and is reported as canonicalising") {
   auto chain = load_chain_file(CHAINCONV_SOURCE_DIR "/chains/qwen3_moe.yaml");
-  auto findings = symbolic_roundtrip(*chain, qwen3_moe_layout(true));
+  auto findings = roundtrip(*chain, qwen3_moe_layout(true));
   CHECK(lines(findings, Severity::error).empty());
   CHECK(lines(findings, Severity::warning).empty());
   auto notes = lines(findings, Severity::note);
@@ -79,7 +87,7 @@ TEST_CASE("a conditional that dispatches only forward is an error at the op that
       - rename: {from: "a.{layer}.x", to: "b.{layer}.x"}
 )");
   StateDict hf{{"a.0.x", meta({2})}, {"a.1.x", meta({2})}};
-  auto errors = lines(symbolic_roundtrip(*chain, hf), Severity::error);
+  auto errors = lines(roundtrip(*chain, hf), Severity::error);
   // Backward tests a.{layer}.x on the prime dict, finds nothing, and leaves b.*.x in place.
   CHECK(errors == std::vector<std::string>{"7:9: HF -> prime -> HF: 2 keys 'a.{0..1}.x' not "
                                            "restored: consumed by this rename, never written back",
@@ -90,7 +98,7 @@ TEST_CASE("a conditional that dispatches only forward is an error at the op that
 TEST_CASE("a drop is declared lossy and reported as a note") {
   auto chain = chain_from(kHead + "ops:\n  - drop: {prefix: \"mtp.\"}\n");
   StateDict hf{{"mtp.w", meta({2})}, {"model.w", meta({2})}};
-  auto findings = symbolic_roundtrip(*chain, hf);
+  auto findings = roundtrip(*chain, hf);
   CHECK(lines(findings, Severity::error).empty());
   CHECK(lines(findings, Severity::note) ==
         std::vector<std::string>{"5:5: HF -> prime -> HF: 'mtp.w' not restored (declared lossy: "
@@ -100,7 +108,7 @@ TEST_CASE("a drop is declared lossy and reported as a note") {
 TEST_CASE("an op that fails on the layout is an error at that op") {
   auto chain = chain_from(kHead + "ops:\n  - stack: {from: \"e.{expert}.w\", to: e.w}\n");
   StateDict hf{{"e.0.w", meta({2})}, {"e.1.w", meta({2})}, {"e.3.w", meta({2})}};
-  auto errors = lines(symbolic_roundtrip(*chain, hf), Severity::error);
+  auto errors = lines(roundtrip(*chain, hf), Severity::error);
   REQUIRE(errors.size() == 1);
   CHECK_THAT(errors[0], Catch::StartsWith("5:5: HF -> prime fails on the layout:") &&
                             Catch::Contains("key 'e.2.w' is missing"));
@@ -119,7 +127,7 @@ ops:
                {"m.layers.0.experts.0.v", meta({4})},
                {"m.layers.0.experts.0.w", meta({4})},
                {"m.layers.0.experts.1.w", meta({4})}};
-  auto findings = check_coverage(*chain, hf);
+  auto findings = coverage(*chain, hf);
   CHECK(lines(findings, Severity::warning) ==
         std::vector<std::string>{
             "4:20: 2 key(s) matching 'm.layers.{layer}.experts.{expert}.w' are left untouched by "
@@ -130,7 +138,7 @@ ops:
 
 TEST_CASE("an op in a branch the layout never takes is a note and not a warning") {
   auto chain = load_chain_file(CHAINCONV_SOURCE_DIR "/chains/qwen3_moe.yaml");
-  auto findings = check_coverage(*chain, qwen3_moe_layout(false));
+  auto findings = coverage(*chain, qwen3_moe_layout(false));
   CHECK(lines(findings, Severity::warning).empty());
   auto notes = lines(findings, Severity::note);
   REQUIRE(!notes.empty());
@@ -138,7 +146,7 @@ TEST_CASE("an op in a branch the layout never takes is a note and not a warning"
 }
 
 TEST_CASE("lint with a layout for another model type is a finding") {
-  StateDict hf = qwen3_moe_layout(false);
+  const std::vector<TensorSpec> hf = specs_of(qwen3_moe_layout(false));
   LintOptions options;
   options.layout = &hf;
   options.model_type = "llama";
@@ -163,9 +171,9 @@ ops:
     with: {at: "model.language_model.layers.{layer}"}
 )");
   StateDict vlm{{"model.language_model.layers.0.gate.weight", meta({4})}};
-  CHECK(check_coverage(*chain, vlm).empty());
+  CHECK(coverage(*chain, vlm).empty());
   StateDict neither{{"model.other", meta({4})}};
-  CHECK(lines(check_coverage(*chain, neither), Severity::warning) ==
+  CHECK(lines(coverage(*chain, neither), Severity::warning) ==
         std::vector<std::string>{
             "8:9: this rename never fires on this layout: no key matches what it reads (a typo?)"});
 }

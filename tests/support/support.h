@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "aten/run.h"
 #include "dsl/chain.h"
 #include "support/tensors.h"
 

@@ -14,12 +14,15 @@
 #include <iostream>
 #include <map>
 
+#include "aten/execute.h"
+#include "aten/layout_dicts.h"
+#include "aten/run.h"
 #include "core/error.h"
 #include "dsl/chain.h"
-#include "io/trace.h"
+#include "io/convert.h"
 #include "layout/layout.h"
+#include "program/lower.h"
 #include "registry/chain_registry.h"
-#include "replay/replay_plan.h"
 
 using namespace chainconv;
 
@@ -38,18 +41,18 @@ struct Four {
 };
 
 // How a key set is converted:
-//   run:         Chain::run on a state dict (template matching at every op: the first call)
-//   compile:     ReplayPlan::compile (one run on meta tensors, recorded)
-//   replay:      ReplayPlan::replay on tensors in the plan's key order (what a trainer that
-//                converts the same key set again and again does)
-//   replay dict: ReplayPlan::replay on a state dict (checks and rebuilds the dict's keys)
+//   run:         run_chain on a state dict (lower, then execute: what a first call pays)
+//   compile:     lower: the step program of the dict's descriptions
+//   replay:      execute a compiled program on tensors in its input order (what a trainer
+//                that converts the same key set again and again does)
+//   replay dict: run_program on a state dict (checks and rebuilds the dict's keys)
 //   replay interl.: replay, the four measurements taking turns (colder caches)
 struct Timing {
   Four run, compile, replay, replay_interleaved, replay_dict;
   size_t hf_keys = 0, prime_keys = 0, groups = 0;
 };
 
-// The converter's own layer groups (engine/io/trace.h), so the per-layer numbers measure
+// The converter's own layer groups (engine/io/convert.h), so the per-layer numbers measure
 // what chainconv convert and a streaming trainer do.
 std::vector<StateDict> split_by_layer(const StateDict& dict) {
   std::map<std::string, StateDict> groups;
@@ -72,10 +75,10 @@ double time_ms(F&& f) {
       .count();
 }
 
-std::vector<Item> items_of(const StateDict& dict) {
-  std::vector<Item> items;
-  for (const auto& [key, item] : dict) items.push_back(item);
-  return items;
+std::vector<at::Tensor> tensors_of(const StateDict& dict) {
+  std::vector<at::Tensor> tensors;
+  for (const auto& [key, item] : dict) tensors.push_back(item.tensor);
+  return tensors;
 }
 
 // Times f(dict) on a fresh copy of each dict (copies are made outside the timed region).
@@ -127,7 +130,7 @@ Timing measure(const KeySet& set, int reps) {
   auto chain = load_chain_file(registry.chain_for(set.model_type));
   const StateDict hf = meta_state_dict(make_layout(set.config));
   StateDict prime = hf;
-  chain->to_prime(prime);
+  to_prime(*chain, prime);
   const std::vector<StateDict> hf_full{hf}, prime_full{prime};
   const std::vector<StateDict> hf_groups = split_by_layer(hf);
   const std::vector<StateDict> prime_groups = split_by_layer(prime);
@@ -136,45 +139,45 @@ Timing measure(const KeySet& set, int reps) {
   t.hf_keys = hf.size();
   t.prime_keys = prime.size();
   t.groups = hf_groups.size();
-  const RunOptions options;
+  const Options options;
   t.run = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups,
                        [&](const std::vector<StateDict>& dicts, Direction d) {
                          return time_each(
-                             dicts, [&](size_t, StateDict& dict) { chain->run(dict, d, options); });
+                             dicts, [&](size_t, StateDict& dict) { run_chain(*chain, dict, d, options); });
                        });
   t.compile = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups,
                            [&](const std::vector<StateDict>& dicts, Direction d) {
                              return time_each(dicts, [&](size_t, StateDict& dict) {
-                               ReplayPlan::compile(*chain, d, dict);
+                               lower(*chain, d, specs_of(dict));
                              });
                            });
 
   // Plans are compiled once, outside the timed region, as a trainer would.
-  std::map<const std::vector<StateDict>*, std::vector<ReplayPlan>> plans;
+  std::map<const std::vector<StateDict>*, std::vector<Program>> plans;
   for (const auto* dicts : {&hf_full, &hf_groups, &prime_full, &prime_groups})
     for (const StateDict& dict : *dicts)
-      plans[dicts].push_back(ReplayPlan::compile(
+      plans[dicts].push_back(lower(
           *chain, dicts == &hf_full || dicts == &hf_groups ? Direction::to_prime : Direction::to_hf,
-          dict));
+          specs_of(dict)));
   t.replay_dict = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups,
                                [&](const std::vector<StateDict>& dicts, Direction) {
                                  const auto& ps = plans.at(&dicts);
                                  return time_each(
-                                     dicts, [&](size_t i, StateDict& dict) { ps[i].replay(dict); });
+                                     dicts, [&](size_t i, StateDict& dict) { run_program(ps[i], dict); });
                                });
   auto replay_sample = [&](const std::vector<StateDict>& dicts, Direction) {
     const auto& ps = plans.at(&dicts);
-    std::vector<std::vector<Item>> inputs;
-    for (const StateDict& dict : dicts) inputs.push_back(items_of(dict));
-    std::vector<std::vector<Item>> outputs;  // freed outside the timed region
+    std::vector<std::vector<at::Tensor>> inputs;
+    for (const StateDict& dict : dicts) inputs.push_back(tensors_of(dict));
+    std::vector<std::vector<at::Tensor>> outputs;  // freed outside the timed region
     outputs.reserve(ps.size());
     double ms = time_ms([&] {
-      for (size_t i = 0; i < ps.size(); ++i) outputs.push_back(ps[i].replay(std::move(inputs[i])));
+      for (size_t i = 0; i < ps.size(); ++i) outputs.push_back(execute(ps[i], std::move(inputs[i])));
     });
     for (size_t i = 0; i < ps.size(); ++i)
-      if (outputs[i].size() != ps[i].output_keys().size())
+      if (outputs[i].size() != ps[i].outputs().size())
         throw Error("replay produced " + std::to_string(outputs[i].size()) + " tensors, not " +
-                    std::to_string(ps[i].output_keys().size()));
+                    std::to_string(ps[i].outputs().size()));
     return ms;
   };
   t.replay = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups, replay_sample);

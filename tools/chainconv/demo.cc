@@ -1,31 +1,51 @@
 // chainconv demo: build a model type's tiny synthetic checkpoint from its layout
-// (chains/layouts/), convert it to prime and back with its chain, print every step, and check
-// that the roundtrip returns the input, or differs only as the chain's declared lossy or
-// canonicalising steps say.
-#include <ATen/ATen.h>
-
+// (chains/layouts/), convert it to prime and back with its chain, print every step of both
+// step programs, and check that the roundtrip returns the input, or differs only as the
+// chain's declared lossy or canonicalising steps say. Everything happens in memory, on bytes:
+// LibTorch is loaded only if the chain computes values.
+#include <cstring>
 #include <iostream>
+#include <map>
 
 #include "chainconv/commands.h"
 #include "chainconv/step_printer.h"
 #include "core/key_ranges.h"
+#include "core/text.h"
 #include "dsl/chain.h"
+#include "io/file_executor.h"
 #include "layout/layout.h"
+#include "program/lower.h"
 #include "registry/chain_registry.h"
 
 namespace chainconv::cli {
 namespace {
 
-void print_dict(const char* title, const StateDict& sd) {
-  std::cout << title << " (" << sd.size() << " tensors):\n";
-  for (const KeyGroup& g : compress_keys(sd.keys())) std::cout << "    " << g.pattern << "\n";
+// A key set with its bytes.
+struct Tensors {
+  std::vector<TensorSpec> specs;
+  std::vector<std::vector<uint8_t>> bytes;  // by spec
+};
+
+void print_keys(const char* title, const std::vector<TensorSpec>& specs) {
+  std::vector<std::string> keys;
+  for (const TensorSpec& s : specs) keys.push_back(s.key);
+  std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return natural_less(a, b); });
+  std::cout << title << " (" << keys.size() << " tensors):\n";
+  for (const KeyGroup& g : compress_keys(keys)) std::cout << "    " << g.pattern << "\n";
 }
 
-// Every op of the chain that says it does not restore exactly what it consumed.
-void collect_lossy(const Op& op, std::vector<std::string>& out) {
-  if (std::string why = op.lossy(); !why.empty())
-    out.push_back(op.pos().str() + ": " + std::string(op.kind()) + ": " + why);
-  for (const Op* child : op.children()) collect_lossy(*child, out);
+// Lowers the chain on `in`, prints the program, and plays it on the bytes.
+Tensors convert(const Chain& chain, const Tensors& in, Direction direction) {
+  Program program = lower(chain, direction, in.specs);
+  std::cout << "\n" << direction_name(direction) << " (" << program.steps().size() << " steps):\n";
+  print_steps(std::cout, program);
+  for (const Warning& w : program.warnings()) std::cout << w.str() << "\n";
+  std::map<std::string, const std::vector<uint8_t>*> by_key;
+  for (size_t i = 0; i < in.specs.size(); ++i) by_key[in.specs[i].key] = &in.bytes[i];
+  std::vector<const uint8_t*> inputs;
+  for (uint32_t s = 0; s < program.inputs(); ++s) inputs.push_back(by_key.at(program.name(s))->data());
+  Tensors out{output_specs(program), play_in_memory(program, inputs)};
+  return out;
 }
 
 struct Differences {
@@ -33,22 +53,24 @@ struct Differences {
   bool none() const { return missing.empty() && extra.empty() && changed.empty(); }
 };
 
-Differences compare(const StateDict& result, const StateDict& original) {
+Differences compare(const Tensors& result, const Tensors& original) {
+  std::map<std::string, size_t> back;
+  for (size_t i = 0; i < result.specs.size(); ++i) back[result.specs[i].key] = i;
   Differences d;
-  for (const std::string& key : original.keys()) {
-    const Item* item = result.find(key);
-    if (!item) {
-      d.missing.push_back(key);
+  for (size_t i = 0; i < original.specs.size(); ++i) {
+    const TensorSpec& want = original.specs[i];
+    auto it = back.find(want.key);
+    if (it == back.end()) {
+      d.missing.push_back(want.key);
       continue;
     }
-    const Item& want = original.item(key);
-    if (item->opaque_dtype != want.opaque_dtype ||
-        item->tensor.scalar_type() != want.tensor.scalar_type() ||
-        item->tensor.sizes() != want.tensor.sizes() || !at::equal(item->tensor, want.tensor))
-      d.changed.push_back(key);
+    const TensorSpec& got = result.specs[it->second];
+    if (got.dtype != want.dtype || got.shape != want.shape ||
+        result.bytes[it->second] != original.bytes[i])
+      d.changed.push_back(want.key);
+    back.erase(it);
   }
-  for (const std::string& key : result.keys())
-    if (!original.contains(key)) d.extra.push_back(key);
+  for (const auto& [key, i] : back) d.extra.push_back(key);
   return d;
 }
 
@@ -56,6 +78,13 @@ void print_keys(const char* what, const std::vector<std::string>& keys) {
   if (keys.empty()) return;
   std::cout << "    " << what << ":\n";
   for (const KeyGroup& g : compress_keys(keys)) std::cout << "        " << g.pattern << "\n";
+}
+
+// Every op of the chain that says it does not restore exactly what it consumed.
+void collect_lossy(const Op& op, std::vector<std::string>& out) {
+  if (std::string why = op.lossy(); !why.empty())
+    out.push_back(op.pos().str() + ": " + std::string(op.kind()) + ": " + why);
+  for (const Op* child : op.children()) collect_lossy(*child, out);
 }
 
 }  // namespace
@@ -89,24 +118,17 @@ Command add_demo(CLI::App& app) {
     std::cout << "checkpoint: chains/layouts tiny config of " << layout.model_type
               << (*fused ? ", fused experts" : ", per-expert experts") << ", seed " << *seed
               << "\n\n";
-    StateDict hf = synthetic_state_dict(layout, *seed);
-    StateDict original;
-    for (const auto& [key, item] : hf)
-      original.insert(key, Item{item.tensor.clone(), item.opaque_dtype});
-    print_dict("HF state dict", hf);
+    Tensors hf{layout.tensors, {}};
+    for (const TensorSpec& spec : hf.specs) hf.bytes.push_back(synthetic_bytes(spec, *seed));
+    print_keys("HF state dict", hf.specs);
 
-    StepPrinter printer(std::cout);
-    std::cout << "\nto_prime:\n";
-    for (const auto& w : chain->run(hf, Direction::to_prime, {}, &printer))
-      std::cout << w.str() << "\n";
-    print_dict("\nprime state dict", hf);
+    Tensors prime = convert(*chain, hf, Direction::to_prime);
+    std::cout << "\n";
+    print_keys("prime state dict", prime.specs);
+    Tensors back = convert(*chain, prime, Direction::to_hf);
 
-    std::cout << "\nto_hf:\n";
-    for (const auto& w : chain->run(hf, Direction::to_hf, {}, &printer))
-      std::cout << w.str() << "\n";
-
-    Differences diff = compare(hf, original);
-    std::cout << "\nroundtrip HF -> prime -> HF: " << hf.size() << " tensors, ";
+    Differences diff = compare(back, hf);
+    std::cout << "\nroundtrip HF -> prime -> HF: " << back.specs.size() << " tensors, ";
     if (diff.none()) {
       std::cout << "identical to the input (keys, dtypes, shapes, values)\n";
       return 0;

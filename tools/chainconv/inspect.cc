@@ -7,6 +7,7 @@
 #include "chainconv/commands.h"
 #include "chainconv/report_format.h"
 #include "core/key_ranges.h"
+#include "core/text.h"
 #include "io/checkpoint.h"
 
 namespace chainconv::cli {
@@ -55,12 +56,12 @@ void inspect(const std::string& dir) {
   for (const std::string& key : keys) {
     const TensorEntry& e = *ckpt.locate(key).entry;
     std::cout << "  " << key << std::string(width - key.size() + 2, ' ') << e.dtype->name << " "
-              << shape_text(e.shape) << "  " << human_bytes(e.nbytes) << "\n";
+              << shape_str(e.shape) << "  " << human_bytes(e.nbytes) << "\n";
     auto [it, inserted] = groups.try_emplace(signature(key));
     if (inserted) order.push_back(it->first);
     it->second.keys.push_back(key);
     it->second.dtypes.insert(std::string(e.dtype->name));
-    it->second.shapes.insert(shape_text(e.shape));
+    it->second.shapes.insert(shape_str(e.shape));
     it->second.bytes += e.nbytes;
     by_dtype[std::string(e.dtype->name)] += e.nbytes;
   }

@@ -22,12 +22,12 @@ void print_text(const ConversionPlan& plan, const PlanArgs& args) {
   std::cout << "plan: " << args.src << " " << direction_name(plan.direction) << " with "
             << plan.chain_file << " (headers only; nothing is read or written)\n";
   for (const PlannedOutput& out : plan.outputs) {
-    std::cout << out.key << "  " << out.dtype << " " << shape_text(out.shape) << "  ";
+    std::cout << out.key << "  " << out.dtype << " " << shape_str(out.shape) << "  ";
     if (out.ops.empty() && out.sources == std::vector<std::string>{out.key}) {
       std::cout << "unchanged\n";
       continue;
     }
-    std::cout << plan.how(out);
+    std::cout << out.how;
     if (out.computed) std::cout << ", transformed";
     if (!out.sources.empty()) std::cout << " <- " << compress_keys_str(out.sources);
     std::cout << "\n";
@@ -65,7 +65,7 @@ void print_json(const ConversionPlan& plan, const PlanArgs& args) {
     t["dtype"] = out.dtype;
     t["shape"] = out.shape;
     t["bytes"] = out.nbytes;
-    t["how"] = std::string(plan.how(out));
+    t["how"] = std::string(out.how);
     t["transformed"] = out.computed;
     t["sources"] = out.sources;
     t["ops"] = nlohmann::ordered_json::array();

@@ -22,12 +22,6 @@ std::string human_bytes(uint64_t bytes) {
   return text;
 }
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 std::string op_text(const Op& op) { return std::string(op.kind()) + " at " + op.pos().str(); }
 
 std::string duration_text(double seconds) {

@@ -8,14 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "core/text.h"
 #include "ops/op.h"
 
 namespace chainconv::cli {
 
 // "1.5 GB", "12.0 MB", "512 B" (decimal units, like the shard sizes).
 std::string human_bytes(uint64_t bytes);
-// "[4, 8, 16]"
-std::string shape_text(const std::vector<int64_t>& shape);
 // "stack at chains/common/moe.yaml:31:9"
 std::string op_text(const Op& op);
 // "1m05s", "12s"

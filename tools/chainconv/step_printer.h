@@ -1,23 +1,13 @@
-// Prints what each op moved, one line per step, with the op's chain position; consecutive
-// steps of the same op collapse their key lists into ranges.
+// Prints what a step program does, one line per run of steps of the same op and kind, with
+// the op's chain position; the runs' key lists collapse into ranges.
 #pragma once
 
 #include <ostream>
 
-#include "ops/op.h"
+#include "program/program.h"
 
 namespace chainconv::cli {
 
-class StepPrinter : public Observer {
- public:
-  explicit StepPrinter(std::ostream& out) : out_(out) {}
-  void on_step(const Op& op, const std::vector<std::string>& inputs,
-               const std::vector<std::string>& outputs) override;
-  size_t steps() const { return steps_; }
-
- private:
-  std::ostream& out_;
-  size_t steps_ = 0;
-};
+void print_steps(std::ostream& out, const Program& program);
 
 }  // namespace chainconv::cli

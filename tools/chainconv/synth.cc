@@ -6,6 +6,7 @@
 
 #include "chainconv/commands.h"
 #include "chainconv/report_format.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "io/fs_util.h"
 #include "io/writer.h"
@@ -22,15 +23,7 @@ struct SynthArgs {
 
 nlohmann::json load_config(const SynthArgs& args) {
   if (args.config.empty()) return tiny_config(args.model_type);
-  std::ifstream in(args.config);
-  if (!in) throw Error(args.config + ": cannot read");
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(args.config + ": not valid JSON: " + e.what());
-  }
-  if (!config.is_object()) throw Error(args.config + ": expected a JSON object");
+  nlohmann::json config = read_config_file(args.config);
   if (!config.contains("model_type")) config["model_type"] = args.model_type;
   if (config["model_type"] != args.model_type)
     throw Error(args.config + ": model_type is " + config["model_type"].dump() + ", not \"" +
@@ -43,7 +36,6 @@ int synth(const SynthArgs& args) {
       args.layout == "fused" ? ExpertLayout::fused : ExpertLayout::per_expert;
   const nlohmann::json config = load_config(args);
   const Layout layout = make_layout(config, experts);
-  const StateDict dict = synthetic_state_dict(layout, args.seed);
   check_destination("", args.dst, args.force);
   TempDir tmp = TempDir::beside(args.dst);
   {
@@ -51,13 +43,24 @@ int synth(const SynthArgs& args) {
     out << config.dump(2) << "\n";
     if (!out.flush()) throw Error(tmp.path() + "/config.json: cannot write");
   }
-  write_state_dict(tmp.path(), dict, parse_size(args.max_shard_size));
+  std::vector<OutputTensor> tensors;
   uint64_t bytes = 0;
-  for (const auto& [key, item] : dict)
-    bytes += static_cast<uint64_t>(item.tensor.numel()) * item.tensor.element_size();
+  for (const TensorSpec& spec : layout.tensors) {
+    int64_t n = 1;
+    for (int64_t d : spec.shape) n *= d;
+    tensors.push_back({spec.key, std::string(spec.dtype->name), spec.shape,
+                       static_cast<uint64_t>(n) * spec.dtype->itemsize});
+    bytes += tensors.back().nbytes;
+  }
+  SafetensorsWriter writer(tmp.path(), std::move(tensors), parse_size(args.max_shard_size));
+  for (const TensorSpec& spec : layout.tensors) {
+    const std::vector<uint8_t> values = synthetic_bytes(spec, args.seed);
+    writer.write(spec.key, values.data(), values.size());
+  }
+  writer.finish();
   tmp.commit(args.dst, args.force);
   std::cout << "wrote " << args.dst << ": synthetic " << args.model_type << " (" << args.layout
-            << " experts, seed " << args.seed << "), " << dict.size() << " tensors, "
+            << " experts, seed " << args.seed << "), " << layout.tensors.size() << " tensors, "
             << human_bytes(bytes) << "\n";
   return 0;
 }

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "check/lint.h"
+#include "core/config.h"
 #include "io/checkpoint.h"
 #include "layout/layout.h"
 
@@ -19,24 +20,17 @@ using namespace chainconv;
 namespace {
 
 struct LoadedLayout {
-  StateDict dict;
+  std::vector<TensorSpec> tensors;
   std::string model_type;
 };
 
 LoadedLayout layout_from_config(const std::string& path, bool fused) {
-  std::ifstream in(path);
-  if (!in) throw Error(SourcePos{path, 0, 0}, "cannot read config");
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(SourcePos{path, 0, 0}, std::string("not valid JSON: ") + e.what());
-  }
+  nlohmann::json config = read_config_file(path);
   try {
     Layout layout = make_layout(config, fused ? ExpertLayout::fused : ExpertLayout::per_expert);
-    return {meta_state_dict(layout), layout.model_type};
+    return {std::move(layout.tensors), layout.model_type};
   } catch (const Error& e) {
-    throw Error(SourcePos{path, 0, 0}, e.message());
+    throw Error(Position{path, 0, 0}, e.message());
   }
 }
 
@@ -96,7 +90,7 @@ int main(int argc, char** argv) {
   }
   LintOptions options;
   if (layout) {
-    options.layout = &layout->dict;
+    options.layout = &layout->tensors;
     options.model_type = layout->model_type;
   }
   options.run.expert_offset = expert_offset;

@@ -71,10 +71,10 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <chainconv/types.h>
 
 #include <cstdint>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -83,50 +83,6 @@ namespace chainconv::api {
 
 // A state dict: parameter name -> tensor, as trainers hold them.
 using TensorMap = std::unordered_map<std::string, at::Tensor>;
-
-// to_prime: HF -> prime (the chain played forward). to_hf: prime -> HF (inverses, reversed).
-enum class Direction { to_prime, to_hf };
-
-// A place in a chain file; 1-based like gcc and editors. line == 0: no position known.
-struct Position {
-  std::string file;
-  int line = 0;
-  int col = 0;
-
-  bool known() const { return line > 0; }
-  // "file:line:col", the file alone, or "" when nothing is known.
-  std::string str() const;
-};
-
-// The one exception type. what() is the whole message, "file:line:col: " first when the
-// failure has a place in a chain file.
-class Error : public std::runtime_error {
- public:
-  Error(Position pos, const std::string& message);
-
-  const Position& pos() const { return pos_; }
-  // The message without its position prefix.
-  const std::string& message() const { return message_; }
-
- private:
-  Position pos_;
-  std::string message_;
-};
-
-struct Options {
-  // The global index of the first expert in the map: per-expert keys are numbered from here
-  // in both directions (row r of a stacked tensor is expert expert_offset + r).
-  int64_t expert_offset = 0;
-  // Throw warnings as Errors.
-  bool strict = false;
-};
-
-struct Warning {
-  Position pos;  // the op that warned
-  std::string message;
-  // "file:line:col: warning: message"
-  std::string str() const;
-};
 
 // One op that acted on a key on its way to the output, and where the chain says so.
 struct PlanStep {
@@ -150,7 +106,7 @@ struct PlanEntry {
 
 // What a conversion would do, computed on shapes and dtypes alone (no tensor data is read
 // or allocated).
-struct Plan {
+struct CHAINCONV_API Plan {
   std::vector<PlanEntry> entries;  // one per output key, in natural key order
   std::vector<Warning> warnings;
 
@@ -160,22 +116,9 @@ struct Plan {
   std::string str() const;
 };
 
-// One problem the checks found, at the place in the chain it is about.
-struct Finding {
-  enum class Severity { error, warning, note };
-
-  Position pos;
-  Severity severity = Severity::error;
-  std::string message;
-  std::string check;  // which check: "schema", "reference", "roundtrip", "coverage", ...
-
-  // "file:line:col: error: message [check]", as chainlint prints it.
-  std::string str() const;
-};
-
 class Replay;
 
-class Chain {
+class CHAINCONV_API Chain {
  public:
   struct Impl;  // the compiled chain, opaque here
 
@@ -242,7 +185,7 @@ class Chain {
 // the map unchanged on failure). A Replay is valid only for the keys, shapes and dtypes it
 // was compiled for: run() checks every input and throws an Error naming the first one that
 // differs. It keeps its Chain alive and is immutable: share it between threads freely.
-class Replay {
+class CHAINCONV_API Replay {
  public:
   struct Impl;
 
@@ -273,13 +216,14 @@ class Replay {
 // Where chains are looked up by default: $CHAINCONV_CHAINS_DIR when set, else the
 // share/chainconv/chains directory installed next to this library, else the chains/
 // directory of the source tree it was built from.
-std::string default_chains_dir();
+CHAINCONV_API std::string default_chains_dir();
 
 // The keys of `dict` in natural order, digit runs compared as numbers ("layers.2" before
 // "layers.10"): how people and checkpoint indexes list them.
-std::vector<std::string> sorted_keys(const TensorMap& dict);
+CHAINCONV_API std::vector<std::string> sorted_keys(const TensorMap& dict);
 
 // model_type -> chain file, for every chain in `chains_dir` ("" means default_chains_dir()).
-std::vector<std::pair<std::string, std::string>> chains(const std::string& chains_dir = "");
+CHAINCONV_API std::vector<std::pair<std::string, std::string>> chains(
+    const std::string& chains_dir = "");
 
 }  // namespace chainconv::api

@@ -1,6 +1,5 @@
-// The state dict the ops work on: key -> tensor, kept sorted so that every template query
-// is a range scan over the keys sharing its literal prefix (O(log K + matches)), never a
-// scan of the whole dict.
+// A state dict of real tensors, as the ATen executor takes and gives it: key -> tensor, kept
+// sorted (the order of a step program's inputs and outputs), listed in natural order.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -11,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/text.h"
+
 namespace chainconv {
 
 // One entry. `opaque_dtype` names a dtype this LibTorch cannot compute on (e.g. "F8_E4M3"):
@@ -20,9 +21,6 @@ struct Item {
   at::Tensor tensor;
   std::string opaque_dtype;
 };
-
-// Natural order: digit runs compare as numbers ("layers.2" < "layers.10").
-bool natural_less(std::string_view a, std::string_view b);
 
 class StateDict {
  public:

@@ -1,9 +1,14 @@
-// Tracing a chain on meta tensors finds where every output's bytes lie in the inputs. The
-// check is independent of the tracer: lay the inputs out in a buffer, gather each output's
-// bytes from its runs, and compare with the chain run on the real values.
-#include "io/trace.h"
+// The file executor: a step program played on byte runs finds where every output's bytes lie
+// in the inputs. The check is independent of it: lay the inputs out in a buffer, gather
+// each output's bytes from its runs, and compare with the chain run on the real values by
+// the ATen executor.
+#include "io/file_executor.h"
+
 #include "dsl/chain.h"
+#include "io/convert.h"
 #include "io_support.h"
+#include "program/lineage.h"
+#include "program/lower.h"
 
 using namespace chainconv;
 using namespace chainconv::testing;
@@ -11,27 +16,32 @@ using namespace chainconv::testing;
 namespace {
 
 struct Traced {
-  GroupTrace trace;
-  StateDict real;      // the chain's output on real values
-  std::string buffer;  // the inputs laid out one after another, "file" 0
+  Program program;
+  std::vector<OutputBytes> bytes;  // by output
+  StateDict real;                  // the chain's output on real values
+  std::string buffer;              // the inputs laid out one after another, "file" 0
+
+  const OutputBytes& of(const std::string& key) const {
+    for (size_t k = 0; k < program.outputs().size(); ++k)
+      if (program.name(program.outputs()[k]) == key) return bytes[k];
+    FAIL("no output " << key);
+    return bytes.front();
+  }
 };
 
-Traced trace_on_meta(const Chain& chain, const StateDict& inputs, Direction direction,
-                     RunOptions options = {}) {
+Traced trace(const Chain& chain, const StateDict& inputs, Direction direction,
+             Options options = {}) {
   Traced t;
-  StateDict meta_dict;
-  std::map<std::string, ByteRun> locations;
-  for (const auto& [key, item] : inputs) {
+  t.program = lower(chain, direction, specs_of(inputs), options);
+  std::vector<ByteRun> locations;
+  for (const auto& [key, item] : inputs) {  // the dict's order is the program's input order
     std::string bytes = bytes_of(item.tensor);
-    locations[key] = ByteRun{0, t.buffer.size(), bytes.size()};
+    locations.push_back(ByteRun{0, t.buffer.size(), bytes.size()});
     t.buffer += bytes;
-    meta_dict.insert(
-        key, Item{meta(item.tensor.sizes().vec(), item.tensor.scalar_type()), item.opaque_dtype});
   }
-  t.trace = trace_group(chain, direction, options, value_map_templates(chain, direction), meta_dict,
-                        locations);
+  t.bytes = output_bytes(t.program, locations);
   t.real = clone(inputs);
-  chain.run(t.real, direction, options);
+  run_chain(chain, t.real, direction, options);
   return t;
 }
 
@@ -46,14 +56,13 @@ std::string gather(const ByteRuns& runs, const std::string& buffer) {
 
 // Every output resolves to runs whose bytes are exactly the real output's.
 void require_runs_match(const Traced& t) {
-  REQUIRE(t.trace.outputs.size() == t.real.size());
-  for (const TracedOutput& out : t.trace.outputs) {
-    INFO(out.key);
-    REQUIRE(out.runs.has_value());
-    CHECK_FALSE(out.computed);
-    CHECK(gather(*out.runs, t.buffer) == bytes_of(t.real.at(out.key)));
+  REQUIRE(t.program.outputs().size() == t.real.size());
+  for (size_t k = 0; k < t.bytes.size(); ++k) {
+    const std::string& key = t.program.name(t.program.outputs()[k]);
+    INFO(key);
+    REQUIRE(t.bytes[k].from == OutputBytes::From::runs);
+    CHECK(gather(t.bytes[k].runs, t.buffer) == bytes_of(t.real.at(key)));
   }
-  CHECK_FALSE(t.trace.needs_values());
 }
 
 }  // namespace
@@ -104,25 +113,27 @@ TEST_CASE("a narrowed view covers one block per outer index") {
 
 TEST_CASE("stacked per-expert tensors resolve to runs of their inputs") {
   auto chain = load_chain_file(CHAINCONV_SOURCE_DIR "/chains/qwen3_moe.yaml");
-  Traced t = trace_on_meta(*chain, qwen3_moe_dict(1, 4), Direction::to_prime);
+  Traced t = trace(*chain, qwen3_moe_dict(1, 4), Direction::to_prime);
   require_runs_match(t);
-  const TracedOutput* w1 = nullptr;
-  for (const auto& out : t.trace.outputs)
-    if (out.key == "model.layers.0.mlp.experts.w1") w1 = &out;
-  REQUIRE(w1 != nullptr);
-  CHECK(w1->sources.size() == 4);
-  REQUIRE(w1->ops.size() >= 1);
-  CHECK(w1->ops.back()->kind() == "stack");
+  for (uint32_t slot : t.program.outputs()) {
+    if (t.program.name(slot) != "model.layers.0.mlp.experts.w1") continue;
+    const Lineage lineage = lineage_of(t.program, slot);
+    CHECK(lineage.sources.size() == 4);
+    const std::vector<const Op*> ops = ops_of(t.program, lineage.steps);
+    REQUIRE(ops.size() == 1);
+    CHECK(ops.back()->kind() == "stack");
+    // Four experts of [I, H] each, one after another: four runs of the buffer.
+    CHECK(t.of("model.layers.0.mlp.experts.w1").runs.runs().size() == 4);
+  }
 }
 
 TEST_CASE("the halves of a fused gate_up_proj resolve to one run per expert") {
   auto chain = load_chain_file(CHAINCONV_SOURCE_DIR "/chains/qwen3_moe.yaml");
   StateDict hf{{"model.layers.0.mlp.experts.gate_up_proj", counting({3, 8, 5})},
                {"model.layers.0.mlp.experts.down_proj", counting({3, 5, 4}, 1000)}};
-  Traced t = trace_on_meta(*chain, hf, Direction::to_prime);
+  Traced t = trace(*chain, hf, Direction::to_prime);
   require_runs_match(t);
-  for (const auto& out : t.trace.outputs)
-    if (out.key == "model.layers.0.mlp.experts.w3") CHECK(out.runs->runs().size() == 3);
+  CHECK(t.of("model.layers.0.mlp.experts.w3").runs.runs().size() == 3);
 }
 
 TEST_CASE("unstacking back to HF resolves to slices of the stacked tensor") {
@@ -130,11 +141,22 @@ TEST_CASE("unstacking back to HF resolves to slices of the stacked tensor") {
   StateDict prime{{"model.layers.2.mlp.experts.w1", counting({4, 3, 5})},
                   {"model.layers.2.mlp.experts.w2", counting({4, 5, 3}, 100)},
                   {"model.layers.2.mlp.experts.w3", counting({4, 3, 5}, 200)}};
-  RunOptions shard;
+  Options shard;
   shard.expert_offset = 8;
-  Traced t = trace_on_meta(*chain, prime, Direction::to_hf, shard);
+  Traced t = trace(*chain, prime, Direction::to_hf, shard);
   require_runs_match(t);
   CHECK(t.real.contains("model.layers.2.mlp.experts.11.up_proj.weight"));
+}
+
+TEST_CASE("a synthetic tensor is zeros, not runs") {
+  auto chain = chain_from(R"(version: 1
+model_types: [test]
+description: synthetic
+ops:
+  - synthetic: {key: "e.w3", like: "e.w1", shape: [2, 3]}
+)");
+  Traced t = trace(*chain, StateDict{{"e.w1", counting({4})}}, Direction::to_prime);
+  CHECK(t.of("e.w3").from == OutputBytes::From::zeros);
 }
 
 TEST_CASE("stacks and concatenations along an inner dim interleave their inputs") {
@@ -150,14 +172,14 @@ ops:
                {"a.1.w", counting({3, 3}, 10)},
                {"a.2.w", counting({3, 3}, 20)},
                {"b.fused", counting({2, 5, 2}, 50)}};
-  Traced forward = trace_on_meta(*chain, hf, Direction::to_prime);
+  Traced forward = trace(*chain, hf, Direction::to_prime);
   require_runs_match(forward);
   StateDict prime = clone(forward.real);
-  Traced backward = trace_on_meta(*chain, prime, Direction::to_hf);
+  Traced backward = trace(*chain, prime, Direction::to_hf);
   require_runs_match(backward);  // b.fused rebuilt by concatenating along dim 1
 }
 
-TEST_CASE("a value transform marks its output as computed and the group as needing values") {
+TEST_CASE("a value transform marks its output as computed") {
   auto chain = chain_from(R"(version: 1
 model_types: [test]
 description: a value transform after a rename
@@ -166,24 +188,24 @@ ops:
   - map: {key: "y.bias", forward: subtract_min, backward: identity, lossy: "the shift is not undone"}
 )");
   StateDict hf{{"x.bias", counting({4}, 5)}, {"x.other", counting({2})}};
-  Traced t = trace_on_meta(*chain, hf, Direction::to_prime);
-  CHECK(t.trace.needs_values());
-  for (const auto& out : t.trace.outputs) {
-    INFO(out.key);
-    CHECK(out.computed == (out.key == "y.bias"));
-  }
+  Traced t = trace(*chain, hf, Direction::to_prime);
+  CHECK(t.of("y.bias").from == OutputBytes::From::computed);
+  CHECK(t.of("x.other").from == OutputBytes::From::runs);
 }
 
-TEST_CASE("dropped inputs are recorded with the op that dropped them") {
+TEST_CASE("dropped inputs are a drop step of the op that dropped them") {
   auto chain = chain_from(R"(version: 1
 model_types: [test]
 description: drop
 ops:
   - drop: {prefix: "mtp.", when: to_prime}
 )");
-  Traced t = trace_on_meta(*chain, StateDict{{"mtp.w", counting({2})}, {"keep", counting({2})}},
-                           Direction::to_prime);
-  REQUIRE(t.trace.dropped.count("mtp.w") == 1);
-  CHECK(t.trace.dropped.at("mtp.w")->kind() == "drop");
-  REQUIRE(t.trace.outputs.size() == 1);
+  Traced t = trace(*chain, StateDict{{"mtp.w", counting({2})}, {"keep", counting({2})}},
+                   Direction::to_prime);
+  REQUIRE(t.program.steps().size() == 1);
+  const Step& drop = t.program.step(0);
+  CHECK(drop.kind == StepKind::drop);
+  CHECK(drop.op->kind() == "drop");
+  CHECK(t.program.name(t.program.operand(drop, 0)) == "mtp.w");
+  REQUIRE(t.program.outputs().size() == 1);
 }

@@ -1,7 +1,8 @@
-// Replay plans on small hand-written chains, with expectations worked out by hand: a plan
-// does the conversion it was compiled for on new values, plays no step for a rename,
-// and refuses inputs it was not compiled for without touching them.
-#include "replay/replay_plan.h"
+// Step programs of small hand-written chains, with expectations worked out by hand: the
+// steps a chain lowers to, and a program replayed on new values does the conversion it was
+// lowered for, and refuses inputs it was not lowered for without touching them.
+#include "aten/execute.h"
+#include "program/lower.h"
 #include "support/support.h"
 
 using namespace chainconv;
@@ -18,6 +19,29 @@ ops:
   - synthetic: {key: "l.{layer}.experts.w2", like: "l.{layer}.experts.w3"}
 )";
 
+static std::vector<std::string> input_keys(const Program& p) {
+  std::vector<std::string> keys;
+  for (uint32_t s = 0; s < p.inputs(); ++s) keys.push_back(p.name(s));
+  return keys;
+}
+
+static std::vector<std::string> output_keys(const Program& p) {
+  std::vector<std::string> keys;
+  for (uint32_t s : p.outputs()) keys.push_back(p.name(s));
+  return keys;
+}
+
+static std::vector<std::string> step_kinds(const Program& p) {
+  std::vector<std::string> kinds;
+  for (const Step& step : p.steps()) kinds.emplace_back(step_kind_name(step.kind));
+  return kinds;
+}
+
+static Program compile(const Chain& chain, Direction d, const StateDict& dict,
+                       const Options& options = {}) {
+  return lower(chain, d, specs_of(dict), options);
+}
+
 static std::string up(int layer, int expert) {
   return "l." + std::to_string(layer) + ".experts." + std::to_string(expert) + ".up.weight";
 }
@@ -33,21 +57,23 @@ static StateDict layer0(double start) {
   return sd;
 }
 
-TEST_CASE("a plan replays its conversion on new values, both ways") {
+TEST_CASE("a program replays its conversion on new values, both ways") {
   auto chain = chain_from(kMoeChain);
-  const ReplayPlan to_prime = ReplayPlan::compile(*chain, Direction::to_prime, layer0(0));
-  CHECK(to_prime.input_keys() ==
+  const Program to_prime = compile(*chain, Direction::to_prime, layer0(0));
+  CHECK(input_keys(to_prime) ==
         std::vector<std::string>{"l.0.attn.q.weight", "l.0.bias", "l.0.experts.0.up.weight",
                                  "l.0.experts.1.up.weight", "l.0.experts.2.up.weight",
                                  "l.0.fused.weight", "l.0.norm.weight"});
-  CHECK(to_prime.output_keys() ==
+  CHECK(output_keys(to_prime) ==
         std::vector<std::string>{"l.0.attn.wq", "l.0.bias", "l.0.experts.w2", "l.0.experts.w3",
                                  "l.0.gate", "l.0.norm.weight", "l.0.up"});
-  // stack, split, map and synthetic: one step each; the rename is aliased.
-  CHECK(to_prime.steps() == 4);
+  // In op order: the rename a move, the stack one step, the split a view per part, the map
+  // a compute, the synthetic a create.
+  CHECK(step_kinds(to_prime) ==
+        std::vector<std::string>{"move", "stack", "view", "view", "compute", "create"});
 
-  StateDict sd = layer0(1000);  // other values than the plan was compiled on
-  to_prime.replay(sd);
+  StateDict sd = layer0(1000);  // other values than the program was lowered on
+  run_program(to_prime, sd);
   REQUIRE(sd.keys() == std::vector<std::string>{"l.0.attn.wq", "l.0.bias", "l.0.experts.w2",
                                                 "l.0.experts.w3", "l.0.gate", "l.0.norm.weight",
                                                 "l.0.up"});
@@ -66,26 +92,30 @@ TEST_CASE("a plan replays its conversion on new values, both ways") {
   StateDict prime_meta;
   for (const auto& [key, item] : sd)
     prime_meta.set(key, Item{meta(item.tensor.sizes().vec(), at::kFloat), {}});
-  const ReplayPlan to_hf = ReplayPlan::compile(*chain, Direction::to_hf, prime_meta);
-  to_hf.replay(sd);
+  const Program to_hf = compile(*chain, Direction::to_hf, prime_meta);
+  // Backward in reverse op order: the synthetic a drop, the map a compute, the split one
+  // concatenation, the stack a view per row, the rename a move.
+  CHECK(step_kinds(to_hf) == std::vector<std::string>{"drop", "compute", "concat", "view", "view",
+                                                      "view", "move"});
+  run_program(to_hf, sd);
   require_same(sd, layer0(1000));
 }
 
-TEST_CASE("the flat replay takes and gives tensors in the plan's key order") {
+TEST_CASE("the ATen executor takes and gives tensors in the program's key order") {
   auto chain = chain_from(kMoeChain);
-  const ReplayPlan plan = ReplayPlan::compile(*chain, Direction::to_prime, layer0(0));
-  std::vector<Item> inputs;
-  for (const auto& [key, item] : layer0(500)) inputs.push_back(item);
-  std::vector<Item> outputs = plan.replay(std::move(inputs));
-  REQUIRE(outputs.size() == plan.output_keys().size());
-  CHECK(plan.output_keys()[3] == "l.0.experts.w3");
-  CHECK(at::equal(outputs[3].tensor, at::stack({counting({2, 3}, 510), counting({2, 3}, 520),
-                                                counting({2, 3}, 530)})));
-  CHECK(plan.output_keys()[1] == "l.0.bias");
-  CHECK(at::equal(outputs[1].tensor, -counting({3}, 700)));
+  const Program plan = compile(*chain, Direction::to_prime, layer0(0));
+  std::vector<at::Tensor> inputs;
+  for (const auto& [key, item] : layer0(500)) inputs.push_back(item.tensor);
+  std::vector<at::Tensor> outputs = execute(plan, std::move(inputs));
+  REQUIRE(outputs.size() == plan.outputs().size());
+  CHECK(output_keys(plan)[3] == "l.0.experts.w3");
+  CHECK(at::equal(outputs[3], at::stack({counting({2, 3}, 510), counting({2, 3}, 520),
+                                         counting({2, 3}, 530)})));
+  CHECK(output_keys(plan)[1] == "l.0.bias");
+  CHECK(at::equal(outputs[1], -counting({3}, 700)));
 }
 
-TEST_CASE("a plan of renames only plays no steps") {
+TEST_CASE("a program of renames only moves handles") {
   auto chain = chain_from(R"(version: 1
 model_types: [test]
 description: renames
@@ -94,35 +124,34 @@ ops:
   - prefix_rename: {from: "b.", to: "c."}
 )");
   StateDict sd{{"a.0.w", counting({2})}, {"a.1.w", counting({2}, 2)}, {"z", counting({1})}};
-  const ReplayPlan plan = ReplayPlan::compile(*chain, Direction::to_prime, sd);
-  CHECK(plan.steps() == 0);
+  const Program plan = compile(*chain, Direction::to_prime, sd);
+  CHECK(step_kinds(plan) == std::vector<std::string>{"move", "move", "move", "move"});
   const at::Tensor a1 = sd.at("a.1.w");
-  plan.replay(sd);
+  run_program(plan, sd);
   REQUIRE(sd.keys() == std::vector<std::string>{"c.0.w", "c.1.w", "z"});
   CHECK(sd.at("c.1.w").data_ptr() == a1.data_ptr());  // moved, not copied
 }
 
-TEST_CASE("a shard's plan numbers experts from the offset") {
+TEST_CASE("a shard's program numbers experts from the offset") {
   auto chain = chain_from(kMoeChain);
-  RunOptions shard;
+  Options shard;
   shard.expert_offset = 4;
   StateDict prime{{"l.2.experts.w3", counting({2, 1, 3})}};
-  const ReplayPlan plan = ReplayPlan::compile(*chain, Direction::to_hf, prime, shard);
-  CHECK(plan.output_keys() == std::vector<std::string>{up(2, 4), up(2, 5)});
-  plan.replay(prime);
+  const Program plan = compile(*chain, Direction::to_hf, prime, shard);
+  CHECK(output_keys(plan) == std::vector<std::string>{up(2, 4), up(2, 5)});
+  run_program(plan, prime);
   CHECK(at::equal(prime.at(up(2, 5)), counting({1, 3}, 3)));
 }
 
-TEST_CASE("replay refuses inputs the plan was not compiled for, and leaves them as they were") {
+TEST_CASE("a program refuses inputs it was not lowered for, and leaves them as they were") {
   auto chain = chain_from(kMoeChain);
-  const ReplayPlan plan = ReplayPlan::compile(*chain, Direction::to_prime, layer0(0));
+  const Program plan = compile(*chain, Direction::to_prime, layer0(0));
 
   StateDict wrong_shape = layer0(0);
   wrong_shape.set(up(0, 1), Item{counting({2, 4}), {}});
   REQUIRE_THROWS_WITH(
-      plan.replay(wrong_shape),
-      Catch::Contains("'" + up(0, 1) +
-                      "' is [2, 4] Float but the plan was compiled for [2, 3] Float"));
+      run_program(plan, wrong_shape),
+      Catch::Contains("'" + up(0, 1) + "' is [2, 4] F32 but the program was made for [2, 3] F32"));
   require_same(wrong_shape, [] {
     StateDict expected = layer0(0);
     expected.set(up(0, 1), Item{counting({2, 4}), {}});
@@ -131,26 +160,24 @@ TEST_CASE("replay refuses inputs the plan was not compiled for, and leaves them 
 
   StateDict wrong_dtype = layer0(0);
   wrong_dtype.set("l.0.bias", Item{counting({3}, 0, at::kDouble), {}});
-  REQUIRE_THROWS_WITH(plan.replay(wrong_dtype), Catch::Contains("'l.0.bias' is [3] Double"));
+  REQUIRE_THROWS_WITH(run_program(plan, wrong_dtype), Catch::Contains("'l.0.bias' is [3] F64"));
 
   StateDict extra = layer0(0);
   extra.insert("l.0.extra", counting({1}));
-  REQUIRE_THROWS_WITH(plan.replay(extra),
-                      Catch::Contains("the dict has 'l.0.extra' where the plan expects"));
+  REQUIRE_THROWS_WITH(run_program(plan, extra),
+                      Catch::Contains("the dict has 'l.0.extra' where the program expects"));
   CHECK(extra.size() == 8);
 
   StateDict missing = layer0(0);
   missing.erase("l.0.norm.weight");
-  REQUIRE_THROWS_WITH(plan.replay(missing), Catch::Contains("the dict lacks 'l.0.norm.weight'"));
-
-  REQUIRE_THROWS_WITH(plan.replay(std::vector<Item>(3)),
-                      Catch::Contains("3 inputs given, the plan takes 7"));
+  REQUIRE_THROWS_WITH(run_program(plan, missing),
+                      Catch::Contains("the dict lacks 'l.0.norm.weight'"));
 }
 
-TEST_CASE("compiling a plan fails as the run would, at the op's position") {
+TEST_CASE("lowering fails as the run would, at the op's position") {
   auto chain = chain_from(kMoeChain, "moe.yaml");
   StateDict gap = layer0(0);
   gap.erase(up(0, 1));
-  REQUIRE_THROWS_WITH(ReplayPlan::compile(*chain, Direction::to_prime, gap),
+  REQUIRE_THROWS_WITH(compile(*chain, Direction::to_prime, gap),
                       Catch::Contains("moe.yaml:6:") && Catch::Contains("is missing"));
 }

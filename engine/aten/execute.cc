@@ -1,0 +1,93 @@
+#include "aten/execute.h"
+
+#include <ATen/ops/cat.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/stack.h>
+
+#include "aten/kernels.h"
+
+namespace chainconv {
+namespace {
+
+at::Tensor view_of(const at::Tensor& t, const ViewSpec& view) {
+  switch (view.kind) {
+    case ViewSpec::Kind::select:
+      return t.select(view.dim, view.start);
+    case ViewSpec::Kind::narrow:
+      return t.narrow(view.dim, view.start, view.length);
+    case ViewSpec::Kind::squeeze:
+      return t.squeeze(view.dim);
+  }
+  return t;
+}
+
+}  // namespace
+
+std::vector<at::Tensor> execute(const Program& program, std::vector<at::Tensor> inputs) {
+  std::vector<at::Tensor> slots = std::move(inputs);
+  slots.resize(program.slots());
+  std::vector<at::Tensor> operands;
+  const std::vector<Step>& steps = program.steps();
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const Step& step = steps[i];
+    auto operand = [&](uint32_t k) -> at::Tensor& { return slots[program.operand(step, k)]; };
+    switch (step.kind) {
+      case StepKind::move:
+        slots[step.output] = operand(0);
+        break;
+      case StepKind::view:
+        // The rows of one stacked tensor, selected one after another: one unbind makes them
+        // all, instead of one dispatch per row.
+        if (step.view.kind == ViewSpec::Kind::select && step.view.start == 0) {
+          const at::Tensor& whole = operand(0);
+          const int64_t rows = whole.size(step.view.dim);
+          size_t run = 1;
+          while (run < static_cast<size_t>(rows) && i + run < steps.size()) {
+            const Step& next = steps[i + run];
+            if (next.kind != StepKind::view || next.view.kind != ViewSpec::Kind::select ||
+                next.view.dim != step.view.dim || next.view.start != static_cast<int64_t>(run) ||
+                program.operand(next, 0) != program.operand(step, 0))
+              break;
+            ++run;
+          }
+          if (run == static_cast<size_t>(rows) && rows > 1) {
+            std::vector<at::Tensor> all = whole.unbind(step.view.dim);
+            for (size_t r = 0; r < run; ++r) slots[steps[i + r].output] = std::move(all[r]);
+            i += run - 1;
+            break;
+          }
+        }
+        slots[step.output] = view_of(operand(0), step.view);
+        break;
+      case StepKind::stack:
+      case StepKind::concat:
+      case StepKind::compute:
+        operands.clear();
+        for (uint32_t k = 0; k < step.operands; ++k) operands.push_back(operand(k));
+        if (step.kind == StepKind::stack) {
+          slots[step.output] = at::stack(operands, step.dim);
+        } else if (step.kind == StepKind::concat) {
+          slots[step.output] = at::cat(operands, step.dim);
+        } else if (operands.front().is_meta()) {
+          // Meta tensors have no values to compute on (and many kernels no meta version):
+          // the result is what the step's rule says it is.
+          slots[step.output] =
+              at::empty(program.desc(step.output).shape, operands.front().options());
+        } else {
+          slots[step.output] = apply_transform(*step.transform, operands);
+        }
+        break;
+      case StepKind::create:
+        slots[step.output] = at::empty(program.desc(step.output).shape, operand(0).options());
+        break;
+      case StepKind::drop:
+        break;
+    }
+  }
+  std::vector<at::Tensor> outputs;
+  outputs.reserve(program.outputs().size());
+  for (uint32_t slot : program.outputs()) outputs.push_back(std::move(slots[slot]));
+  return outputs;
+}
+
+}  // namespace chainconv

@@ -1,0 +1,20 @@
+// The ATen executor: plays a step program on real tensors, on whatever device they live on.
+// Moves pass the handle on, views are ATen views (select / narrow / squeeze), stacks and
+// concatenations are at::stack / at::cat, computed steps run their transform's kernel,
+// created tensors are at::empty like their input. Nothing reads tensor data on the host.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <vector>
+
+#include "program/program.h"
+
+namespace chainconv {
+
+// `inputs[i]` is the tensor of input slot i (program.name(i)); returns the tensor of each of
+// program.outputs(), in order. The caller has checked that the inputs have the programmed
+// shapes and dtypes. Inputs are moved from.
+std::vector<at::Tensor> execute(const Program& program, std::vector<at::Tensor> inputs);
+
+}  // namespace chainconv

@@ -1,0 +1,49 @@
+// A tensor description: everything the engine reasons about without touching data. A dtype
+// (by safetensors name, opaque dtypes included), a shape, and where the bytes are: a strided
+// view (byte offset, strides in elements) of the storage of one slot of a step program,
+// either an input tensor or the fresh output of a step that makes new data (a stack, a
+// concatenation, a computed value, a created tensor). No LibTorch here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/dtypes.h"
+
+namespace chainconv {
+
+struct TensorDesc {
+  const DtypeInfo* dtype = nullptr;
+  std::vector<int64_t> shape;
+  std::vector<int64_t> strides;  // in elements
+  uint64_t offset = 0;           // in bytes, into the storage
+  uint32_t storage = 0;          // the slot whose storage this views
+
+  // A contiguous tensor that owns its storage (the storage is slot `storage` itself).
+  static TensorDesc fresh(const DtypeInfo& dtype, std::vector<int64_t> shape, uint32_t storage);
+
+  int64_t numel() const;
+  uint64_t nbytes() const { return static_cast<uint64_t>(numel()) * dtype->itemsize; }
+  int64_t dim() const { return static_cast<int64_t>(shape.size()); }
+  bool contiguous() const;
+  // "[4, 8] BF16"
+  std::string str() const;
+  // Same dtype and shape (where the bytes come from aside).
+  bool same_kind(const TensorDesc& other) const {
+    return dtype == other.dtype && shape == other.shape;
+  }
+};
+
+// A named tensor as a key set lists it (a layout, a checkpoint's headers, a state dict): what
+// a step program's input is.
+struct TensorSpec {
+  std::string key;
+  std::vector<int64_t> shape;
+  const DtypeInfo* dtype = nullptr;
+};
+
+// Row-major strides of `shape`, in elements.
+std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape);
+
+}  // namespace chainconv

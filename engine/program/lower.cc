@@ -1,0 +1,53 @@
+#include "program/lower.h"
+
+#include <algorithm>
+
+#include "dsl/chain.h"
+#include "ops/op.h"
+
+namespace chainconv {
+
+void check_options(const Options& options) {
+  if (options.expert_offset < 0 || options.expert_offset > kMaxExpertOffset)
+    throw Error("expert offset " + std::to_string(options.expert_offset) +
+                " is out of range (0 to " + std::to_string(kMaxExpertOffset) + ")");
+}
+
+Program lower(const Chain& chain, Direction direction, std::vector<TensorSpec> inputs,
+              const Options& options) {
+  check_options(options);
+  std::sort(inputs.begin(), inputs.end(),
+            [](const TensorSpec& a, const TensorSpec& b) { return a.key < b.key; });
+  Program program;
+  program.direction = direction;
+  program.reserve(inputs.size() * 2);
+  KeyIndex dict;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    TensorSpec& in = inputs[i];
+    if (i > 0 && in.key == inputs[i - 1].key) throw Error("key '" + in.key + "' appears twice");
+    if (!in.dtype) throw Error("key '" + in.key + "' has no dtype");
+    for (int64_t size : in.shape)
+      if (size < 0) throw Error("key '" + in.key + "' has a negative size");
+    const uint32_t slot = program.add_input(std::move(in.key), *in.dtype, std::move(in.shape));
+    dict.emplace_hint(dict.end(), program.name(slot), slot);
+  }
+  Context ctx{program, dict, direction, options, {}};
+  run_ops(chain.ops, ctx);
+  std::vector<uint32_t> outputs;
+  outputs.reserve(dict.size());
+  for (const auto& [key, slot] : dict) outputs.push_back(slot);
+  program.set_outputs(std::move(outputs));
+  return program;
+}
+
+std::vector<TensorSpec> output_specs(const Program& program) {
+  std::vector<TensorSpec> specs;
+  specs.reserve(program.outputs().size());
+  for (uint32_t slot : program.outputs()) {
+    const TensorDesc& d = program.desc(slot);
+    specs.push_back({program.name(slot), d.shape, d.dtype});
+  }
+  return specs;
+}
+
+}  // namespace chainconv
