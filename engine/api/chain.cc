@@ -115,8 +115,7 @@ std::vector<std::string> sorted_keys(const TensorMap& dict) {
   std::vector<std::string> keys;
   keys.reserve(dict.size());
   for (const auto& entry : dict) keys.push_back(entry.first);
-  std::sort(keys.begin(), keys.end(),
-            [](const auto& a, const auto& b) { return natural_less(a, b); });
+  sort_naturally(keys, [](const std::string& k) -> std::string_view { return k; });
   return keys;
 }
 

@@ -27,8 +27,7 @@ Plan Chain::plan(const TensorMap& dict, Direction direction, const Options& opti
         entry.steps.push_back({std::string(op->kind()), op->pos()});
       plan.entries.push_back(std::move(entry));
     }
-    std::sort(plan.entries.begin(), plan.entries.end(),
-              [](const PlanEntry& a, const PlanEntry& b) { return natural_less(a.key, b.key); });
+    sort_naturally(plan.entries, [](const PlanEntry& e) -> std::string_view { return e.key; });
     return plan;
   });
 }

@@ -86,8 +86,7 @@ std::vector<std::string> StateDict::keys() const {
   std::vector<std::string> keys;
   keys.reserve(items_.size());
   for (const auto& entry : items_) keys.push_back(entry.first);
-  std::sort(keys.begin(), keys.end(),
-            [](const auto& a, const auto& b) { return natural_less(a, b); });
+  sort_naturally(keys, [](const std::string& k) -> std::string_view { return k; });
   return keys;
 }
 

@@ -79,9 +79,7 @@ std::vector<Finding> lint_text(const std::string& text, const std::string& name,
                                        "', which this chain does not serve",
                                    "layout"});
       } else {
-        for (Finding& f : symbolic_roundtrip(*chain, *options.layout, options.run))
-          add_finding(findings, std::move(f));
-        for (Finding& f : check_coverage(*chain, *options.layout, options.run))
+        for (Finding& f : check_on_layout(*chain, *options.layout, options.run))
           add_finding(findings, std::move(f));
       }
     }

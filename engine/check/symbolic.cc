@@ -225,41 +225,47 @@ std::optional<Program> run(const Chain& chain, std::vector<TensorSpec> inputs, D
   }
 }
 
-}  // namespace
+// The programs of a layout's roundtrips and what each did, lowered once for every check
+// that reads them.
+struct Roundtrips {
+  Tree tree;
+  std::optional<Program> prime, back, again;
+  std::optional<Recorder> forward, backward, forward_again;
+  std::vector<Finding> failures;  // lowering failures and warnings, as roundtrip findings
 
-std::vector<Finding> symbolic_roundtrip(const Chain& chain, const std::vector<TensorSpec>& hf,
-                                        const Options& options) {
-  std::vector<Finding> findings;
-  Tree tree(chain);
-  auto prime = run(chain, hf, Direction::to_prime, options, "HF -> prime", findings);
-  if (!prime) return findings;
-  auto back = run(chain, output_specs(*prime), Direction::to_hf, options, "HF -> prime -> HF",
-                  findings);
-  if (!back) return findings;
-  Recorder forward(*prime), backward(*back);
-  compare("HF -> prime -> HF", inputs_of(*prime), outputs_of(*back), forward, backward, tree,
-          chain.file, findings);
-  auto again = run(chain, output_specs(*back), Direction::to_prime, options,
-                   "prime -> HF -> prime", findings);
-  if (!again) return findings;
-  Recorder forward_again(*again);
-  compare("prime -> HF -> prime", outputs_of(*prime), outputs_of(*again), backward, forward_again,
-          tree, chain.file, findings);
+  Roundtrips(const Chain& chain, const std::vector<TensorSpec>& hf, const Options& options)
+      : tree(chain) {
+    prime = run(chain, hf, Direction::to_prime, options, "HF -> prime", failures);
+    if (!prime) return;
+    forward.emplace(*prime);
+    back = run(chain, output_specs(*prime), Direction::to_hf, options, "HF -> prime -> HF",
+               failures);
+    if (!back) return;
+    backward.emplace(*back);
+    again = run(chain, output_specs(*back), Direction::to_prime, options,
+                "prime -> HF -> prime", failures);
+    if (again) forward_again.emplace(*again);
+  }
+};
+
+std::vector<Finding> roundtrip_findings(const Chain& chain, const Roundtrips& r) {
+  std::vector<Finding> findings = r.failures;
+  if (r.back)
+    compare("HF -> prime -> HF", inputs_of(*r.prime), outputs_of(*r.back), *r.forward,
+            *r.backward, r.tree, chain.file, findings);
+  if (r.again)
+    compare("prime -> HF -> prime", outputs_of(*r.prime), outputs_of(*r.again), *r.backward,
+            *r.forward_again, r.tree, chain.file, findings);
   sort_findings(findings);
   return findings;
 }
 
-std::vector<Finding> check_coverage(const Chain& chain, const std::vector<TensorSpec>& hf,
-                                    const Options& options) {
+std::vector<Finding> coverage_findings(const Chain& chain, const Roundtrips& r) {
   std::vector<Finding> findings;
-  Tree tree(chain);
-  std::vector<Finding> failures;  // reported by symbolic_roundtrip
-  auto prime = run(chain, hf, Direction::to_prime, options, "HF -> prime", failures);
-  if (!prime) return findings;
-  auto back = run(chain, output_specs(*prime), Direction::to_hf, options, "HF -> prime -> HF",
-                  failures);
-  if (!back) return findings;
-  Recorder forward(*prime), backward(*back);
+  if (!r.back) return findings;  // the failure is a roundtrip finding
+  const Tree& tree = r.tree;
+  const Recorder &forward = *r.forward, &backward = *r.backward;
+  const Program& prime = *r.prime;
 
   auto fired = [&](const Op* op) { return forward.fired.count(op) || backward.fired.count(op); };
   auto branch_taken = [&](const Op* op) {
@@ -307,7 +313,7 @@ std::vector<Finding> check_coverage(const Chain& chain, const std::vector<Tensor
   }
 
   KeyIndex prime_keys;
-  for (uint32_t slot : prime->outputs()) prime_keys.emplace(prime->name(slot), slot);
+  for (uint32_t slot : prime.outputs()) prime_keys.emplace(prime.name(slot), slot);
   for (const KeyTemplate& expected : chain.expect_converted) {
     std::vector<std::string> left;
     for (const TemplateMatch& m : expected.matches(prime_keys, {}))
@@ -320,6 +326,26 @@ std::vector<Finding> check_coverage(const Chain& chain, const std::vector<Tensor
                         "coverage"});
   }
   sort_findings(findings);
+  return findings;
+}
+
+}  // namespace
+
+std::vector<Finding> symbolic_roundtrip(const Chain& chain, const std::vector<TensorSpec>& hf,
+                                        const Options& options) {
+  return roundtrip_findings(chain, Roundtrips(chain, hf, options));
+}
+
+std::vector<Finding> check_coverage(const Chain& chain, const std::vector<TensorSpec>& hf,
+                                    const Options& options) {
+  return coverage_findings(chain, Roundtrips(chain, hf, options));
+}
+
+std::vector<Finding> check_on_layout(const Chain& chain, const std::vector<TensorSpec>& hf,
+                                     const Options& options) {
+  const Roundtrips r(chain, hf, options);
+  std::vector<Finding> findings = roundtrip_findings(chain, r);
+  for (Finding& f : coverage_findings(chain, r)) add_finding(findings, std::move(f));
   return findings;
 }
 

@@ -27,4 +27,8 @@ std::vector<Finding> symbolic_roundtrip(const Chain& chain, const std::vector<Te
 std::vector<Finding> check_coverage(const Chain& chain, const std::vector<TensorSpec>& hf,
                                     const Options& options = {});
 
+// Both, on one lowering of the layout's roundtrips.
+std::vector<Finding> check_on_layout(const Chain& chain, const std::vector<TensorSpec>& hf,
+                                     const Options& options = {});
+
 }  // namespace chainconv

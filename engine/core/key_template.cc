@@ -3,6 +3,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <new>
 
 #include "core/text.h"
 
@@ -10,32 +11,69 @@ namespace chainconv {
 
 // ---- Bindings ---------------------------------------------------------------------------
 
+Bindings::Bindings(const Bindings& other) {
+  for (const Entry& e : other) new (entries() + size_++) Entry(e);
+}
+
+Bindings::Bindings(Bindings&& other) noexcept {
+  for (size_t i = 0; i < other.size_; ++i) new (entries() + i) Entry(std::move(other.entries()[i]));
+  size_ = other.size_;
+  other.clear();
+}
+
+Bindings& Bindings::operator=(const Bindings& other) {
+  if (this == &other) return *this;
+  clear();
+  for (const Entry& e : other) new (entries() + size_++) Entry(e);
+  return *this;
+}
+
+Bindings& Bindings::operator=(Bindings&& other) noexcept {
+  if (this == &other) return *this;
+  clear();
+  for (size_t i = 0; i < other.size_; ++i) new (entries() + i) Entry(std::move(other.entries()[i]));
+  size_ = other.size_;
+  other.clear();
+  return *this;
+}
+
+void Bindings::clear() {
+  for (size_t i = 0; i < size_; ++i) entries()[i].~Entry();
+  size_ = 0;
+}
+
 const std::string* Bindings::get(std::string_view name) const {
-  for (const auto& [n, v] : vars_)
+  for (const auto& [n, v] : *this)
     if (n == name) return &v;
   return nullptr;
 }
 
 void Bindings::set(const std::string& name, std::string value) {
-  for (auto& [n, v] : vars_) {
-    if (n == name) {
-      v = std::move(value);
+  for (size_t i = 0; i < size_; ++i) {
+    if (entries()[i].first == name) {
+      entries()[i].second = std::move(value);
       return;
     }
   }
-  vars_.emplace_back(name, std::move(value));
+  if (size_ == kMax) throw Error("more than " + std::to_string(kMax) + " placeholders bound at once");
+  new (entries() + size_) Entry(name, std::move(value));
+  ++size_;
+}
+
+bool Bindings::operator==(const Bindings& other) const {
+  return size_ == other.size_ && std::equal(begin(), end(), other.begin());
 }
 
 Bindings Bindings::only(const std::vector<std::string>& names) const {
   Bindings result;
-  for (const auto& [n, v] : vars_)
+  for (const auto& [n, v] : *this)
     if (std::find(names.begin(), names.end(), n) != names.end()) result.set(n, v);
   return result;
 }
 
 std::string Bindings::str() const {
   std::string s;
-  for (const auto& [n, v] : vars_) s += (s.empty() ? "" : " ") + n + "=" + v;
+  for (const auto& [n, v] : *this) s += (s.empty() ? "" : " ") + n + "=" + v;
   return s;
 }
 
@@ -95,6 +133,8 @@ KeyTemplate KeyTemplate::compile(const std::string& text, const Position& pos, b
     }
     if (!valid_name(ph.name)) throw fail("placeholder name '" + ph.name + "' must match [a-z_][a-z0-9_]*");
     if (t.has_placeholder(ph.name)) throw fail("placeholder {" + ph.name + "} appears twice");
+    if (t.placeholders_.size() == Bindings::kMax)
+      throw fail("more than " + std::to_string(Bindings::kMax) + " placeholders");
     bool starts_segment = open == 0 || text[open - 1] == '.';
     bool ends_segment = close + 1 == text.size() || text[close + 1] == '.';
     if (!starts_segment || !ends_segment)
@@ -238,16 +278,66 @@ std::string KeyTemplate::literal_prefix(const Bindings& fixed) const {
   return prefix;
 }
 
+const Placeholder* KeyTemplate::first_unbound(const Bindings& fixed, size_t* unbound) const {
+  const Placeholder* first = nullptr;
+  size_t count = 0;
+  for (const Placeholder& ph : placeholders_)
+    if (!fixed.get(ph.name)) ++count;
+  for (const Piece& piece : pieces_)
+    if (piece.placeholder >= 0 && !fixed.get(placeholders_[piece.placeholder].name)) {
+      first = &placeholders_[piece.placeholder];
+      break;
+    }
+  if (unbound) *unbound = count;
+  return first;
+}
+
 std::vector<TemplateMatch> KeyTemplate::matches(const KeyIndex& dict, const Bindings& fixed) const {
   std::vector<TemplateMatch> found;
-  const std::string prefix = literal_prefix(fixed);
-  for (auto it = dict.lower_bound(prefix); it != dict.end() && starts_with(it->first, prefix); ++it) {
+  auto add = [&](KeyIndex::const_iterator it) {
     TemplateMatch m;
-    if (match(it->first, fixed, &m.bindings, &m.rest)) {
-      m.key = it->first;
-      m.slot = it->second;
-      found.push_back(std::move(m));
+    if (!match(it->first, fixed, &m.bindings, &m.rest)) return false;
+    m.key = it->first;
+    m.slot = it->second;
+    m.entry = it;
+    found.push_back(std::move(m));
+    return true;
+  };
+  const std::string prefix = literal_prefix(fixed);
+  size_t unbound = 0;
+  const Placeholder* first = first_unbound(fixed, &unbound);
+  // With one placeholder left to bind, each value of it names at most one key. A value's
+  // keys are scanned a few at a time; past that (a layer's hundreds of keys under a
+  // template naming one of them) the one key is looked up and the rest jumped over.
+  const bool one_per_value = first && unbound == 1 && !prefix_ && first->type != PlaceholderType::path;
+  constexpr int kScan = 8;
+  auto it = dict.lower_bound(prefix);
+  while (it != dict.end() && starts_with(it->first, prefix)) {
+    if (!one_per_value) {
+      add(it++);
+      continue;
     }
+    const std::string_view key = it->first;
+    const size_t end = key.find('.', prefix.size());
+    if (end == std::string_view::npos) {  // the value ends the key: nothing to skip
+      add(it++);
+      continue;
+    }
+    const std::string_view value_prefix = key.substr(0, end + 1);
+    bool matched = false;
+    int scanned = 0;
+    for (; it != dict.end() && starts_with(it->first, value_prefix) && scanned < kScan; ++scanned)
+      matched |= add(it++);
+    if (it == dict.end() || !starts_with(it->first, value_prefix)) continue;
+    const std::string value(key.substr(prefix.size(), end - prefix.size()));
+    if (!matched && !value.empty() &&
+        (first->type != PlaceholderType::digits || all_digits(value))) {
+      Bindings with_value = fixed;
+      with_value.set(first->name, value);
+      auto exact = dict.find(expand(with_value));
+      if (exact != dict.end()) add(exact);
+    }
+    it = dict.lower_bound(std::string(key.substr(0, end)) + "/");  // '/' follows '.'
   }
   return found;
 }

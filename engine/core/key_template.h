@@ -32,23 +32,42 @@ namespace chainconv {
 // the index and every match can refer to them.
 using KeyIndex = std::map<std::string_view, uint32_t, std::less<>>;
 
-// Values bound to placeholders, e.g. {layer: "3", expert: "17"}. Few names, kept in order.
+// Values bound to placeholders, e.g. {layer: "3", expert: "17"}. Few names, kept in order,
+// held inline: a binding is made for every key a template matches, so it allocates nothing
+// (names and values are short).
 class Bindings {
  public:
+  static constexpr size_t kMax = 6;  // placeholders a key template may have
+  using Entry = std::pair<std::string, std::string>;
+
+  Bindings() = default;
+  Bindings(const Bindings& other);
+  Bindings(Bindings&& other) noexcept;
+  Bindings& operator=(const Bindings& other);
+  Bindings& operator=(Bindings&& other) noexcept;
+  ~Bindings() { clear(); }
+
   const std::string* get(std::string_view name) const;
+  // Throws Error beyond kMax names.
   void set(const std::string& name, std::string value);
-  bool empty() const { return vars_.empty(); }
-  size_t size() const { return vars_.size(); }
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
   // Bindings for `names` only (those present).
   Bindings only(const std::vector<std::string>& names) const;
   // "layer=3 expert=17"
   std::string str() const;
-  auto begin() const { return vars_.begin(); }
-  auto end() const { return vars_.end(); }
-  bool operator==(const Bindings& other) const { return vars_ == other.vars_; }
+  const Entry* begin() const { return entries(); }
+  const Entry* end() const { return entries() + size_; }
+  bool operator==(const Bindings& other) const;
 
  private:
-  std::vector<std::pair<std::string, std::string>> vars_;
+  // Only the entries in use are constructed: a match copies and moves few of them.
+  Entry* entries() { return reinterpret_cast<Entry*>(storage_); }
+  const Entry* entries() const { return reinterpret_cast<const Entry*>(storage_); }
+  void clear();
+
+  alignas(Entry) unsigned char storage_[kMax * sizeof(Entry)];
+  size_t size_ = 0;
 };
 
 enum class PlaceholderType { digits, segment, path };
@@ -63,6 +82,7 @@ struct TemplateMatch {
   Bindings bindings;     // the fixed bindings plus the ones this key bound
   std::string rest;      // prefix templates only: the part of the key after the prefix
   uint32_t slot = 0;     // the entry's slot
+  KeyIndex::const_iterator entry;  // valid until that entry is erased
 };
 
 class KeyTemplate {
@@ -118,6 +138,8 @@ class KeyTemplate {
                     std::string* rest) const;
   bool match_regex(std::string_view key, const Bindings& fixed, Bindings* out,
                    std::string* rest) const;
+  // The first placeholder (in key order) `fixed` leaves unbound, and how many it leaves.
+  const Placeholder* first_unbound(const Bindings& fixed, size_t* unbound = nullptr) const;
 
   std::string text_;
   Position pos_;

@@ -30,6 +30,30 @@ bool natural_less(std::string_view a, std::string_view b) {
   return a.size() - i < b.size() - j;
 }
 
+std::string natural_sort_key(std::string_view s) {
+  // A digit run becomes its length (two digits) and its digits without leading zeros, so
+  // that a longer number sorts after a shorter one and equal lengths compare digit by digit.
+  std::string out;
+  out.reserve(s.size() + 8);
+  for (size_t i = 0; i < s.size();) {
+    if (!is_digit(s[i])) {
+      out += s[i++];
+      continue;
+    }
+    size_t end = i;
+    while (end < s.size() && is_digit(s[end])) ++end;
+    size_t start = i;
+    while (start + 1 < end && s[start] == '0') ++start;
+    const size_t length = std::min<size_t>(end - start, 99);
+    out += '0';  // below every letter and '.', as a digit is in natural_less
+    out += static_cast<char>('0' + length / 10);
+    out += static_cast<char>('0' + length % 10);
+    out.append(s.substr(start, end - start));
+    i = end;
+  }
+  return out;
+}
+
 std::string join(const std::vector<std::string>& items, std::string_view separator) {
   std::string out;
   for (size_t i = 0; i < items.size(); ++i) {

@@ -211,9 +211,7 @@ ConversionPlan plan_conversion(const std::string& src, const ConvertOptions& opt
                          program->warnings().end());
     group.program = std::move(program);
   }
-  std::sort(
-      plan.outputs.begin(), plan.outputs.end(),
-      [](const PlannedOutput& a, const PlannedOutput& b) { return natural_less(a.key, b.key); });
+  sort_naturally(plan.outputs, [](const PlannedOutput& o) -> std::string_view { return o.key; });
   for (size_t i = 0; i < plan.outputs.size(); ++i) {
     if (i > 0 && plan.outputs[i].key == plan.outputs[i - 1].key)
       throw Error(src + ": two layer groups both produce '" + plan.outputs[i].key +

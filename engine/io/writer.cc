@@ -76,9 +76,7 @@ SafetensorsWriter::SafetensorsWriter(std::string dir, std::vector<OutputTensor> 
   copy_threads_ = settings.copy_threads;
   if (copy_threads_ == 0)
     copy_threads_ = std::clamp(std::thread::hardware_concurrency(), 1u, kMaxCopyThreads);
-  std::sort(tensors.begin(), tensors.end(), [](const OutputTensor& a, const OutputTensor& b) {
-    return natural_less(a.key, b.key);
-  });
+  sort_naturally(tensors, [](const OutputTensor& t) -> std::string_view { return t.key; });
   for (size_t i = 1; i < tensors.size(); ++i)
     if (tensors[i].key == tensors[i - 1].key)
       throw Error("two output tensors are named '" + tensors[i].key + "'");
@@ -416,8 +414,7 @@ void SafetensorsWriter::finish() {
   }
   if (names_.size() <= 1) return;
   std::vector<std::pair<std::string, std::string>> entries(weight_map_.begin(), weight_map_.end());
-  std::sort(entries.begin(), entries.end(),
-            [](const auto& a, const auto& b) { return natural_less(a.first, b.first); });
+  sort_naturally(entries, [](const auto& e) -> std::string_view { return e.first; });
   nlohmann::ordered_json index;
   uint64_t total = 0;
   for (uint64_t b : shard_bytes_) total += b;

@@ -8,13 +8,16 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <deque>
 #include <set>
+#include <unordered_map>
 
 #include "core/config.h"
 #include "core/dtypes.h"
 #include "core/error.h"
 #include "core/params.h"
 #include "core/text.h"
+#include "layout/doc.h"
 #include "layout/expr.h"
 
 namespace fs = std::filesystem;
@@ -25,16 +28,16 @@ namespace {
 
 struct LayoutFile {
   std::string path;
-  YAML::Node root;
+  Doc root;
 };
 
-Position pos_of(const std::string& file, const YAML::Node& node) {
-  return Position{file, node.Mark().line + 1, node.Mark().column + 1};
+Position pos_of(const std::string& file, const Doc& node) {
+  return Position{file, node.line() + 1, node.column() + 1};
 }
 
-YAML::Node load_yaml(const std::string& path) {
+Doc load_yaml(const std::string& path) {
   try {
-    return YAML::LoadFile(path);
+    return Doc::from(YAML::LoadFile(path));
   } catch (const YAML::BadFile&) {
     throw Error(Position{path, 0, 0}, "cannot read layout file");
   } catch (const YAML::Exception& e) {
@@ -64,13 +67,13 @@ class Interpreter {
  public:
   Interpreter(const LayoutFile& file, const json& config, bool fused)
       : file_(file.path), root_(file.root), config_(config) {
-    if (YAML::Node sections = root_["config_sections"])
-      for (const auto& s : sections) {
-        std::string name = s.as<std::string>();
+    if (const Doc& sections = root_["config_sections"])
+      for (const Doc& s : sections.items()) {
+        std::string name = str(s);
         if (config_.contains(name) && config_[name].is_object())
           sections_.push_back(&config_[name]);
       }
-    if (YAML::Node d = root_["dtype"]) default_dtype_ = d.as<std::string>();
+    if (const Doc& d = root_["dtype"]) default_dtype_ = str(d);
     current_load_file_ = file_;
     load_blocks(root_, fs::path(file_).parent_path());
     globals_.vars["fused"] = fused;
@@ -84,34 +87,41 @@ class Interpreter {
   }
 
  private:
-  void load_blocks(const YAML::Node& root, const fs::path& dir) {
-    if (YAML::Node includes = root["include"])
-      for (const auto& inc : includes) {
-        fs::path path = dir / inc.as<std::string>();
+  void load_blocks(const Doc& root, const fs::path& dir) {
+    if (const Doc& includes = root["include"])
+      for (const Doc& inc : includes.items()) {
+        fs::path path = dir / str(inc);
         if (!fs::is_regular_file(path))
           throw Error(pos_of(current_load_file_, inc),
                       "cannot include '" + path.string() + "': no such file");
         if (!included_paths_.insert(fs::weakly_canonical(path).string()).second) continue;
-        YAML::Node lib = load_yaml(path.string());
-        included_.push_back(lib);
+        included_.push_back(load_yaml(path.string()));
+        const Doc& lib = included_.back();
         std::string outer = current_load_file_;
         current_load_file_ = path.string();
         load_blocks(lib, path.parent_path());
         current_load_file_ = outer;
       }
-    if (YAML::Node blocks = root["blocks"])
-      for (const auto& entry : blocks) {
-        std::string name = entry.first.as<std::string>();
-        if (!blocks_.emplace(name, Block{entry.second, current_load_file_}).second)
+    if (const Doc& blocks = root["blocks"])
+      for (const auto& entry : blocks.entries()) {
+        std::string name = str(entry.first);
+        if (!blocks_.emplace(name, Block{&entry.second, current_load_file_}).second)
           throw Error(pos_of(current_load_file_, entry.first),
                       "block '" + name + "' is defined twice");
       }
   }
 
-  std::string where(const YAML::Node& node) const { return pos_of(file_, node).str(); }
+  std::string where(const Doc& node) const { return pos_of(file_, node).str(); }
 
-  std::string subst(const YAML::Node& node, const Scope& scope) const {
+  std::string str(const Doc& node) const {
+    if (!node.IsScalar()) throw Error(pos_of(file_, node), "expected a string");
+    return node.Scalar();
+  }
+
+  std::string subst(const Doc& node, const Scope& scope) const {
     if (!node.IsScalar()) throw Error(pos_of(file_, node), "expected a scalar");
+    const std::string& text = node.Scalar();
+    if (text.find("${") == std::string::npos) return text;
     auto lookup = [&scope](const std::string& name) -> const std::string* {
       for (const Scope* s = &scope; s; s = s->parent) {
         auto it = s->params.find(name);
@@ -140,41 +150,48 @@ class Interpreter {
     return e;
   }
 
-  json eval(const YAML::Node& node, const Scope& scope) const {
-    return Expr::parse(subst(node, scope), where(node)).eval(env(scope));
+  // Each expression is parsed once (a layout evaluates the same few for every layer and
+  // expert); the cache is keyed by its text after ${param} substitution and its place.
+  const Expr& expr(const Doc& node, const Scope& scope) const {
+    std::string text = subst(node, scope);
+    text += '\0' + std::to_string(node.line()) + ':' + std::to_string(node.column());
+    auto it = exprs_.find(text);
+    if (it == exprs_.end())
+      it = exprs_.emplace(text, Expr::parse(subst(node, scope), where(node))).first;
+    return it->second;
   }
-  int64_t eval_int(const YAML::Node& node, const Scope& scope) const {
-    return Expr::parse(subst(node, scope), where(node)).eval_int(env(scope));
+  json eval(const Doc& node, const Scope& scope) const { return expr(node, scope).eval(env(scope)); }
+  int64_t eval_int(const Doc& node, const Scope& scope) const {
+    return expr(node, scope).eval_int(env(scope));
   }
-  bool eval_bool(const YAML::Node& node, const Scope& scope) const {
-    return Expr::parse(subst(node, scope), where(node)).eval_bool(env(scope));
+  bool eval_bool(const Doc& node, const Scope& scope) const {
+    return expr(node, scope).eval_bool(env(scope));
   }
 
-  void bind_lets(const YAML::Node& lets, Scope& scope) const {
+  void bind_lets(const Doc& lets, Scope& scope) const {
     if (!lets) return;
     if (!lets.IsMap())
       throw Error(pos_of(file_, lets), "'let' needs a mapping of names to expressions");
-    for (const auto& entry : lets)
-      scope.vars[entry.first.as<std::string>()] = eval(entry.second, scope);
+    for (const auto& entry : lets.entries()) scope.vars[str(entry.first)] = eval(entry.second, scope);
   }
 
-  void elements(const YAML::Node& list, const Scope& scope) {
+  void elements(const Doc& list, const Scope& scope) {
     if (!list) return;
     if (!list.IsSequence())
       throw Error(pos_of(file_, list), "expected a list of tensors, loops, conditions or blocks");
-    for (const auto& item : list) element(item, scope);
+    for (const Doc& item : list.items()) element(item, scope);
   }
 
-  void allow_only(const YAML::Node& node, std::initializer_list<const char*> allowed,
+  void allow_only(const Doc& node, std::initializer_list<const char*> allowed,
                   const char* what) const {
-    for (const auto& entry : node) {
-      std::string k = entry.first.as<std::string>();
+    for (const auto& entry : node.entries()) {
+      std::string k = str(entry.first);
       if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; }))
         throw Error(pos_of(file_, entry.first), "unknown field '" + k + "' in " + what);
     }
   }
 
-  void element(const YAML::Node& node, const Scope& outer) {
+  void element(const Doc& node, const Scope& outer) {
     if (!node.IsMap())
       throw Error(pos_of(file_, node), "expected a tensor, loop, condition or block");
     if (node["then"] || node["else"]) {
@@ -209,19 +226,19 @@ class Interpreter {
     }
   }
 
-  void loop(const YAML::Node& node, Scope& scope) {
-    YAML::Node spec = node["for"];
+  void loop(const Doc& node, Scope& scope) {
+    const Doc& spec = node["for"];
     if (!spec.IsMap() || spec.size() != 1)
       throw Error(pos_of(file_, spec), "'for' needs one variable: {name: count or list}");
-    std::string var = spec.begin()->first.as<std::string>();
-    json range = eval(spec.begin()->second, scope);
+    std::string var = str(spec.entries().front().first);
+    json range = eval(spec.entries().front().second, scope);
     std::vector<json> values;
     if (range.is_number_integer()) {
       for (int64_t i = 0; i < range.get<int64_t>(); ++i) values.push_back(i);
     } else if (range.is_array()) {
       values.assign(range.begin(), range.end());
     } else {
-      throw Error(pos_of(file_, spec.begin()->second),
+      throw Error(pos_of(file_, spec.entries().front().second),
                   "'for' needs a count or a list, found " + range.dump());
     }
     for (const json& v : values) {
@@ -231,12 +248,12 @@ class Interpreter {
     }
   }
 
-  void use(const YAML::Node& node, Scope& scope) {
+  void use(const Doc& node, Scope& scope) {
     std::string name = subst(node["use"], scope);
     auto it = blocks_.find(name);
     if (it == blocks_.end())
       throw Error(pos_of(file_, node["use"]), "undefined block '" + name + "'");
-    const YAML::Node& block = it->second.node;
+    const Doc& block = *it->second.node;
     // Positions inside the block point into the file that defines it.
     struct FileSwap {
       std::string& current;
@@ -245,10 +262,10 @@ class Interpreter {
     } restore{file_, file_};
     std::set<std::string> params;
     if (block["params"])
-      for (const auto& p : block["params"]) params.insert(p.as<std::string>());
+      for (const Doc& p : block["params"].items()) params.insert(str(p));
     if (node["with"])
-      for (const auto& entry : node["with"]) {
-        std::string param = entry.first.as<std::string>();
+      for (const auto& entry : node["with"].entries()) {
+        std::string param = str(entry.first);
         if (!params.count(param))
           throw Error(pos_of(file_, entry.first),
                       "block '" + name + "' has no parameter '" + param + "'");
@@ -263,12 +280,12 @@ class Interpreter {
     elements(block["tensors"], scope);
   }
 
-  void tensor(const YAML::Node& node, const Scope& scope) {
+  void tensor(const Doc& node, const Scope& scope) {
     TensorSpec spec;
     spec.key = expand_key(node["key"], scope);
-    if (YAML::Node shape = node["shape"]) {
+    if (const Doc& shape = node["shape"]) {
       if (!shape.IsSequence()) throw Error(pos_of(file_, shape), "'shape' needs a list of sizes");
-      for (const auto& dim : shape) {
+      for (const Doc& dim : shape.items()) {
         int64_t size = eval_int(dim, scope);
         if (size < 0)
           throw Error(pos_of(file_, dim),
@@ -292,7 +309,7 @@ class Interpreter {
   }
 
   // "model.layers.{layer}.mlp" with layer = 3 -> "model.layers.3.mlp".
-  std::string expand_key(const YAML::Node& node, const Scope& scope) const {
+  std::string expand_key(const Doc& node, const Scope& scope) const {
     std::string raw = subst(node, scope), out;
     ExprEnv e = env(scope);
     size_t i = 0;
@@ -317,14 +334,15 @@ class Interpreter {
   }
 
   std::string file_;
-  YAML::Node root_;
+  Doc root_;
   const json& config_;
   std::vector<const json*> sections_;
   std::string default_dtype_;
-  std::vector<YAML::Node> included_;
+  mutable std::unordered_map<std::string, Expr> exprs_;
+  std::deque<Doc> included_;  // stable: blocks point into them
   std::set<std::string> included_paths_;
   struct Block {
-    YAML::Node node;
+    const Doc* node;  // in root_ or included_
     std::string file;
   };
   std::map<std::string, Block> blocks_;
@@ -335,8 +353,8 @@ class Interpreter {
 };
 
 bool supports_fused(const LayoutFile& file) {
-  YAML::Node fused = file.root["fused_experts"];
-  return fused && fused.as<bool>();
+  const Doc& fused = file.root["fused_experts"];
+  return fused && fused.IsScalar() && fused.Scalar() == "true";
 }
 
 json read_config(const std::string& model_type, const std::string& chains_dir,
@@ -362,8 +380,7 @@ Layout make_layout(const json& config, ExpertLayout experts, const std::string& 
         "model_type '" + layout.model_type +
             "' has no fused experts layout (its layout file does not set fused_experts: true)");
   layout.tensors = Interpreter(file, config, experts == ExpertLayout::fused).run();
-  std::sort(layout.tensors.begin(), layout.tensors.end(),
-            [](const TensorSpec& a, const TensorSpec& b) { return natural_less(a.key, b.key); });
+  sort_naturally(layout.tensors, [](const TensorSpec& t) -> std::string_view { return t.key; });
   return layout;
 }
 

@@ -38,7 +38,7 @@ class Drop final : public Op {
   void drop(Context& ctx) const {
     for (const KeyTemplate& t : templates_) {
       for (const TemplateMatch& m : t.matches(ctx.dict, ctx.scope))
-        ctx.program.add_drop(*this, ctx.take(*this, m.key));
+        ctx.program.add_drop(*this, ctx.take(m));
     }
   }
 

@@ -37,17 +37,23 @@ void Context::require_free(const Op& op, std::string_view key) const {
                         "' (both layouts present?)");
 }
 
+uint32_t Context::take(const TemplateMatch& match) {
+  dict.erase(match.entry);
+  return match.slot;
+}
+
 void Context::put(const Op& op, uint32_t slot) {
   const std::string& key = program.name(slot);
-  require_free(op, key);
-  dict.emplace(key, slot);
+  if (!dict.try_emplace(key, slot).second)
+    throw error(op, "would overwrite existing key '" + key + "' (both layouts present?)");
+}
+
+void Context::move(const Op& op, const TemplateMatch& from, std::string to) {
+  put(op, program.add_move(op, take(from), std::move(to)));
 }
 
 void Context::move(const Op& op, std::string_view from, std::string to) {
-  if (!contains(from)) throw error(op, "key '" + std::string(from) + "' is missing");
-  require_free(op, to);
-  const uint32_t slot = take(op, from);
-  put(op, program.add_move(op, slot, std::move(to)));
+  put(op, program.add_move(op, take(op, from), std::move(to)));
 }
 
 void run_ops(const OpList& ops, Context& ctx) {

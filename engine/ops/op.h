@@ -47,9 +47,12 @@ struct Context {
   // a step's output in under its name (an Error if that key is present: ops never
   // overwrite), check first that a key is free.
   uint32_t take(const Op& op, std::string_view key);
+  uint32_t take(const TemplateMatch& match);  // the matched entry, still present
   void put(const Op& op, uint32_t slot);
   void require_free(const Op& op, std::string_view key) const;
-  // A rename: the move step and its dict side.
+  // A rename of a matched key: the move step and its dict side.
+  void move(const Op& op, const TemplateMatch& from, std::string to);
+  // The same by name, for a key that several templates of one op may have matched.
   void move(const Op& op, std::string_view from, std::string to);
 };
 

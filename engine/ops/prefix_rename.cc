@@ -29,7 +29,7 @@ class PrefixRename final : public Op {
  private:
   void move_all(Context& ctx, const KeyTemplate& source, const KeyTemplate& target) const {
     for (const TemplateMatch& m : source.matches(ctx.dict, ctx.scope))
-      ctx.move(*this, m.key, target.expand(m.bindings, m.rest));
+      ctx.move(*this, m, target.expand(m.bindings, m.rest));
   }
 
   KeyTemplate from_;

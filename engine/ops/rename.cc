@@ -39,14 +39,17 @@ class Rename final : public Op {
                               "' wins and '" + std::string(m.key) + "' is left untouched");
           continue;
         }
-        ctx.move(*this, m.key, to_.expand(m.bindings));
+        if (from_.size() == 1)
+          ctx.move(*this, m, to_.expand(m.bindings));
+        else  // alternates may match one key twice: look it up again
+          ctx.move(*this, m.key, to_.expand(m.bindings));
       }
     }
   }
 
   void backward(Context& ctx) const override {
     for (const TemplateMatch& m : to_.matches(ctx.dict, ctx.scope))
-      ctx.move(*this, m.key, from_.front().expand(m.bindings));
+      ctx.move(*this, m, from_.front().expand(m.bindings));
   }
 
   void footprint(Direction d, Footprint& out) const override {

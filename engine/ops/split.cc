@@ -49,7 +49,7 @@ class Split final : public Op {
         keys.push_back(part.expand(m.bindings));
         ctx.require_free(*this, keys.back());
       }
-      const uint32_t whole = ctx.take(*this, m.key);
+      const uint32_t whole = ctx.take(m);
       int64_t start = 0;
       for (size_t i = 0; i < into_.size(); ++i) {
         ViewSpec part{ViewSpec::Kind::narrow, dim, start, sizes[i]};
@@ -90,7 +90,6 @@ class Split final : public Op {
                                      "' outside dim " + std::to_string(dim_));
       }
       for (const std::string& key : inputs) ctx.dict.erase(key);
-      ctx.require_free(*this, whole);
       ctx.put(*this, ctx.program.add_concat(*this, parts, dim, whole));
     }
   }

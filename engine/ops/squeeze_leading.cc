@@ -24,7 +24,7 @@ class SqueezeLeading final : public Op {
       const TensorDesc& d = ctx.desc(m.slot);
       if (d.dim() != ndim_ || d.shape[0] != 1) continue;
       std::string key(m.key);
-      const uint32_t in = ctx.take(*this, key);
+      const uint32_t in = ctx.take(m);
       ctx.put(*this, ctx.program.add_view(*this, in, ViewSpec{ViewSpec::Kind::squeeze, 0, 0, 0},
                                           std::move(key)));
     }

@@ -86,8 +86,7 @@ class Stack final : public Op {
       if (dim_ < -(first.dim() + 1) || dim_ > first.dim())
         throw ctx.error(*this, "dim " + std::to_string(dim_) + " is out of range for stacking " +
                                    std::to_string(first.dim()) + "-d tensors");
-      ctx.require_free(*this, target);
-      for (const Member& member : members) ctx.dict.erase(member.match->key);
+      for (const Member& member : members) ctx.take(*member.match);
       const int64_t dim = dim_ < 0 ? dim_ + first.dim() + 1 : dim_;
       ctx.put(*this, ctx.program.add_stack(*this, slots, dim, target));
     }
@@ -102,12 +101,11 @@ class Stack final : public Op {
                                    " dims, too few to unstack along dim " + std::to_string(dim_));
       const int64_t dim = dim_ < 0 ? dim_ + t.dim() : dim_;
       const int64_t rows = t.shape[dim];
-      const uint32_t stacked = ctx.take(*this, m.key);
+      const uint32_t stacked = ctx.take(m);
       Bindings b = m.bindings;
       for (int64_t r = 0; r < rows; ++r) {
         b.set(index_, std::to_string(offset + r));
         std::string key = from_.expand(b);
-        ctx.require_free(*this, key);
         ViewSpec row{ViewSpec::Kind::select, dim, r, 0};
         ctx.put(*this, ctx.program.add_view(*this, stacked, row, std::move(key)));
       }

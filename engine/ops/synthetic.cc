@@ -38,7 +38,7 @@ class Synthetic final : public Op {
         ctx.warn(*this, "dropping '" + std::string(m.key) + "' of shape " + shape_str(shape) +
                             ", which holds data (the synthetic placeholder has shape " +
                             shape_str(shape_) + ")");
-      ctx.program.add_drop(*this, ctx.take(*this, m.key));
+      ctx.program.add_drop(*this, ctx.take(m));
     }
   }
 

@@ -71,7 +71,7 @@ class ValueMap final : public Op {
       const DtypeInfo& dtype = *d.dtype;
       std::vector<int64_t> shape = d.shape;
       std::string key(m.key);
-      const uint32_t in = ctx.take(*this, key);
+      const uint32_t in = ctx.take(m);
       ctx.put(*this, ctx.program.add_compute(*this, {in}, transform, dtype, std::move(shape),
                                              std::move(key)));
     }

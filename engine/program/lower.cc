@@ -16,15 +16,20 @@ void check_options(const Options& options) {
 Program lower(const Chain& chain, Direction direction, std::vector<TensorSpec> inputs,
               const Options& options) {
   check_options(options);
-  std::sort(inputs.begin(), inputs.end(),
-            [](const TensorSpec& a, const TensorSpec& b) { return a.key < b.key; });
+  // Input slots in key order (a program's outputs are already; a layout is in natural order).
+  std::vector<uint32_t> order(inputs.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  auto by_key = [&](uint32_t a, uint32_t b) { return inputs[a].key < inputs[b].key; };
+  if (!std::is_sorted(order.begin(), order.end(), by_key))
+    std::sort(order.begin(), order.end(), by_key);
   Program program;
   program.direction = direction;
   program.reserve(inputs.size() * 2);
   KeyIndex dict;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    TensorSpec& in = inputs[i];
-    if (i > 0 && in.key == inputs[i - 1].key) throw Error("key '" + in.key + "' appears twice");
+  for (size_t i = 0; i < order.size(); ++i) {
+    TensorSpec& in = inputs[order[i]];
+    if (i > 0 && in.key == inputs[order[i - 1]].key)
+      throw Error("key '" + in.key + "' appears twice");
     if (!in.dtype) throw Error("key '" + in.key + "' has no dtype");
     for (int64_t size : in.shape)
       if (size < 0) throw Error("key '" + in.key + "' has a negative size");
