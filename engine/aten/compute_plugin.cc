@@ -7,6 +7,7 @@
 #include "aten/dtypes.h"
 #include "aten/execute.h"
 #include "io/compute.h"
+#include "program/lineage.h"
 
 namespace chainconv {
 namespace {
@@ -26,7 +27,9 @@ class AtenBackend final : public ComputeBackend {
         if (reinterpret_cast<uintptr_t>(inputs[s]) % d.dtype->itemsize != 0) t = t.clone();
         tensors.push_back(std::move(t));
       }
-      std::vector<at::Tensor> outputs = execute(program, std::move(tensors));
+      // Only what the wanted outputs are made from: the rest of the group is copied as bytes.
+      std::vector<at::Tensor> outputs =
+          execute(program, std::move(tensors), steps_for(program, wanted));
       for (size_t i : wanted) {
         at::Tensor t = outputs.at(i).cpu().contiguous();
         sink(i, t.data_ptr(), static_cast<uint64_t>(t.numel()) * t.element_size());

@@ -24,12 +24,18 @@ at::Tensor view_of(const at::Tensor& t, const ViewSpec& view) {
 }  // namespace
 
 std::vector<at::Tensor> execute(const Program& program, std::vector<at::Tensor> inputs) {
+  return execute(program, std::move(inputs), {});
+}
+
+std::vector<at::Tensor> execute(const Program& program, std::vector<at::Tensor> inputs,
+                                const std::vector<bool>& needed) {
   std::vector<at::Tensor> slots = std::move(inputs);
   slots.resize(program.slots());
   std::vector<at::Tensor> operands;
   const std::vector<Step>& steps = program.steps();
   for (size_t i = 0; i < steps.size(); ++i) {
     const Step& step = steps[i];
+    if (!needed.empty() && !needed[i]) continue;
     auto operand = [&](uint32_t k) -> at::Tensor& { return slots[program.operand(step, k)]; };
     switch (step.kind) {
       case StepKind::move:
@@ -38,7 +44,7 @@ std::vector<at::Tensor> execute(const Program& program, std::vector<at::Tensor> 
       case StepKind::view:
         // The rows of one stacked tensor, selected one after another: one unbind makes them
         // all, instead of one dispatch per row.
-        if (step.view.kind == ViewSpec::Kind::select && step.view.start == 0) {
+        if (step.view.kind == ViewSpec::Kind::select && step.view.start == 0 && needed.empty()) {
           const at::Tensor& whole = operand(0);
           const int64_t rows = whole.size(step.view.dim);
           size_t run = 1;

@@ -16,5 +16,9 @@ namespace chainconv {
 // program.outputs(), in order. The caller has checked that the inputs have the programmed
 // shapes and dtypes. Inputs are moved from.
 std::vector<at::Tensor> execute(const Program& program, std::vector<at::Tensor> inputs);
+// Only the steps `needed` marks (program/lineage.h's steps_for); outputs no played step
+// makes come back undefined unless they are inputs.
+std::vector<at::Tensor> execute(const Program& program, std::vector<at::Tensor> inputs,
+                                const std::vector<bool>& needed);
 
 }  // namespace chainconv

@@ -32,6 +32,21 @@ Lineage lineage_of(const Program& program, uint32_t slot) {
   return out;
 }
 
+std::vector<bool> steps_for(const Program& program, const std::vector<size_t>& outputs) {
+  std::vector<bool> needed(program.steps().size(), false);
+  std::vector<uint32_t> pending;
+  for (size_t k : outputs) pending.push_back(program.outputs().at(k));
+  while (!pending.empty()) {
+    const int32_t producer = program.producer(pending.back());
+    pending.pop_back();
+    if (producer < 0 || needed[static_cast<size_t>(producer)]) continue;
+    needed[static_cast<size_t>(producer)] = true;
+    const Step& step = program.step(static_cast<size_t>(producer));
+    for (uint32_t k = 0; k < step.operands; ++k) pending.push_back(program.operand(step, k));
+  }
+  return needed;
+}
+
 std::vector<const Op*> ops_of(const Program& program, const std::vector<size_t>& steps) {
   std::vector<const Op*> ops;
   for (size_t i : steps) {

@@ -17,6 +17,10 @@ struct Lineage {
 
 Lineage lineage_of(const Program& program, uint32_t slot);
 
+// Which steps making the given outputs (indices into program.outputs()) depend on: the
+// only ones an executor has to play to make just those.
+std::vector<bool> steps_for(const Program& program, const std::vector<size_t>& outputs);
+
 // The distinct ops of `steps`, in order.
 std::vector<const Op*> ops_of(const Program& program, const std::vector<size_t>& steps);
 

@@ -2,6 +2,7 @@
 // steps a chain lowers to, and a program replayed on new values does the conversion it was
 // lowered for, and refuses inputs it was not lowered for without touching them.
 #include "aten/execute.h"
+#include "program/lineage.h"
 #include "program/lower.h"
 #include "support/support.h"
 
@@ -180,4 +181,17 @@ TEST_CASE("lowering fails as the run would, at the op's position") {
   gap.erase(up(0, 1));
   REQUIRE_THROWS_WITH(compile(*chain, Direction::to_prime, gap),
                       Catch::Contains("moe.yaml:6:") && Catch::Contains("is missing"));
+}
+
+TEST_CASE("the steps an output needs are its own way back, nothing else") {
+  auto chain = chain_from(kMoeChain);
+  const Program plan = compile(*chain, Direction::to_prime, layer0(0));
+  // Outputs in key order: l.0.attn.wq, l.0.bias, l.0.experts.w2, l.0.experts.w3, l.0.gate, ...
+  REQUIRE(output_keys(plan)[1] == "l.0.bias");
+  const std::vector<bool> bias = steps_for(plan, {1});
+  // Steps: move, stack, view, view, compute, create; the bias is the compute alone.
+  CHECK(bias == std::vector<bool>{false, false, false, false, true, false});
+  // The synthetic w2 is created like w3, on w3's device: its create step and w3's stack.
+  CHECK(steps_for(plan, {2}) == std::vector<bool>{false, true, false, false, false, true});
+  CHECK(steps_for(plan, {3, 4}) == std::vector<bool>{false, true, true, false, false, false});
 }

@@ -1,7 +1,8 @@
 // Peak memory of a conversion grows with the largest layer group, not with the model. The
-// chainconv binary converts checkpoints whose layers all hold a value transform (so every
-// group runs on real values, the path that holds tensors in memory), and the test reads the
-// child's peak RSS from wait4. Margins are generous: this is a measurement, not a timing.
+// chainconv binary converts checkpoints whose layers all hold a value transform of the
+// stacked experts (so every group's experts pass through the ATen executor, the path that
+// holds tensors in memory), and the test reads the child's peak RSS from wait4. Margins are
+// generous: this is a measurement, not a timing.
 #include "io_support.h"
 
 using namespace chainconv;
@@ -11,10 +12,11 @@ namespace {
 
 const char* kChain = R"(version: 1
 model_types: [memory_test]
-description: shift a bias and stack the experts in every layer
+description: shift a bias, stack the experts and negate them in every layer
 ops:
   - map: {key: "model.layers.{layer}.bias", forward: subtract_min, backward: identity, lossy: "not undone"}
   - stack: {from: "model.layers.{layer}.experts.{expert}.w", to: "model.layers.{layer}.experts.w"}
+  - map: {key: "model.layers.{layer}.experts.w", forward: negate, backward: negate}
 )";
 
 constexpr int64_t kExperts = 8;
