@@ -1,4 +1,4 @@
-// afmoe, against MODELS.md: router and expert_bias keep their names; shared experts become
+// afmoe, against docs/MODELS.md: router and expert_bias keep their names; shared experts become
 // shared_expert.{w1,w2,w3} (no .weight); per-expert routed experts stack; tokens_per_expert
 // and everything under mlp.reorderer. are dropped, in every layer.
 #include "chains/chain_support.h"

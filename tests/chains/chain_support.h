@@ -1,5 +1,5 @@
 // Helpers for the per-model chain tests: the registered chain of a model type, its tiny
-// synthetic checkpoint, and the hand-applied MODELS.md moves the expected outputs are built
+// synthetic checkpoint, and the hand-applied docs/MODELS.md moves the expected outputs are built
 // from (plain C++ on the dict, independent of the chain under test).
 #pragma once
 
@@ -41,7 +41,7 @@ inline std::string layer_key(int layer, const std::string& rest,
   return prefix + std::to_string(layer) + "." + rest;
 }
 
-// MODELS.md moves, applied by hand.
+// docs/MODELS.md moves, applied by hand.
 inline void move(StateDict& d, const std::string& from, const std::string& to) {
   d.insert(to, d.take(from));
 }
@@ -120,7 +120,7 @@ inline int count_from(const StateDict& d, const std::function<std::string(int)>&
   return n;
 }
 
-// MODELS.md's routed experts under `mlp` (e.g. "model.layers.1.mlp"), by hand: fused
+// docs/MODELS.md's routed experts under `mlp` (e.g. "model.layers.1.mlp"), by hand: fused
 // gate_up_proj [E, 2I, H] -> w1 = first half, w3 = second half of dim 1, down_proj -> w2;
 // or per-expert {gate,down,up}_proj.weight from `offset` stacked into w1, w2, w3.
 inline void routed_experts_by_hand(StateDict& d, const std::string& mlp, int offset) {
@@ -157,7 +157,7 @@ inline void unfuse_by_hand(StateDict& d, const std::string& mlp) {
   }
 }
 
-// A model's expectations, written by hand from MODELS.md in its test file.
+// A model's expectations, written by hand from docs/MODELS.md in its test file.
 struct ModelCase {
   std::string model_type;
   // HF -> prime by hand, for per-expert experts numbered from `offset` (or fused ones).

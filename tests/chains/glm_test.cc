@@ -1,4 +1,4 @@
-// glm4_moe and glm_moe_dsa (the same GLM MoE layer piece), against MODELS.md: router, expert
+// glm4_moe and glm_moe_dsa (the same GLM MoE layer piece), against docs/MODELS.md: router, expert
 // bias, routed and shared experts per MoE layer, the MTP layer model.layers.<num_hidden_layers>
 // included; a prime [1, I, H] shared expert is squeezed on the way to HF; tokens_per_expert
 // is dropped both ways.

@@ -1,4 +1,4 @@
-// laguna, against MODELS.md: router gate, expert bias and shared expert each with a canonical
+// laguna, against docs/MODELS.md: router gate, expert bias and shared expert each with a canonical
 // and an alternate HF name. Forward takes whichever is present; with both, the canonical one
 // wins, the alternate stays untouched and a warning names it. Backward emits canonical names.
 #include "chains/chain_support.h"

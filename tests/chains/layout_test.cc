@@ -1,5 +1,5 @@
 // Layouts: key sets, shapes and dtypes generated from configs, checked against keys and
-// counts written by hand from MODELS.md and the published checkpoints; the expression
+// counts written by hand from docs/MODELS.md and the published checkpoints; the expression
 // language; errors that name the config field; adding a model without compiling.
 #include <filesystem>
 #include <fstream>

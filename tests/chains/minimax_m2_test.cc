@@ -1,4 +1,4 @@
-// minimax_m2, against MODELS.md: block_sparse_moe -> mlp (router gate, expert bias, the
+// minimax_m2, against docs/MODELS.md: block_sparse_moe -> mlp (router gate, expert bias, the
 // literal w1/w2/w3 per-expert weights stacked). FP8 weights move as bytes; their
 // weight_scale_inv companions are never matched by a weight template.
 #include "chains/chain_support.h"

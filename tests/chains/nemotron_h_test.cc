@@ -1,4 +1,4 @@
-// nemotron_h, against MODELS.md: backbone. <-> model., mtp.* dropped, embeddings / final norm
+// nemotron_h, against docs/MODELS.md: backbone. <-> model., mtp.* dropped, embeddings / final norm
 // renamed, and each layer's mixer. split by type: attention -> self_attn., MoE -> mlp.
 // (gate-less experts up -> w1, down -> w2, a synthetic empty w3, the score correction bias
 // shifted to min 0: declared lossy), otherwise mamba -> mamba.

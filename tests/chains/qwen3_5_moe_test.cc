@@ -1,4 +1,4 @@
-// qwen3_5_moe (VLM) and qwen3_5_moe_text, against MODELS.md: the same per-layer rules under
+// qwen3_5_moe (VLM) and qwen3_5_moe_text, against docs/MODELS.md: the same per-layer rules under
 // model.layers.L and model.language_model.layers.L (prefix kept); the shared expert and its
 // gate leave mlp. keeping .weight; model.visual.*, mtp.* and linear attention pass through.
 #include "chains/chain_support.h"

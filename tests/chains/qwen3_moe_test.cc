@@ -1,4 +1,4 @@
-// qwen3_moe, against MODELS.md: per MoE layer the router gate moves under mlp.router and the
+// qwen3_moe, against docs/MODELS.md: per MoE layer the router gate moves under mlp.router and the
 // routed experts stack into w1 (gate), w2 (down), w3 (up); everything else passes through.
 #include "chains/chain_support.h"
 

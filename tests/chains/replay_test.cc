@@ -1,6 +1,6 @@
 // Step programs on every model chain: a program lowered on the descriptions of a meta key
 // set, replayed on real values, gives exactly what running the chain gives (whose results
-// the per-model tests check against MODELS.md), both ways, for the whole dict, one layer
+// the per-model tests check against docs/MODELS.md), both ways, for the whole dict, one layer
 // group at a time, and for fused HF experts.
 #include "aten/execute.h"
 #include "chains/chain_support.h"
