@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/read_file.h"
 #include "dsl/compiler.h"
 
 namespace fs = std::filesystem;
@@ -51,11 +52,7 @@ Node parse_yaml(const std::string& text, const std::string& name) {
 }
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(SourcePos{path, 0, 0}, "cannot read chain file: " + std::string(std::strerror(errno)));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return read_regular_file(path, kMaxTextFileSize, "chain file");
 }
 
 class Loader {

@@ -8,6 +8,7 @@
 #include "core/dtypes.h"
 #include "core/error.h"
 #include "dsl/chain.h"
+#include "io/copy_tree.h"
 #include "io/fs_util.h"
 #include "io/mapped_file.h"
 #include "registry/chain_registry.h"
@@ -83,7 +84,7 @@ bool is_weight_file(const std::string& name) {
 
 std::string resolve_chain_file(const std::string& src, const ConvertOptions& options) {
   if (!options.chain_file.empty()) {
-    if (!fs::is_regular_file(options.chain_file))
+    if (!fs::exists(options.chain_file))  // anything but a regular file is refused on reading
       throw Error(options.chain_file + ": no such chain file");
     return options.chain_file;
   }
@@ -143,10 +144,11 @@ ConversionPlan plan_conversion(const std::string& src, const ConvertOptions& opt
   plan.chain = load_chain_file(plan.chain_file);
   plan.direction = options.direction;
   plan.run = options.run;
-  plan.source = Checkpoint::open(src);
+  plan.source = Checkpoint::open(src, options.cancelled);
   plan.groups = group_inputs(plan.source);
   const auto templates = value_map_templates(*plan.chain, plan.direction);
   for (size_t g = 0; g < plan.groups.size(); ++g) {
+    if (options.cancelled && options.cancelled()) throw Error("interrupted");
     PlannedGroup& group = plan.groups[g];
     StateDict dict;
     GroupTrace trace = run_group(plan, group, templates, /*real=*/false, dict);
@@ -236,13 +238,13 @@ ConvertResult convert_checkpoint(const std::string& src, const std::string& dst,
   write_conversion(plan, tmp.path(), options);
 
   ConvertResult result;
+  auto check = [&] {
+    if (options.cancelled && options.cancelled()) throw Error("interrupted");
+  };
+  CopyTreeReport copied;
   for (const fs::directory_entry& entry : fs::directory_iterator(src)) {
     const std::string name = entry.path().filename().string();
-    if (entry.is_directory()) {
-      result.skipped.push_back(name + "/ (a directory)");
-    } else if (!entry.is_regular_file()) {
-      result.skipped.push_back(name + " (not a regular file)");
-    } else if (is_weight_file(name)) {
+    if (is_weight_file(name) && entry.is_regular_file()) {
       bool ours =
           name == kIndexFile || std::any_of(plan.source.files().begin(), plan.source.files().end(),
                                             [&](const SafetensorsHeader& h) {
@@ -252,11 +254,12 @@ ConvertResult convert_checkpoint(const std::string& src, const std::string& dst,
         result.skipped.push_back(name +
                                  " (weights not in the safetensors checkpoint; not converted)");
     } else {
-      copy_file_contents(entry.path().string(), (fs::path(tmp.path()) / name).string(),
-                         options.sync_to_disk);
-      result.copied_files.push_back(name);
+      copy_tree(entry.path(), fs::path(tmp.path()) / name, src, {options.sync_to_disk, check},
+                copied);
     }
   }
+  result.copied_files = std::move(copied.copied);
+  result.skipped.insert(result.skipped.end(), copied.skipped.begin(), copied.skipped.end());
   std::sort(result.copied_files.begin(), result.copied_files.end());
 
   if (options.verify) {
@@ -274,7 +277,7 @@ ConvertResult convert_checkpoint(const std::string& src, const std::string& dst,
   result.warnings = plan.warnings;
   for (const auto& entry : fs::directory_iterator(tmp.path()))
     if (entry.path().extension() == ".safetensors") ++result.shards;
-  tmp.commit(dst, options.force, options.sync_to_disk);
+  tmp.commit(dst, options.force, options.sync_to_disk, check);
   return result;
 }
 

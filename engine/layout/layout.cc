@@ -6,13 +6,14 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 
 #include "core/dtypes.h"
 #include "core/error.h"
+#include "core/json_parse.h"
 #include "core/params.h"
+#include "core/read_file.h"
 #include "layout/expr.h"
 
 namespace fs = std::filesystem;
@@ -32,9 +33,7 @@ SourcePos pos_of(const std::string& file, const YAML::Node& node) {
 
 YAML::Node load_yaml(const std::string& path) {
   try {
-    return YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    throw Error(SourcePos{path, 0, 0}, "cannot read layout file");
+    return YAML::Load(read_regular_file(path, kMaxTextFileSize, "layout file"));
   } catch (const YAML::Exception& e) {
     throw Error(SourcePos{path, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
   }
@@ -369,13 +368,10 @@ bool supports_fused(const LayoutFile& file) {
 json read_config(const std::string& model_type, const std::string& chains_dir,
                  const std::string& suffix) {
   fs::path path = fs::path(chains_dir) / "layouts" / (model_type + suffix);
-  std::ifstream in(path);
-  if (!in) throw Error("no config '" + path.string() + "' for model_type '" + model_type + "'");
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw Error(SourcePos{path.string(), 0, 0}, std::string("invalid JSON: ") + e.what());
-  }
+  std::error_code ec;
+  if (!fs::exists(path, ec))
+    throw Error("no config '" + path.string() + "' for model_type '" + model_type + "'");
+  return parse_json(read_regular_file(path.string(), kMaxTextFileSize, "config"), path.string());
 }
 
 }  // namespace

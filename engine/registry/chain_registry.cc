@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/read_file.h"
 
 namespace fs = std::filesystem;
 
@@ -49,7 +50,7 @@ ChainRegistry ChainRegistry::scan(const std::string& dir) {
   for (const fs::path& file : files) {
     YAML::Node root;
     try {
-      root = YAML::LoadFile(file.string());
+      root = YAML::Load(read_regular_file(file.string(), kMaxTextFileSize, "chain file"));
     } catch (const YAML::Exception& e) {
       throw Error(SourcePos{file.string(), e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
     }

@@ -7,6 +7,8 @@
 #include "chainconv/commands.h"
 #include "chainconv/report_format.h"
 #include "core/error.h"
+#include "core/json_parse.h"
+#include "core/read_file.h"
 #include "io/fs_util.h"
 #include "io/writer.h"
 #include "layout/layout.h"
@@ -22,14 +24,8 @@ struct SynthArgs {
 
 nlohmann::json load_config(const SynthArgs& args) {
   if (args.config.empty()) return tiny_config(args.model_type);
-  std::ifstream in(args.config);
-  if (!in) throw Error(args.config + ": cannot read");
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(args.config + ": not valid JSON: " + e.what());
-  }
+  nlohmann::json config =
+      parse_json(read_regular_file(args.config, kMaxTextFileSize, "config"), args.config);
   if (!config.is_object()) throw Error(args.config + ": expected a JSON object");
   if (!config.contains("model_type")) config["model_type"] = args.model_type;
   if (config["model_type"] != args.model_type)

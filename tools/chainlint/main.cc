@@ -6,11 +6,13 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include <fstream>
 #include <iostream>
 #include <optional>
 
 #include "check/lint.h"
+#include "core/expert_offset.h"
+#include "core/json_parse.h"
+#include "core/read_file.h"
 #include "io/checkpoint.h"
 #include "layout/layout.h"
 
@@ -24,14 +26,8 @@ struct LoadedLayout {
 };
 
 LoadedLayout layout_from_config(const std::string& path, bool fused) {
-  std::ifstream in(path);
-  if (!in) throw Error(SourcePos{path, 0, 0}, "cannot read config");
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(SourcePos{path, 0, 0}, std::string("not valid JSON: ") + e.what());
-  }
+  const nlohmann::json config =
+      parse_json(read_regular_file(path, kMaxTextFileSize, "config"), path);
   try {
     Layout layout = make_layout(config, fused ? ExpertLayout::fused : ExpertLayout::per_expert);
     return {meta_state_dict(layout), layout.model_type};
@@ -88,6 +84,7 @@ int main(int argc, char** argv) {
   int status = 0;
   std::optional<LoadedLayout> layout;
   try {
+    check_expert_offset(expert_offset);
     if (!config.empty()) layout = layout_from_config(config, fused);
     if (!checkpoint.empty()) layout = layout_from_checkpoint(checkpoint);
   } catch (const Error& e) {
