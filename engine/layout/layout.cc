@@ -249,7 +249,8 @@ class Interpreter {
       values.assign(range.begin(), range.end());
     } else {
       throw Error(pos_of(file_, spec.begin()->second),
-                  "'for' needs a count or a list, found " + range.dump());
+                  "'for' needs a count or a list, found " +
+                      range.dump(-1, ' ', false, json::error_handler_t::replace));
     }
     for (const json& v : values) {
       Scope iteration{&scope, {{var, v}}, {}};
@@ -336,7 +337,8 @@ class Interpreter {
       const json* value = e.find(name);
       if (!value)
         throw Error(pos_of(file_, node), "unknown variable {" + name + "} in key '" + raw + "'");
-      out += value->is_string() ? value->get<std::string>() : value->dump();
+      out += value->is_string() ? value->get<std::string>()
+                                : value->dump(-1, ' ', false, json::error_handler_t::replace);
       i = close + 1;
     }
     return out;
