@@ -202,6 +202,26 @@ TEST_CASE("a config.json far larger than any real one is refused") {
                   s / "src/config.json: cannot read: larger than 16777216 bytes");
 }
 
+TEST_CASE("an included chain file or a synth --config that is no plain file is refused") {
+  Scratch s;
+  write_checkpoint(s / "src", qwen3_moe_dict(1, 2), "qwen3_moe");
+  {
+    std::ofstream out(s / "huge.yaml", std::ios::binary);  // a YAML comment of 17 MB
+    out << "#" << std::string(17 << 20, '#') << "\n";
+  }
+  write_text(
+      s / "chain.yaml",
+      "version: 1\nmodel_types: [qwen3_moe]\ndescription: d\ninclude: [huge.yaml]\nops: []\n");
+  CommandResult plan =
+      run_cli(s, {"plan", s / "src", "--to", "prime", "--chain", s / "chain.yaml"});
+  require_refused(s, plan, s / "huge.yaml: cannot read chain file: larger than 16777216 bytes");
+
+  REQUIRE(mkfifo((s / "config.json").c_str(), 0600) == 0);
+  CommandResult synth =
+      run_cli(s, {"synth", "qwen3_moe", s / "dst", "--config", s / "config.json"});
+  require_refused(s, synth, s / "config.json: cannot read config: not a regular file (a FIFO)");
+}
+
 TEST_CASE("an expert offset that would overflow into negative expert ids is refused") {
   Scratch s;
   write_checkpoint(s / "src", qwen3_moe_dict(1, 2), "qwen3_moe");

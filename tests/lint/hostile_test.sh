@@ -29,6 +29,18 @@ head -c 17000000 /dev/zero | tr '\0' '#' >"$tmp/huge.yaml"
 expect_refused "$tmp/huge.yaml: cannot read chain file: larger than 16777216 bytes" \
   "a chain file of 17 MB" -- "$tmp/huge.yaml"
 
+printf 'version: 1\nmodel_types: [x]\ndescription: d\ninclude: [huge.yaml]\nops: []\n' >"$tmp/includes.yaml"
+expect_refused "$tmp/huge.yaml: cannot read chain file: larger than 16777216 bytes" \
+  "an included file of 17 MB" -- "$tmp/includes.yaml"
+
+# Layout files come from the chains directory: one that is far too large is refused too.
+mkdir -p "$tmp/chains/layouts"
+cp "$tmp/huge.yaml" "$tmp/chains/layouts/huge.yaml"
+export CHAINCONV_CHAINS_DIR="$tmp/chains"
+expect_refused "$tmp/chains/layouts/huge.yaml: cannot read layout file: larger than 16777216 bytes" \
+  "a layout file of 17 MB" -- --config chains/layouts/qwen3_moe.config.json chains/qwen3_moe.yaml
+unset CHAINCONV_CHAINS_DIR
+
 mkfifo "$tmp/config.json"
 expect_refused "$tmp/config.json: cannot read config: not a regular file (a FIFO)" \
   "a FIFO --config" -- --config "$tmp/config.json" chains/qwen3_moe.yaml

@@ -32,6 +32,7 @@ LoadedLayout layout_from_config(const std::string& path, bool fused) {
     Layout layout = make_layout(config, fused ? ExpertLayout::fused : ExpertLayout::per_expert);
     return {meta_state_dict(layout), layout.model_type};
   } catch (const Error& e) {
+    if (!e.pos().file.empty()) throw;  // a layout file's own error names that file
     throw Error(SourcePos{path, 0, 0}, e.message());
   }
 }
