@@ -11,6 +11,7 @@
 #include "check/schema.h"
 #include "check/static_checks.h"
 #include "check/symbolic.h"
+#include "core/read_file.h"
 #include "dsl/chain.h"
 
 namespace fs = std::filesystem;
@@ -19,11 +20,7 @@ namespace chainconv {
 namespace {
 
 bool read_text(const std::string& path, std::string& text) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  text = buffer.str();
+  text = read_regular_file(path, kMaxTextFileSize, "chain file");  // throws naming the file
   return true;
 }
 

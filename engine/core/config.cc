@@ -1,26 +1,13 @@
 #include "core/config.h"
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-
 #include "core/error.h"
+#include "core/json_parse.h"
+#include "core/read_file.h"
 
 namespace chainconv {
 
-nlohmann::json read_config_file(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": no such config file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot read");
-  std::ostringstream text;
-  text << in.rdbuf();
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path + ": not valid JSON: " + e.what());
-  }
+nlohmann::json read_config_file(const std::string& path, const std::string& what) {
+  nlohmann::json config = parse_json(read_regular_file(path, kMaxTextFileSize, what), path);
   if (!config.is_object()) throw Error(path + ": expected a JSON object");
   return config;
 }

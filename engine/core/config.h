@@ -9,7 +9,8 @@
 
 namespace chainconv {
 
-nlohmann::json read_config_file(const std::string& path);
+// `what` names the file in messages ("config" for one given on a command line).
+nlohmann::json read_config_file(const std::string& path, const std::string& what = "");
 
 // Its "model_type" field; throws Error naming `path` when there is none.
 std::string model_type_of(const nlohmann::json& config, const std::string& path);

@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "core/read_file.h"
+
 namespace fs = std::filesystem;
 
 namespace chainconv {
@@ -38,11 +40,7 @@ Node parse_yaml(const std::string& text, const std::string& name) {
 }
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(Position{path, 0, 0}, "cannot read chain file: " + std::string(std::strerror(errno)));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return read_regular_file(path, kMaxTextFileSize, "chain file");
 }
 
 class SourceReader {
@@ -74,23 +72,28 @@ class SourceReader {
     for (const Node& item : items) {
       try {
         read_include(item, dir);
-      } catch (const Error& e) {
-        compiler_.absorb(e);
+      } catch (const CheckError& e) {
+        compiler_.absorb(e);  // a problem of the chain; a file that cannot be read is not
       }
     }
   }
 
+  // A missing include is a problem of the chain (a finding); one that exists but cannot be
+  // read (not a regular file, too large) makes the chain unusable: an Error naming it.
   void read_include(const Node& item, const std::string& dir) {
-    fs::path path = fs::path(dir) / item.str("a file path");
-    if (!fs::is_regular_file(path))
+    std::string name;
+    try {
+      name = item.str("a file path");
+    } catch (const CheckError&) {
+      throw;
+    } catch (const Error& e) {
+      throw CheckError(e.pos(), "schema", e.message());
+    }
+    fs::path path = fs::path(dir) / name;
+    if (!fs::exists(path, ec_))
       throw CheckError(item.pos(), "reference", "cannot include '" + path.string() + "': no such file");
     if (!included_.insert(fs::weakly_canonical(path, ec_).string()).second) return;
-    std::string text;
-    try {
-      text = read_file(path.string());
-    } catch (const Error& e) {
-      throw CheckError(item.pos(), "reference", "cannot include '" + path.string() + "': " + e.message());
-    }
+    const std::string text = read_file(path.string());
     Node lib = parse_yaml(text, path.string());
     read_includes(lib, path.parent_path().string());
     out_.files.push_back({path.string(), lib});

@@ -1,59 +1,22 @@
 #include "io/checkpoint.h"
 
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/json_parse.h"
+#include "core/read_file.h"
 #include "io/mapped_file.h"
+#include "io/safetensors_index.h"
 
 namespace fs = std::filesystem;
 
 namespace chainconv {
-namespace {
 
 using json = nlohmann::json;
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path.string() + ": cannot read");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-json parse_json_file(const fs::path& path) {
-  try {
-    return json::parse(read_text(path));
-  } catch (const json::exception& e) {
-    throw Error(path.string() + ": not valid JSON: " + e.what());
-  }
-}
-
-// The shard files an index names, and which file each tensor is in.
-std::map<std::string, std::string> read_index(const fs::path& path) {
-  json index = parse_json_file(path);
-  if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
-    throw Error(path.string() + ": expected an object with a 'weight_map'");
-  std::map<std::string, std::string> weight_map;
-  for (const auto& [key, file] : index["weight_map"].items()) {
-    if (!file.is_string())
-      throw Error(path.string() + ": weight_map entry '" + key + "' must name a file");
-    std::string name = file.get<std::string>();
-    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
-      throw Error(path.string() + ": weight_map entry '" + key + "' names '" + name +
-                  "', which is not a file name in the checkpoint directory");
-    weight_map[key] = name;
-  }
-  return weight_map;
-}
-
-}  // namespace
-
-Checkpoint Checkpoint::open(const std::string& dir) {
+Checkpoint Checkpoint::open(const std::string& dir, const std::function<bool()>& cancelled) {
   Checkpoint ckpt;
   ckpt.dir_ = dir;
   ckpt.files_ = std::make_shared<std::vector<SafetensorsHeader>>();
@@ -63,12 +26,13 @@ Checkpoint Checkpoint::open(const std::string& dir) {
   std::map<std::string, std::string> weight_map;  // key -> file name, from the index
   std::vector<std::string> names;
   if (fs::exists(index_path)) {
-    weight_map = read_index(index_path);
+    weight_map = parse_safetensors_index(index_path.string(),
+                                         read_regular_file(index_path.string(), kMaxTextFileSize));
     std::set<std::string> unique;
     for (const auto& [key, name] : weight_map)
       if (unique.insert(name).second) names.push_back(name);
     for (const std::string& name : names)
-      if (!fs::is_regular_file(fs::path(dir) / name))
+      if (!fs::exists(fs::path(dir) / name))  // anything but a regular file is refused below
         throw Error(index_path.string() + ": names shard '" + name + "', which does not exist");
   } else if (fs::exists(single_path)) {
     names.push_back(kSingleFile);
@@ -76,8 +40,10 @@ Checkpoint Checkpoint::open(const std::string& dir) {
     throw Error(dir + ": no " + kSingleFile + " or " + kIndexFile +
                 " (not a safetensors checkpoint)");
   }
-  for (const std::string& name : names)
-    ckpt.files_->push_back(read_safetensors_header((fs::path(dir) / name).string()));
+  for (const std::string& name : names) {
+    if (cancelled && cancelled()) throw Error("interrupted");
+    ckpt.files_->push_back(read_safetensors_header((fs::path(dir) / name).string(), cancelled));
+  }
   for (size_t f = 0; f < ckpt.files_->size(); ++f) {
     const SafetensorsHeader& header = (*ckpt.files_)[f];
     for (const TensorEntry& entry : header.tensors) {
@@ -137,7 +103,7 @@ std::vector<TensorSpec> read_checkpoint_layout(const std::string& dir) {
 std::string read_model_type(const std::string& dir) {
   fs::path path = fs::path(dir) / "config.json";
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec))
+  if (!fs::exists(path, ec))
     throw Error(dir + ": no config.json (needed for the model_type; or pass --chain)");
   return model_type_of(read_config_file(path.string()), path.string());
 }

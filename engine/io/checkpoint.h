@@ -3,13 +3,14 @@
 // validates the headers only; tensor data is mapped on demand.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/tensor_desc.h"
-#include "io/safetensors.h"
+#include "io/safetensors_header.h"
 
 namespace chainconv {
 
@@ -22,8 +23,9 @@ class Checkpoint {
  public:
   // Reads the headers of every weight file of `dir`; throws Error naming the file (and
   // tensor) for a missing or malformed file, an index naming a missing shard, or a tensor
-  // the index and the shards disagree about.
-  static Checkpoint open(const std::string& dir);
+  // the index and the shards disagree about. `cancelled` is polled between shards and
+  // while a header is parsed; true throws Error("interrupted").
+  static Checkpoint open(const std::string& dir, const std::function<bool()>& cancelled = {});
 
   struct Location {
     size_t file;  // index into files()

@@ -10,6 +10,7 @@
 #include "dsl/chain.h"
 #include "io/compute.h"
 #include "io/file_executor.h"
+#include "io/copy_tree.h"
 #include "io/fs_util.h"
 #include "io/mapped_file.h"
 #include "program/lineage.h"
@@ -114,7 +115,7 @@ std::string layer_group_of(const std::string& key) {
 
 std::string resolve_chain_file(const std::string& src, const ConvertOptions& options) {
   if (!options.chain_file.empty()) {
-    if (!fs::is_regular_file(options.chain_file))
+    if (!fs::exists(options.chain_file))  // anything but a regular file is refused on reading
       throw Error(options.chain_file + ": no such chain file");
     return options.chain_file;
   }
@@ -163,7 +164,7 @@ ConversionPlan plan_conversion(const std::string& src, const ConvertOptions& opt
   plan.chain = load_chain_file(plan.chain_file);
   plan.direction = options.direction;
   plan.run = options.run;
-  plan.source = Checkpoint::open(src);
+  plan.source = Checkpoint::open(src, options.cancelled);
   plan.groups = group_inputs(plan.source);
   for (size_t g = 0; g < plan.groups.size(); ++g) {
     if (options.cancelled && options.cancelled()) throw Error("interrupted");
@@ -286,13 +287,13 @@ ConvertResult convert_checkpoint(const std::string& src, const std::string& dst,
   write_conversion(plan, tmp.path(), options);
 
   ConvertResult result;
+  auto check = [&] {
+    if (options.cancelled && options.cancelled()) throw Error("interrupted");
+  };
+  CopyTreeReport copied;
   for (const fs::directory_entry& entry : fs::directory_iterator(src)) {
     const std::string name = entry.path().filename().string();
-    if (entry.is_directory()) {
-      result.skipped.push_back(name + "/ (a directory)");
-    } else if (!entry.is_regular_file()) {
-      result.skipped.push_back(name + " (not a regular file)");
-    } else if (is_weight_file(name)) {
+    if (is_weight_file(name) && entry.is_regular_file()) {
       bool ours =
           name == kIndexFile || std::any_of(plan.source.files().begin(), plan.source.files().end(),
                                             [&](const SafetensorsHeader& h) {
@@ -302,11 +303,12 @@ ConvertResult convert_checkpoint(const std::string& src, const std::string& dst,
         result.skipped.push_back(name +
                                  " (weights not in the safetensors checkpoint; not converted)");
     } else {
-      copy_file_contents(entry.path().string(), (fs::path(tmp.path()) / name).string(),
-                         options.sync_to_disk);
-      result.copied_files.push_back(name);
+      copy_tree(entry.path(), fs::path(tmp.path()) / name, src, {options.sync_to_disk, check},
+                copied);
     }
   }
+  result.copied_files = std::move(copied.copied);
+  result.skipped.insert(result.skipped.end(), copied.skipped.begin(), copied.skipped.end());
   std::sort(result.copied_files.begin(), result.copied_files.end());
 
   if (options.verify) {
@@ -324,7 +326,7 @@ ConvertResult convert_checkpoint(const std::string& src, const std::string& dst,
   result.warnings = plan.warnings;
   for (const auto& entry : fs::directory_iterator(tmp.path()))
     if (entry.path().extension() == ".safetensors") ++result.shards;
-  tmp.commit(dst, options.force, options.sync_to_disk);
+  tmp.commit(dst, options.force, options.sync_to_disk, check);
   return result;
 }
 

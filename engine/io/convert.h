@@ -44,7 +44,9 @@ struct ConvertOptions {
   bool sync_to_disk = true;
   std::function<void(const ConvertProgress&)> progress;
   std::string progress_stage = "convert";  // what progress reports call the writing
-  std::function<bool()> cancelled;         // polled between copies; true stops with an Error
+  // Polled while planning, laying out shards, between copies, while flushing and last
+  // before the final rename; true stops with an Error and nothing is left behind.
+  std::function<bool()> cancelled;
 };
 
 struct PlannedOutput {

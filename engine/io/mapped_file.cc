@@ -10,14 +10,14 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/read_file.h"
 
 namespace chainconv {
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   std::shared_ptr<MappedFile> file(new MappedFile());
   file->path_ = path;
-  file->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (file->fd_ < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
+  file->fd_ = open_regular_file(path);
   struct stat st {};
   if (fstat(file->fd_, &st) != 0) throw Error(path + ": cannot stat: " + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file");

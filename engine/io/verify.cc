@@ -6,6 +6,7 @@
 
 #include "core/key_ranges.h"
 #include "dsl/chain.h"
+#include "io/compare_bytes.h"
 #include "io/convert.h"
 #include "io/fs_util.h"
 #include "io/mapped_file.h"
@@ -24,16 +25,7 @@ bool same_bytes(const Checkpoint& a, const std::string& key_a, const Checkpoint&
   const Checkpoint::Location& lb = b.locate(key_b);
   if (la.entry->dtype != lb.entry->dtype || la.entry->shape != lb.entry->shape) return false;
   auto fa = a.mapped(la.file), fb = b.mapped(lb.file);
-  constexpr uint64_t chunk = 16ull << 20;
-  for (uint64_t done = 0; done < la.entry->nbytes; done += chunk) {
-    const uint64_t n = std::min(chunk, la.entry->nbytes - done);
-    bool equal = std::memcmp(fa->data() + la.entry->offset + done,
-                             fb->data() + lb.entry->offset + done, n) == 0;
-    fa->release(la.entry->offset + done, n);
-    fb->release(lb.entry->offset + done, n);
-    if (!equal) return false;
-  }
-  return true;
+  return same_file_bytes(*fa, la.entry->offset, *fb, lb.entry->offset, la.entry->nbytes);
 }
 
 std::string describe(const TensorEntry& e) {
@@ -130,12 +122,10 @@ bool same_as_runs(const Checkpoint& result, const std::string& key, const ByteRu
   auto file = result.mapped(loc.file);
   uint64_t at = loc.entry->offset;
   for (const ByteRun& run : runs.runs()) {
-    auto from = source.mapped(run.source);
-    if (std::memcmp(file->data() + at, from->data() + run.offset, run.length) != 0) return false;
-    from->release(run.offset, run.length);
+    if (!same_file_bytes(*file, at, *source.mapped(run.source), run.offset, run.length))
+      return false;
     at += run.length;
   }
-  file->release(loc.entry->offset, loc.entry->nbytes);
   return true;
 }
 

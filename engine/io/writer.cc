@@ -95,6 +95,7 @@ SafetensorsWriter::SafetensorsWriter(std::string dir, std::vector<OutputTensor> 
   if (shards.empty()) shards.emplace_back();
   try {
     for (size_t s = 0; s < shards.size(); ++s) {
+      if (check_) check_();  // thousands of shards take a while to lay out
       names_.push_back(shard_name(s, shards.size()));
       const std::string path = (fs::path(dir_) / names_.back()).string();
       // Data ordered widest dtype first (as the safetensors library does) keeps every tensor
@@ -404,6 +405,7 @@ void SafetensorsWriter::finish() {
   stop_threads();
   report_progress();
   for (size_t f = 0; f < fds_.size(); ++f) {
+    if (check_) check_();  // each fsync may wait on the disk for a while
     if ((sync_to_disk_ && fsync(fds_[f]) != 0) || ::close(fds_[f]) != 0) {
       int err = errno;
       fds_[f] = -1;

@@ -1,6 +1,8 @@
 #include "layout/expr.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <vector>
 
 #include "core/error.h"
@@ -28,11 +30,22 @@ struct ExprNode {
   json value;        // literal
   std::string name;  // name, member field, call function, binary operator
   std::vector<std::shared_ptr<const ExprNode>> args;
+  int depth = 1;  // of the tree below and including this node
 };
 
 namespace {
 
 using NodePtr = std::shared_ptr<const ExprNode>;
+
+// Parsing, evaluating and freeing a tree all recurse along its depth, and range() builds its
+// list: real layout expressions nest a few levels and loop over a few hundred layers or
+// experts, so far larger ones are mistakes (or attacks) and are refused, not run.
+constexpr int kMaxDepth = 100;
+constexpr int64_t kMaxRange = 1 << 20;
+
+// A value in a message. Strings from the expression text may hold any bytes; nlohmann's
+// dump() throws on invalid UTF-8, so replace those instead.
+std::string show(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 struct Token {
   enum class Kind { end, ident, number, string, op };
@@ -102,9 +115,25 @@ class Parser {
            (tok_.kind == Token::Kind::end ? " at the end" : ", found '" + tok_.text + "'"));
   }
 
-  static NodePtr make(ExprNode::Kind kind, std::vector<NodePtr> args, std::string name = {},
-                      json value = {}) {
+  // Counts the parser's own recursion (parentheses, lists, calls, chained `if`, `not`, `-`).
+  struct Nested {
+    explicit Nested(Parser& p) : parser(p) {
+      if (++parser.nesting_ > kMaxDepth) parser.too_deep();
+    }
+    ~Nested() { --parser.nesting_; }
+    Parser& parser;
+  };
+  [[noreturn]] void too_deep() const {
+    fail("nests deeper than " + std::to_string(kMaxDepth) + " levels");
+  }
+
+  NodePtr make(ExprNode::Kind kind, std::vector<NodePtr> args, std::string name = {},
+               json value = {}) const {
+    int depth = 0;
+    for (const NodePtr& arg : args) depth = std::max(depth, arg->depth);
+    if (depth + 1 > kMaxDepth) too_deep();
     auto node = std::make_shared<ExprNode>();
+    node->depth = depth + 1;
     node->kind = kind;
     node->args = std::move(args);
     node->name = std::move(name);
@@ -113,6 +142,7 @@ class Parser {
   }
 
   NodePtr conditional() {
+    Nested nested(*this);
     NodePtr then_value = logical_or();
     if (!accept("if")) return then_value;
     NodePtr condition = logical_or();
@@ -130,7 +160,10 @@ class Parser {
     return left;
   }
   NodePtr logical_not() {
-    if (accept("not")) return make(ExprNode::Kind::negate, {logical_not()});
+    if (accept("not")) {
+      Nested nested(*this);
+      return make(ExprNode::Kind::negate, {logical_not()});
+    }
     return comparison();
   }
   NodePtr comparison() {
@@ -169,7 +202,10 @@ class Parser {
     }
   }
   NodePtr unary() {
-    if (accept("-")) return make(ExprNode::Kind::neg, {unary()});
+    if (accept("-")) {
+      Nested nested(*this);
+      return make(ExprNode::Kind::neg, {unary()});
+    }
     return postfix();
   }
   NodePtr postfix() {
@@ -242,6 +278,7 @@ class Parser {
   const std::string& text_;
   const std::string& where_;
   size_t pos_ = 0;
+  int nesting_ = 0;
   Token tok_;
 };
 
@@ -267,8 +304,11 @@ class Evaluator {
         return index(eval(*n.args[0]), eval(*n.args[1]));
       case K::call:
         return call(n);
-      case K::neg:
-        return -integer(eval(*n.args[0]));
+      case K::neg: {
+        const int64_t x = integer(eval(*n.args[0]));
+        if (x == INT64_MIN) fail("integer overflow in -(" + std::to_string(x) + ")");
+        return -x;
+      }
       case K::negate:
         return !truth(eval(*n.args[0]));
       case K::and_:
@@ -293,11 +333,18 @@ class Evaluator {
   }
 
   int64_t integer(const json& v) const {
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+      fail("integer " + show(v) + " is too large");
     if (v.is_number_integer()) return v.get<int64_t>();
-    if (v.is_number_float() &&
-        v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>())))
-      return static_cast<int64_t>(v.get<double>());
-    fail("expected an integer, found " + v.dump());
+    // A float converts only when it is a whole number int64 can hold (casting any other is
+    // undefined).
+    if (v.is_number_float()) {
+      const double d = v.get<double>();
+      if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 &&
+          d == static_cast<double>(static_cast<int64_t>(d)))
+        return static_cast<int64_t>(d);
+    }
+    fail("expected an integer, found " + show(v));
   }
 
   bool truth(const json& v) const {
@@ -342,7 +389,7 @@ class Evaluator {
       int64_t size = static_cast<int64_t>(
           container.is_string() ? container.get<std::string>().size() : container.size());
       if (i < 0 || i >= size)
-        fail("index " + std::to_string(i) + " is out of range for " + container.dump() + " (size " +
+        fail("index " + std::to_string(i) + " is out of range for " + show(container) + " (size " +
              std::to_string(size) + ")");
       if (container.is_string())
         return std::string(1, container.get<std::string>()[static_cast<size_t>(i)]);
@@ -353,7 +400,7 @@ class Evaluator {
         fail("no field '" + at.get<std::string>() + "'");
       return container[at.get<std::string>()];
     }
-    fail("cannot index " + container.dump() + " with " + at.dump());
+    fail("cannot index " + show(container) + " with " + show(at));
   }
 
   json call(const ExprNode& n) const {
@@ -384,11 +431,14 @@ class Evaluator {
       arity(1, 1);
       if (a[0].is_string()) return static_cast<int64_t>(a[0].get<std::string>().size());
       if (a[0].is_array()) return static_cast<int64_t>(a[0].size());
-      fail("len() of " + a[0].dump());
+      fail("len() of " + show(a[0]));
     }
     if (n.name == "range") {
       arity(1, 2);
-      int64_t lo = a.size() == 2 ? integer(a[0]) : 0, hi = integer(a.back());
+      int64_t lo = a.size() == 2 ? integer(a[0]) : 0, hi = integer(a.back()), count = 0;
+      if (hi > lo && (__builtin_sub_overflow(hi, lo, &count) || count > kMaxRange))
+        fail("range(" + std::to_string(lo) + ", " + std::to_string(hi) + ") has more than " +
+             std::to_string(kMaxRange) + " elements");
       json list = json::array();
       for (int64_t i = lo; i < hi; ++i) list.push_back(i);
       return list;
@@ -397,7 +447,10 @@ class Evaluator {
       arity(2, 2);
       int64_t d = integer(a[1]);
       if (d <= 0) fail("ceil_div by " + std::to_string(d));
-      return (integer(a[0]) + d - 1) / d;
+      int64_t x = integer(a[0]), sum = 0;
+      if (__builtin_add_overflow(x, d - 1, &sum))
+        fail("integer overflow in ceil_div(" + std::to_string(x) + ", " + std::to_string(d) + ")");
+      return sum / d;
     }
     if (n.name == "min" || n.name == "max") {
       arity(2, 2);
@@ -419,7 +472,7 @@ class Evaluator {
       if (r.is_string() && l.is_string())
         return r.get<std::string>().find(l.get<std::string>()) != std::string::npos;
       if (r.is_null()) return false;  // `x in mlp_only_layers` when the config says null
-      fail("'in' needs a list or a string on its right, found " + r.dump());
+      fail("'in' needs a list or a string on its right, found " + show(r));
     }
     if (op == "+" && l.is_string() && r.is_string())
       return l.get<std::string>() + r.get<std::string>();
@@ -428,14 +481,19 @@ class Evaluator {
     if (op == "<=") return x <= y;
     if (op == ">") return x > y;
     if (op == ">=") return x >= y;
-    if (op == "+") return x + y;
-    if (op == "-") return x - y;
-    if (op == "*") return x * y;
+    int64_t result = 0;
+    const bool overflow = op == "+"   ? __builtin_add_overflow(x, y, &result)
+                          : op == "-" ? __builtin_sub_overflow(x, y, &result)
+                          : op == "*" ? __builtin_mul_overflow(x, y, &result)
+                                      : x == INT64_MIN && y == -1;  // // and %
+    if (overflow)
+      fail("integer overflow in " + std::to_string(x) + " " + op + " " + std::to_string(y));
+    if (op == "+" || op == "-" || op == "*") return result;
     if ((op == "//" || op == "%") && y == 0) fail("division by zero");
-    // Floor division and modulo, as Python does them.
-    int64_t q = x / y - ((x % y != 0) && ((x < 0) != (y < 0)) ? 1 : 0);
-    if (op == "//") return q;
-    return x - q * y;
+    // Floor division and modulo, as Python does them (x - q * y could overflow).
+    const bool round_down = x % y != 0 && (x < 0) != (y < 0);
+    if (op == "//") return x / y - (round_down ? 1 : 0);
+    return x % y + (round_down ? y : 0);
   }
 
   const ExprEnv& env_;

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <deque>
 #include <set>
@@ -15,9 +14,11 @@
 #include "core/config.h"
 #include "core/dtypes.h"
 #include "core/error.h"
+#include "core/json_parse.h"
 #include "core/params.h"
 #include "core/text.h"
 #include "layout/doc.h"
+#include "core/read_file.h"
 #include "layout/expr.h"
 
 namespace fs = std::filesystem;
@@ -37,9 +38,7 @@ Position pos_of(const std::string& file, const Doc& node) {
 
 Doc load_yaml(const std::string& path) {
   try {
-    return Doc::from(YAML::LoadFile(path));
-  } catch (const YAML::BadFile&) {
-    throw Error(Position{path, 0, 0}, "cannot read layout file");
+    return Doc::from(YAML::Load(read_regular_file(path, kMaxTextFileSize, "layout file")));
   } catch (const YAML::Exception& e) {
     throw Error(Position{path, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
   }
@@ -239,7 +238,8 @@ class Interpreter {
       values.assign(range.begin(), range.end());
     } else {
       throw Error(pos_of(file_, spec.entries().front().second),
-                  "'for' needs a count or a list, found " + range.dump());
+                  "'for' needs a count or a list, found " +
+                      range.dump(-1, ' ', false, json::error_handler_t::replace));
     }
     for (const json& v : values) {
       Scope iteration{&scope, {{var, v}}, {}};
@@ -327,7 +327,8 @@ class Interpreter {
       const json* value = e.find(name);
       if (!value)
         throw Error(pos_of(file_, node), "unknown variable {" + name + "} in key '" + raw + "'");
-      out += value->is_string() ? value->get<std::string>() : value->dump();
+      out += value->is_string() ? value->get<std::string>()
+                                : value->dump(-1, ' ', false, json::error_handler_t::replace);
       i = close + 1;
     }
     return out;
@@ -361,7 +362,7 @@ json read_config(const std::string& model_type, const std::string& chains_dir,
                  const std::string& suffix) {
   fs::path path = fs::path(chains_dir) / "layouts" / (model_type + suffix);
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec))
+  if (!fs::exists(path, ec))
     throw Error("no config '" + path.string() + "' for model_type '" + model_type + "'");
   return read_config_file(path.string());
 }

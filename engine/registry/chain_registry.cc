@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/text.h"
+#include "core/read_file.h"
 
 namespace fs = std::filesystem;
 
@@ -49,7 +50,7 @@ std::map<std::string, std::string> scan_model_types(const std::string& dir, cons
   for (const fs::path& file : files) {
     YAML::Node root;
     try {
-      root = YAML::LoadFile(file.string());
+      root = YAML::Load(read_regular_file(file.string(), kMaxTextFileSize, what + " file"));
     } catch (const YAML::Exception& e) {
       throw Error(Position{file.string(), e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
     }

@@ -124,9 +124,11 @@ struct CommandResult {
   long max_rss_kb = 0;
 };
 
-// Runs `args` (argv[0] is a path) with stdout and stderr captured to files.
+// Runs `args` (argv[0] is a path) with stdout and stderr captured to files. With a
+// `timeout` (seconds), a command still running then is killed by SIGALRM (status 142), so
+// that a command that would block forever fails the test instead of hanging it.
 inline CommandResult run_command(const std::vector<std::string>& args,
-                                 const std::string& scratch_dir) {
+                                 const std::string& scratch_dir, unsigned timeout = 0) {
   const std::string out_path = scratch_dir + "/.stdout", err_path = scratch_dir + "/.stderr";
   pid_t pid = fork();
   REQUIRE(pid >= 0);
@@ -136,6 +138,7 @@ inline CommandResult run_command(const std::vector<std::string>& args,
     std::vector<char*> argv;
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
+    if (timeout > 0) alarm(timeout);  // survives the exec
     execv(argv[0], argv.data());
     _exit(127);
   }

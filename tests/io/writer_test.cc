@@ -1,7 +1,7 @@
 // Writing checkpoints like HuggingFace: shard names and sizes, the index, header metadata,
 // natural key order, 8-byte aligned headers.
 #include "io/checkpoint.h"
-#include "io/safetensors.h"
+#include "io/safetensors_header.h"
 #include "io_support.h"
 
 using namespace chainconv;

@@ -1,38 +1,20 @@
 // chainconv convert SRC DST --to prime|hf: convert a checkpoint directory, streaming one
 // layer group at a time, into DST atomically (a temporary directory renamed at the end).
-#include <csignal>
+// Signals unwind it in any phase: DST is then either complete or absent, never partial.
+#include <cstdlib>
 #include <iostream>
 
 #include "chainconv/commands.h"
 #include "chainconv/progress.h"
 #include "chainconv/report_format.h"
+#include "chainconv/signals.h"
 #include "core/error.h"
+#include "core/expert_offset.h"
 #include "io/convert.h"
+#include "io/temp_dir.h"
 
 namespace chainconv::cli {
 namespace {
-
-volatile std::sig_atomic_t g_interrupted = 0;
-
-extern "C" void on_signal(int signal) { g_interrupted = signal; }
-
-// Ctrl-C and SIGTERM only raise a flag: the conversion polls it between copies and unwinds,
-// removing its temporary directory, so nothing partial is left behind.
-struct InterruptGuard {
-  struct sigaction old_int {
-  }, old_term{};
-  InterruptGuard() {
-    struct sigaction action {};
-    action.sa_handler = on_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, &old_int);
-    sigaction(SIGTERM, &action, &old_term);
-  }
-  ~InterruptGuard() {
-    sigaction(SIGINT, &old_int, nullptr);
-    sigaction(SIGTERM, &old_term, nullptr);
-  }
-};
 
 struct ConvertArgs {
   std::string src, dst, chain, max_shard_size = "5GB";
@@ -77,8 +59,7 @@ Command add_convert(CLI::App& app) {
   cmd->add_option("--chain", args->chain,
                   "Chain file (default: the registered chain for config.json's model_type)");
   cmd->add_option("--expert-offset", args->expert_offset,
-                  "Global index of the first local expert (expert-parallel shard)")
-      ->check(CLI::NonNegativeNumber);
+                  "Global index of the first local expert (expert-parallel shard)");
   cmd->add_option("--max-shard-size", args->max_shard_size,
                   "Largest output shard, e.g. 5GB, 500MB, or bytes");
   cmd->add_flag("--force", args->force, "Replace DST if it exists");
@@ -89,6 +70,9 @@ Command add_convert(CLI::App& app) {
                 "Leave writing to disk to the kernel, as cp does: faster, and DST still appears "
                 "whole or not at all, but a crash soon after may lose data already visible");
   return [args]() {
+    // First: from here on a signal unwinds whatever phase it arrives in.
+    SignalGuard signals;
+    check_expert_offset(args->expert_offset);
     ConvertOptions options;
     options.direction = args->direction;
     options.chain_file = args->chain;
@@ -99,19 +83,28 @@ Command add_convert(CLI::App& app) {
     options.sync_to_disk = !args->no_sync;
     ProgressDisplay progress(std::cerr, ProgressDisplay::mode_for_stderr(args->quiet));
     options.progress = [&](const ConvertProgress& p) { progress.update(p); };
-    g_interrupted = 0;
-    options.cancelled = [] { return g_interrupted != 0; };
-    InterruptGuard guard;
+    options.cancelled = [] { return SignalGuard::received() != 0; };
+    // What a killed earlier run left beside DST.
+    for (const std::string& note : remove_stale_temp_dirs(args->dst))
+      std::cerr << "chainconv: " << note << "\n";
     ConvertResult result;
     try {
       result = convert_checkpoint(args->src, args->dst, options);
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
       progress.finish();
-      if (!g_interrupted) throw;
-      std::cerr << "chainconv: interrupted; " << args->dst << " was not written\n";
-      return 130;
+      const int signal = SignalGuard::received();
+      if (!signal) throw;
+      std::cerr << "chainconv: interrupted by " << signal_name(signal) << "; " << args->dst
+                << " was not written" << std::endl;
+      // Nothing is left to clean up: skip LibTorch's teardown at exit (a third of a second)
+      // so that the signal takes effect at once.
+      std::cout.flush();
+      std::_Exit(128 + signal);
     }
     progress.finish();
+    if (const int signal = SignalGuard::received())
+      std::cerr << "chainconv: " << signal_name(signal) << " arrived after " << args->dst
+                << " was complete; the conversion finished\n";
     for (const Warning& w : result.warnings) std::cerr << w.str() << "\n";
     if (!args->quiet) print_result(*args, result);
     return 0;

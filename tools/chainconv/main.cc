@@ -19,7 +19,11 @@ int main(int argc, char** argv) {
   add(chainconv::cli::add_plan);
   add(chainconv::cli::add_synth);
   add(chainconv::cli::add_inspect);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help is not an error; a bad command line is
+  }
   try {
     for (auto& [sub, run] : commands)
       if (sub->parsed()) return run();

@@ -6,6 +6,7 @@
 
 #include "chainconv/commands.h"
 #include "chainconv/report_format.h"
+#include "core/expert_offset.h"
 #include "core/key_ranges.h"
 #include "io/convert.h"
 
@@ -102,10 +103,10 @@ Command add_plan(CLI::App& app) {
   add_direction_option(cmd, args->direction);
   cmd->add_option("--chain", args->chain,
                   "Chain file (default: the registered chain for config.json's model_type)");
-  cmd->add_option("--expert-offset", args->expert_offset, "Global index of the first local expert")
-      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--expert-offset", args->expert_offset, "Global index of the first local expert");
   cmd->add_option("--format", args->format, "text or json")->check(CLI::IsMember({"text", "json"}));
   return [args]() {
+    check_expert_offset(args->expert_offset);
     ConvertOptions options;
     options.direction = args->direction;
     options.chain_file = args->chain;

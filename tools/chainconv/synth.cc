@@ -8,6 +8,8 @@
 #include "chainconv/report_format.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/json_parse.h"
+#include "core/read_file.h"
 #include "io/fs_util.h"
 #include "io/writer.h"
 #include "layout/layout.h"
@@ -23,7 +25,7 @@ struct SynthArgs {
 
 nlohmann::json load_config(const SynthArgs& args) {
   if (args.config.empty()) return tiny_config(args.model_type);
-  nlohmann::json config = read_config_file(args.config);
+  nlohmann::json config = read_config_file(args.config, "config");
   if (!config.contains("model_type")) config["model_type"] = args.model_type;
   if (config["model_type"] != args.model_type)
     throw Error(args.config + ": model_type is " + config["model_type"].dump() + ", not \"" +

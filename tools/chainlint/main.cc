@@ -6,12 +6,12 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include <fstream>
 #include <iostream>
 #include <optional>
 
 #include "check/lint.h"
 #include "core/config.h"
+#include "core/expert_offset.h"
 #include "io/checkpoint.h"
 #include "layout/layout.h"
 
@@ -25,11 +25,12 @@ struct LoadedLayout {
 };
 
 LoadedLayout layout_from_config(const std::string& path, bool fused) {
-  nlohmann::json config = read_config_file(path);
+  nlohmann::json config = read_config_file(path, "config");
   try {
     Layout layout = make_layout(config, fused ? ExpertLayout::fused : ExpertLayout::per_expert);
     return {std::move(layout.tensors), layout.model_type};
   } catch (const Error& e) {
+    if (!e.pos().file.empty()) throw;  // a layout file's own error names that file
     throw Error(Position{path, 0, 0}, e.message());
   }
 }
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
   int status = 0;
   std::optional<LoadedLayout> layout;
   try {
+    check_expert_offset(expert_offset);
     if (!config.empty()) layout = layout_from_config(config, fused);
     if (!checkpoint.empty()) layout = layout_from_checkpoint(checkpoint);
   } catch (const Error& e) {

@@ -55,7 +55,9 @@ struct Options {
   // Throw warnings as Errors.
   bool strict = false;
 };
-inline constexpr int64_t kMaxExpertOffset = int64_t{1} << 31;
+// Expert indices become key segments and are summed with local indices: far below int64's
+// range no sum can overflow into a negative id, and no real model has 2^31 experts.
+inline constexpr int64_t kMaxExpertOffset = (int64_t{1} << 31) - 1;
 
 struct CHAINCONV_API Warning {
   Position pos;  // the op that warned

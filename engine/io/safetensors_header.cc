@@ -1,15 +1,15 @@
-#include "io/safetensors.h"
+#include "io/safetensors_header.h"
 
-#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "io/mapped_file.h"
+#include "core/json_parse.h"
+#include "core/read_file.h"
 
 namespace chainconv {
 namespace {
@@ -78,21 +78,47 @@ TensorEntry parse_entry(const std::string& path, const std::string& key, const j
   return entry;
 }
 
+std::string byte_range(uint64_t begin, uint64_t end) {
+  return "bytes " + std::to_string(begin) + ".." + std::to_string(end);
+}
+
+// The reference implementation requires the tensors to tile the data section: bytes no
+// tensor covers could carry anything past every check, so they are refused.
+void check_tiling(const std::string& path, const std::vector<TensorEntry>& tensors,
+                  uint64_t data_size) {
+  uint64_t covered = 0;  // the data section is tiled up to here
+  const TensorEntry* previous = nullptr;
+  for (const TensorEntry& entry : tensors) {
+    if (entry.offset < covered)
+      fail(path, entry.key, "its bytes overlap those of '" + previous->key + "'");
+    if (entry.offset > covered)
+      fail(path, entry.key,
+           "the data section's " + byte_range(covered, entry.offset) + " before it belong to " +
+               (previous ? "no tensor (after '" + previous->key + "')" : std::string("no tensor")));
+    covered = entry.offset + entry.nbytes;
+    if (entry.nbytes > 0) previous = &entry;
+  }
+  if (covered != data_size)
+    fail(path, "the data section's " + byte_range(covered, data_size) + " belong to no tensor" +
+                   (previous ? " (after '" + previous->key + "')" : std::string()));
+}
+
 }  // namespace
 
 SafetensorsHeader parse_safetensors_header(const std::string& path, std::string_view text,
-                                           uint64_t file_size) {
+                                           uint64_t file_size,
+                                           const std::function<bool()>& cancelled) {
   SafetensorsHeader header;
   header.path = path;
   header.file_size = file_size;
   header.data_start = 8 + text.size();
   if (header.data_start > file_size) fail(path, "the header runs past the end of the file");
-  json root;
-  try {
-    root = json::parse(text.begin(), text.end());
-  } catch (const json::exception& e) {
-    fail(path, std::string("the header is not valid JSON: ") + e.what());
-  }
+  JsonParseOptions limits;
+  limits.reject_duplicate_keys = true;
+  limits.subject = "the header";
+  limits.top_level_key = "tensor";
+  limits.cancelled = cancelled;
+  const json root = parse_json(text, path, limits);
   if (!root.is_object()) fail(path, "the header must be a JSON object");
   const uint64_t data_size = file_size - header.data_start;
   for (const auto& [key, value] : root.items()) {
@@ -104,33 +130,29 @@ SafetensorsHeader parse_safetensors_header(const std::string& path, std::string_
       }
       continue;
     }
+    if (header.tensors.size() % 4096 == 4095 && cancelled && cancelled())
+      throw Error("interrupted");
     header.tensors.push_back(parse_entry(path, key, value, data_size));
   }
   std::sort(header.tensors.begin(), header.tensors.end(),
             [](const TensorEntry& a, const TensorEntry& b) {
               return a.offset != b.offset ? a.offset < b.offset : a.nbytes < b.nbytes;
             });
-  const TensorEntry* previous = nullptr;
-  for (TensorEntry& entry : header.tensors) {
-    if (entry.nbytes == 0) continue;
-    if (previous && entry.offset < previous->offset + previous->nbytes)
-      fail(path, entry.key, "its bytes overlap those of '" + previous->key + "'");
-    previous = &entry;
-  }
+  check_tiling(path, header.tensors, data_size);
   for (TensorEntry& entry : header.tensors) entry.offset += header.data_start;
   return header;
 }
 
-SafetensorsHeader read_safetensors_header(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+SafetensorsHeader read_safetensors_header(const std::string& path,
+                                          const std::function<bool()>& cancelled) {
+  int fd = open_regular_file(path);
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
-  off_t end = lseek(fd, 0, SEEK_END);
-  if (end < 0) fail(path, std::string("cannot seek: ") + std::strerror(errno));
-  const uint64_t file_size = static_cast<uint64_t>(end);
+  struct stat st {};
+  if (fstat(fd, &st) != 0) fail(path, std::string("cannot stat: ") + std::strerror(errno));
+  const uint64_t file_size = static_cast<uint64_t>(st.st_size);
   if (file_size < 8)
     fail(path, "too short to be a safetensors file (" + std::to_string(file_size) + " bytes)");
   auto read_at = [&](void* buffer, uint64_t n, uint64_t at) {
@@ -157,7 +179,7 @@ SafetensorsHeader read_safetensors_header(const std::string& path) {
                    std::to_string(file_size) + " bytes; truncated?)");
   std::string text(length, '\0');
   read_at(text.data(), length, 8);
-  return parse_safetensors_header(path, text, file_size);
+  return parse_safetensors_header(path, text, file_size, cancelled);
 }
 
 }  // namespace chainconv

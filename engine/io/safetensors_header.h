@@ -3,12 +3,13 @@
 // then the data section the offsets are relative to.
 //
 // Reading validates everything a corrupt or hostile file could get wrong before a single
-// tensor is touched; every error names the file and, where there is one, the tensor.
+// tensor is touched; every error names the file and, where there is one, the tensor. No
+// tensors here (see safetensors.h for those), so the header fuzzer links this alone.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,8 +17,6 @@
 #include "core/dtypes.h"
 
 namespace chainconv {
-
-class MappedFile;
 
 // The safetensors reference implementation refuses larger headers; so do we.
 constexpr uint64_t kMaxSafetensorsHeader = 100'000'000;
@@ -38,11 +37,17 @@ struct SafetensorsHeader {
   std::map<std::string, std::string> metadata;
 };
 
-// Reads and validates only the header (a few reads; the data is not touched).
-SafetensorsHeader read_safetensors_header(const std::string& path);
-// Validates header JSON `json` of a file of `file_size` bytes, named `path` in errors.
+// Reads and validates only the header (a few reads; the data is not touched). Refuses
+// anything but a regular file without blocking. `cancelled` is polled while a large header
+// is parsed; true throws Error("interrupted").
+SafetensorsHeader read_safetensors_header(const std::string& path,
+                                          const std::function<bool()>& cancelled = {});
+// Validates header JSON `json` of a file of `file_size` bytes, named `path` in errors: every
+// entry well formed, no tensor named twice, and the tensors' bytes tiling the data section
+// exactly (no overlaps, no bytes that belong to no tensor), as the reference implementation
+// requires.
 SafetensorsHeader parse_safetensors_header(const std::string& path, std::string_view json,
-                                           uint64_t file_size);
-
+                                           uint64_t file_size,
+                                           const std::function<bool()>& cancelled = {});
 
 }  // namespace chainconv
