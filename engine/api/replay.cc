@@ -43,7 +43,8 @@ const std::vector<Warning>& Replay::warnings() const { return impl_->program.war
 // Throws unless `t` is what input `i` was compiled for.
 static void check_input(const Program& program, size_t i, const at::Tensor& t) {
   const std::string& key = program.name(static_cast<uint32_t>(i));
-  if (!t.defined()) throw Error("replay: tensor " + std::to_string(i) + " ('" + key + "') is undefined");
+  if (!t.defined())
+    throw Error("replay: tensor " + std::to_string(i) + " ('" + key + "') is undefined");
   const TensorDesc& want = program.desc(static_cast<uint32_t>(i));
   if (t.sizes() == at::IntArrayRef(want.shape) && &dtype_of(t.scalar_type()) == want.dtype) return;
   throw Error("replay: '" + key + "' is " + shape_str(t.sizes().vec()) + " " +

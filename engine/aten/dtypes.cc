@@ -27,16 +27,26 @@ c10::ScalarType storage_type(const DtypeInfo& dtype) {
 
 const DtypeInfo& dtype_of(c10::ScalarType type) {
   switch (type) {
-    case c10::ScalarType::Double: return dtype_named("F64");
-    case c10::ScalarType::Float: return dtype_named("F32");
-    case c10::ScalarType::Half: return dtype_named("F16");
-    case c10::ScalarType::BFloat16: return dtype_named("BF16");
-    case c10::ScalarType::Long: return dtype_named("I64");
-    case c10::ScalarType::Int: return dtype_named("I32");
-    case c10::ScalarType::Short: return dtype_named("I16");
-    case c10::ScalarType::Char: return dtype_named("I8");
-    case c10::ScalarType::Byte: return dtype_named("U8");
-    case c10::ScalarType::Bool: return dtype_named("BOOL");
+    case c10::ScalarType::Double:
+      return dtype_named("F64");
+    case c10::ScalarType::Float:
+      return dtype_named("F32");
+    case c10::ScalarType::Half:
+      return dtype_named("F16");
+    case c10::ScalarType::BFloat16:
+      return dtype_named("BF16");
+    case c10::ScalarType::Long:
+      return dtype_named("I64");
+    case c10::ScalarType::Int:
+      return dtype_named("I32");
+    case c10::ScalarType::Short:
+      return dtype_named("I16");
+    case c10::ScalarType::Char:
+      return dtype_named("I8");
+    case c10::ScalarType::Byte:
+      return dtype_named("U8");
+    case c10::ScalarType::Bool:
+      return dtype_named("BOOL");
     default:
       throw Error(std::string("dtype ") + c10::toString(type) + " has no safetensors name");
   }

@@ -22,11 +22,11 @@ Item item_from_bytes(const DtypeInfo& dtype, const std::vector<int64_t>& shape,
 StateDict meta_state_dict(const Layout& layout) {
   StateDict dict;
   for (const TensorSpec& spec : layout.tensors)
-    dict.insert(spec.key,
-                Item{at::empty(spec.shape, at::TensorOptions()
-                                               .dtype(storage_type(*spec.dtype))
-                                               .device(at::kMeta)),
-                     opaque_name(*spec.dtype)});
+    dict.insert(
+        spec.key,
+        Item{at::empty(spec.shape,
+                       at::TensorOptions().dtype(storage_type(*spec.dtype)).device(at::kMeta)),
+             opaque_name(*spec.dtype)});
   return dict;
 }
 

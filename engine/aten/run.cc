@@ -44,9 +44,9 @@ void run_program(const Program& program, StateDict& dict) {
   for (auto it = dict.begin(); it != dict.end(); ++it, ++i) {
     if (i == program.inputs() || it->first != program.name(static_cast<uint32_t>(i)))
       throw Error("the dict has '" + it->first + "'" +
-                  (i < program.inputs()
-                       ? " where the program expects '" + program.name(static_cast<uint32_t>(i)) + "'"
-                       : ", which the program does not know"));
+                  (i < program.inputs() ? " where the program expects '" +
+                                              program.name(static_cast<uint32_t>(i)) + "'"
+                                        : ", which the program does not know"));
     const TensorDesc& want = program.desc(static_cast<uint32_t>(i));
     if (it->second.tensor.sizes().vec() != want.shape || &dtype_of(it->second) != want.dtype)
       throw Error("'" + it->first + "' is " + shape_str(it->second.tensor.sizes().vec()) + " " +

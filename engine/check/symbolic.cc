@@ -238,12 +238,12 @@ struct Roundtrips {
     prime = run(chain, hf, Direction::to_prime, options, "HF -> prime", failures);
     if (!prime) return;
     forward.emplace(*prime);
-    back = run(chain, output_specs(*prime), Direction::to_hf, options, "HF -> prime -> HF",
-               failures);
+    back =
+        run(chain, output_specs(*prime), Direction::to_hf, options, "HF -> prime -> HF", failures);
     if (!back) return;
     backward.emplace(*back);
-    again = run(chain, output_specs(*back), Direction::to_prime, options,
-                "prime -> HF -> prime", failures);
+    again = run(chain, output_specs(*back), Direction::to_prime, options, "prime -> HF -> prime",
+                failures);
     if (again) forward_again.emplace(*again);
   }
 };
@@ -251,8 +251,8 @@ struct Roundtrips {
 std::vector<Finding> roundtrip_findings(const Chain& chain, const Roundtrips& r) {
   std::vector<Finding> findings = r.failures;
   if (r.back)
-    compare("HF -> prime -> HF", inputs_of(*r.prime), outputs_of(*r.back), *r.forward,
-            *r.backward, r.tree, chain.file, findings);
+    compare("HF -> prime -> HF", inputs_of(*r.prime), outputs_of(*r.back), *r.forward, *r.backward,
+            r.tree, chain.file, findings);
   if (r.again)
     compare("prime -> HF -> prime", outputs_of(*r.prime), outputs_of(*r.again), *r.backward,
             *r.forward_again, r.tree, chain.file, findings);

@@ -39,8 +39,8 @@ Error::Error(Position pos, const std::string& message)
 std::string Warning::str() const { return with_position(pos, "warning: " + message); }
 
 std::string Finding::str() const {
-  return with_position(pos, std::string(chainconv::severity_name(severity)) + ": " + message +
-                                " [" + check + "]");
+  return with_position(
+      pos, std::string(chainconv::severity_name(severity)) + ": " + message + " [" + check + "]");
 }
 
 }  // namespace chainconv::api

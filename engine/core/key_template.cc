@@ -55,7 +55,8 @@ void Bindings::set(const std::string& name, std::string value) {
       return;
     }
   }
-  if (size_ == kMax) throw Error("more than " + std::to_string(kMax) + " placeholders bound at once");
+  if (size_ == kMax)
+    throw Error("more than " + std::to_string(kMax) + " placeholders bound at once");
   new (entries() + size_) Entry(name, std::move(value));
   ++size_;
 }
@@ -90,8 +91,8 @@ static bool valid_name(std::string_view name) {
   if (name.empty() || !(std::islower(static_cast<unsigned char>(name[0])) || name[0] == '_'))
     return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-           c == '_';
+    return std::islower(static_cast<unsigned char>(c)) ||
+           std::isdigit(static_cast<unsigned char>(c)) || c == '_';
   });
 }
 
@@ -119,19 +120,25 @@ KeyTemplate KeyTemplate::compile(const std::string& text, const Position& pos, b
     }
     if (open > i) t.pieces_.push_back({text.substr(i, open - i), -1});
     size_t close = text.find('}', open);
-    if (close == std::string::npos) throw fail("'{' at offset " + std::to_string(open) + " is never closed");
+    if (close == std::string::npos)
+      throw fail("'{' at offset " + std::to_string(open) + " is never closed");
     std::string spec = text.substr(open + 1, close - open - 1);
     Placeholder ph;
     size_t colon = spec.find(':');
     ph.name = spec.substr(0, colon);
     if (colon != std::string::npos) {
       std::string type = spec.substr(colon + 1);
-      if (type == "segment") ph.type = PlaceholderType::segment;
-      else if (type == "path") ph.type = PlaceholderType::path, has_path = true;
-      else if (type == "digits") ph.type = PlaceholderType::digits;
-      else throw fail("unknown placeholder type '" + type + "' (expected digits, segment or path)");
+      if (type == "segment")
+        ph.type = PlaceholderType::segment;
+      else if (type == "path")
+        ph.type = PlaceholderType::path, has_path = true;
+      else if (type == "digits")
+        ph.type = PlaceholderType::digits;
+      else
+        throw fail("unknown placeholder type '" + type + "' (expected digits, segment or path)");
     }
-    if (!valid_name(ph.name)) throw fail("placeholder name '" + ph.name + "' must match [a-z_][a-z0-9_]*");
+    if (!valid_name(ph.name))
+      throw fail("placeholder name '" + ph.name + "' must match [a-z_][a-z0-9_]*");
     if (t.has_placeholder(ph.name)) throw fail("placeholder {" + ph.name + "} appears twice");
     if (t.placeholders_.size() == Bindings::kMax)
       throw fail("more than " + std::to_string(Bindings::kMax) + " placeholders");
@@ -143,10 +150,10 @@ KeyTemplate KeyTemplate::compile(const std::string& text, const Position& pos, b
     t.placeholders_.push_back(ph);
     i = close + 1;
   }
-  if (text.front() == '.' || text.find("..") != std::string::npos)
-    throw fail("empty segment");
+  if (text.front() == '.' || text.find("..") != std::string::npos) throw fail("empty segment");
 
-  if (!prefix && !t.pieces_.empty() && t.pieces_.back().placeholder < 0) t.suffix_ = t.pieces_.back().literal;
+  if (!prefix && !t.pieces_.empty() && t.pieces_.back().placeholder < 0)
+    t.suffix_ = t.pieces_.back().literal;
 
   if (has_path) {
     std::string pattern;
@@ -156,9 +163,15 @@ KeyTemplate KeyTemplate::compile(const std::string& text, const Position& pos, b
         continue;
       }
       switch (t.placeholders_[piece.placeholder].type) {
-        case PlaceholderType::digits: pattern += "([0-9]+)"; break;
-        case PlaceholderType::segment: pattern += "([^.]+)"; break;
-        case PlaceholderType::path: pattern += "([^.]+(?:\\.[^.]+)*)"; break;
+        case PlaceholderType::digits:
+          pattern += "([0-9]+)";
+          break;
+        case PlaceholderType::segment:
+          pattern += "([^.]+)";
+          break;
+        case PlaceholderType::path:
+          pattern += "([^.]+(?:\\.[^.]+)*)";
+          break;
       }
     }
     pattern += prefix ? "(.+)" : "";
@@ -193,7 +206,8 @@ static bool all_digits(std::string_view s) {
 
 bool KeyTemplate::match(std::string_view key, const Bindings& fixed, Bindings* out,
                         std::string* rest) const {
-  if (key.size() < suffix_.size() || key.compare(key.size() - suffix_.size(), suffix_.size(), suffix_) != 0)
+  if (key.size() < suffix_.size() ||
+      key.compare(key.size() - suffix_.size(), suffix_.size(), suffix_) != 0)
     return false;
   return regex_ ? match_regex(key, fixed, out, rest) : match_pieces(key, fixed, out, rest);
 }
@@ -233,7 +247,8 @@ bool KeyTemplate::match_pieces(std::string_view key, const Bindings& fixed, Bind
   if (out) {
     *out = fixed;
     for (size_t i = 0; i < placeholders_.size(); ++i)
-      if (!fixed.get(placeholders_[i].name)) out->set(placeholders_[i].name, std::string(values[i]));
+      if (!fixed.get(placeholders_[i].name))
+        out->set(placeholders_[i].name, std::string(values[i]));
   }
   return true;
 }
@@ -309,7 +324,8 @@ std::vector<TemplateMatch> KeyTemplate::matches(const KeyIndex& dict, const Bind
   // With one placeholder left to bind, each value of it names at most one key. A value's
   // keys are scanned a few at a time; past that (a layer's hundreds of keys under a
   // template naming one of them) the one key is looked up and the rest jumped over.
-  const bool one_per_value = first && unbound == 1 && !prefix_ && first->type != PlaceholderType::path;
+  const bool one_per_value =
+      first && unbound == 1 && !prefix_ && first->type != PlaceholderType::path;
   constexpr int kScan = 8;
   auto it = dict.lower_bound(prefix);
   while (it != dict.end() && starts_with(it->first, prefix)) {
@@ -350,8 +366,8 @@ bool KeyTemplate::any_match(const KeyIndex& dict, const Bindings& fixed) const {
   return false;
 }
 
-void KeyTemplate::candidate_values(const KeyIndex& dict, const Bindings& fixed, const std::string& name,
-                                   std::vector<std::string>& out) const {
+void KeyTemplate::candidate_values(const KeyIndex& dict, const Bindings& fixed,
+                                   const std::string& name, std::vector<std::string>& out) const {
   const Placeholder* first_unbound = nullptr;
   for (const Piece& piece : pieces_) {
     if (piece.placeholder >= 0 && !fixed.get(placeholders_[piece.placeholder].name)) {
@@ -359,7 +375,8 @@ void KeyTemplate::candidate_values(const KeyIndex& dict, const Bindings& fixed, 
       break;
     }
   }
-  if (!first_unbound || first_unbound->name != name || first_unbound->type == PlaceholderType::path) {
+  if (!first_unbound || first_unbound->name != name ||
+      first_unbound->type == PlaceholderType::path) {
     for (const TemplateMatch& m : matches(dict, fixed))
       if (const std::string* v = m.bindings.get(name)) out.push_back(*v);
     return;
@@ -369,11 +386,15 @@ void KeyTemplate::candidate_values(const KeyIndex& dict, const Bindings& fixed, 
   while (it != dict.end() && starts_with(it->first, prefix)) {
     std::string_view key = it->first;
     size_t end = key.find('.', prefix.size());
-    std::string value(key.substr(prefix.size(), end == std::string_view::npos ? std::string_view::npos : end - prefix.size()));
-    bool valid = !value.empty() && (first_unbound->type != PlaceholderType::digits || all_digits(value));
+    std::string value(key.substr(prefix.size(), end == std::string_view::npos
+                                                    ? std::string_view::npos
+                                                    : end - prefix.size()));
+    bool valid =
+        !value.empty() && (first_unbound->type != PlaceholderType::digits || all_digits(value));
     if (valid) out.push_back(value);
     // '/' follows '.' in ASCII: this skips every key of the form prefix + value + '.' ...
-    it = dict.lower_bound(prefix + value + (end == std::string_view::npos ? std::string(1, '\0') : "/"));
+    it = dict.lower_bound(prefix + value +
+                          (end == std::string_view::npos ? std::string(1, '\0') : "/"));
   }
 }
 

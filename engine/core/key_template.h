@@ -78,10 +78,10 @@ struct Placeholder {
 };
 
 struct TemplateMatch {
-  std::string_view key;  // as stored in the index
-  Bindings bindings;     // the fixed bindings plus the ones this key bound
-  std::string rest;      // prefix templates only: the part of the key after the prefix
-  uint32_t slot = 0;     // the entry's slot
+  std::string_view key;            // as stored in the index
+  Bindings bindings;               // the fixed bindings plus the ones this key bound
+  std::string rest;                // prefix templates only: the part of the key after the prefix
+  uint32_t slot = 0;               // the entry's slot
   KeyIndex::const_iterator entry;  // valid until that entry is erased
 };
 

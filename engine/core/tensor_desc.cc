@@ -14,8 +14,7 @@ std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
   return strides;
 }
 
-TensorDesc TensorDesc::fresh(const DtypeInfo& dtype, std::vector<int64_t> shape,
-                             uint32_t storage) {
+TensorDesc TensorDesc::fresh(const DtypeInfo& dtype, std::vector<int64_t> shape, uint32_t storage) {
   TensorDesc d;
   d.dtype = &dtype;
   d.strides = contiguous_strides(shape);

@@ -91,7 +91,8 @@ class SourceReader {
     }
     fs::path path = fs::path(dir) / name;
     if (!fs::exists(path, ec_))
-      throw CheckError(item.pos(), "reference", "cannot include '" + path.string() + "': no such file");
+      throw CheckError(item.pos(), "reference",
+                       "cannot include '" + path.string() + "': no such file");
     if (!included_.insert(fs::weakly_canonical(path, ec_).string()).second) return;
     const std::string text = read_file(path.string());
     Node lib = parse_yaml(text, path.string());
@@ -123,13 +124,18 @@ class Loader {
         if (sources.is_chain) {
           load_chain(file.root);
         } else {
-          guarded([&] { file.root.allow_only({"version", "description", "include", "pieces"}, "an included file"); });
+          guarded([&] {
+            file.root.allow_only({"version", "description", "include", "pieces"},
+                                 "an included file");
+          });
           guarded([&] { check_header(file.root, false); });
           load_pieces(file.root);
         }
       } else {
         chain_.includes.push_back(file.path);
-        guarded([&] { file.root.allow_only({"version", "description", "include", "pieces"}, "an included file"); });
+        guarded([&] {
+          file.root.allow_only({"version", "description", "include", "pieces"}, "an included file");
+        });
         guarded([&] { check_header(file.root, false); });
         load_pieces(file.root);
       }
@@ -148,13 +154,15 @@ class Loader {
 
   void load_chain(const Node& root) {
     guarded([&] {
-      root.allow_only({"version", "model_types", "description", "include", "pieces", "ops", "expect_converted"},
-                      "a chain file");
+      root.allow_only(
+          {"version", "model_types", "description", "include", "pieces", "ops", "expect_converted"},
+          "a chain file");
     });
     guarded([&] { check_header(root, true); });
     guarded([&] {
       Node types = root.required("model_types", "a chain file");
-      for (const Node& t : types.list("a list of model_type names")) chain_.model_types.push_back(t.str());
+      for (const Node& t : types.list("a list of model_type names"))
+        chain_.model_types.push_back(t.str());
     });
     load_pieces(root);
     guarded([&] { chain_.ops = compiler_.ops(root.required("ops", "a chain file")); });
@@ -168,7 +176,8 @@ class Loader {
   void check_header(const Node& root, bool is_chain) {
     Node version = root.required("version", is_chain ? "a chain file" : "an included file");
     if (version.integer("a version number") != 1)
-      throw version.error("unsupported chain format version " + version.str() + " (this build reads version 1)");
+      throw version.error("unsupported chain format version " + version.str() +
+                          " (this build reads version 1)");
     Node description = root.required("description", "a chain file");
     std::string text = description.str("a description");
     if (is_chain) chain_.description = text;
@@ -187,10 +196,12 @@ class Loader {
         if (value.has("doc")) {
           Node doc = value["doc"];
           if (!doc.is_scalar()) throw doc.error("expected a description");
-          piece.doc = doc.yaml().Scalar();  // prose: ${param} here is documentation, not substituted
+          piece.doc =
+              doc.yaml().Scalar();  // prose: ${param} here is documentation, not substituted
         }
         if (value.has("params"))
-          for (const Node& p : value["params"].list("a list of parameter names")) piece.params.push_back(p.str());
+          for (const Node& p : value["params"].list("a list of parameter names"))
+            piece.params.push_back(p.str());
         piece.ops = value.required("ops", "piece '" + piece.name + "'");
         piece.ops.list("a list of ops");  // checked now; compiled where it is used
         chain_.pieces.push_back({piece.name, piece.params, piece.doc, piece.pos});

@@ -19,12 +19,12 @@ struct PieceInfo {
 };
 
 struct Chain {
-  std::string file;                      // as given when loading
+  std::string file;  // as given when loading
   int version = 1;
   std::vector<std::string> model_types;  // the config.json model_type values it serves
   std::string description;
-  std::vector<std::string> includes;     // every file included, directly or not
-  std::vector<PieceInfo> pieces;         // every piece defined, in this file or an included one
+  std::vector<std::string> includes;  // every file included, directly or not
+  std::vector<PieceInfo> pieces;      // every piece defined, in this file or an included one
   OpList ops;
   // Checks only: templates no key may still match after forward (e.g. a leftover per-expert
   // key); chainlint's coverage check warns about untouched keys that do.
@@ -60,7 +60,8 @@ std::unique_ptr<Chain> compile_chain(const ChainSources& sources, Diagnostics* d
 
 // Parse and compile; errors are Errors with file:line:col.
 std::unique_ptr<Chain> load_chain_file(const std::string& path);
-std::unique_ptr<Chain> load_chain_string(const std::string& yaml, const std::string& name = "<string>",
+std::unique_ptr<Chain> load_chain_string(const std::string& yaml,
+                                         const std::string& name = "<string>",
                                          const std::string& include_dir = ".");
 
 }  // namespace chainconv

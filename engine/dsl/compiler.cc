@@ -9,7 +9,8 @@ namespace chainconv {
 
 void Compiler::report(const CheckError& problem) {
   if (!diagnostics_) throw problem;
-  diagnostics_->push_back(Finding{problem.pos(), Severity::error, problem.message(), problem.check()});
+  diagnostics_->push_back(
+      Finding{problem.pos(), Severity::error, problem.message(), problem.check()});
 }
 
 void Compiler::absorb(const Error& e) {
@@ -30,7 +31,8 @@ KeyTemplate Compiler::key(const Node& node, bool prefix) const {
 
 std::vector<KeyTemplate> Compiler::keys(const Node& node) const {
   std::vector<KeyTemplate> result;
-  for (const Node& item : node.one_or_many("a key template or a list of them")) result.push_back(key(item));
+  for (const Node& item : node.one_or_many("a key template or a list of them"))
+    result.push_back(key(item));
   return result;
 }
 
@@ -74,7 +76,8 @@ OpPtr Compiler::op(const Node& node) {
   return found->parse(node, *this);
 }
 
-Node Compiler::args(const Node& op, const std::string& kind, const std::vector<std::string>& fields) const {
+Node Compiler::args(const Node& op, const std::string& kind,
+                    const std::vector<std::string>& fields) const {
   op.allow_only({kind}, "a '" + kind + "' op");
   Node args = op[kind];
   args.allow_only(fields, "'" + kind + "'");

@@ -8,7 +8,9 @@ namespace chainconv {
 
 Node::Node(YAML::Node yaml, std::shared_ptr<const std::string> file,
            std::shared_ptr<const PieceParams> params, Position fallback)
-    : yaml_(std::move(yaml)), file_(std::move(file)), params_(std::move(params)),
+    : yaml_(std::move(yaml)),
+      file_(std::move(file)),
+      params_(std::move(params)),
       fallback_(std::move(fallback)) {}
 
 Position Node::pos() const {
@@ -80,7 +82,8 @@ std::vector<std::pair<Node, Node>> Node::entries(const std::string& what) const 
   if (!yaml_.IsMap()) throw error("expected " + what + ", found " + describe_kind());
   std::vector<std::pair<Node, Node>> result;
   for (const auto& kv : yaml_)
-    result.emplace_back(Node(kv.first, file_, params_, pos()), Node(kv.second, file_, params_, pos()));
+    result.emplace_back(Node(kv.first, file_, params_, pos()),
+                        Node(kv.second, file_, params_, pos()));
   return result;
 }
 
@@ -94,13 +97,15 @@ bool Node::has(const std::string& key) const {
 Node Node::operator[](const std::string& key) const {
   if (yaml_.IsMap()) {
     for (const auto& kv : yaml_)
-      if (kv.first.IsScalar() && kv.first.Scalar() == key) return Node(kv.second, file_, params_, pos());
+      if (kv.first.IsScalar() && kv.first.Scalar() == key)
+        return Node(kv.second, file_, params_, pos());
   }
   return Node(YAML::Node(YAML::NodeType::Undefined), file_, params_, pos());
 }
 
 Node Node::required(const std::string& key, const std::string& context) const {
-  if (!yaml_.IsMap()) throw error("expected " + context + " as a mapping, found " + describe_kind());
+  if (!yaml_.IsMap())
+    throw error("expected " + context + " as a mapping, found " + describe_kind());
   if (!has(key)) throw error("missing field '" + key + "' in " + context);
   return (*this)[key];
 }
@@ -111,7 +116,8 @@ void Node::allow_only(const std::vector<std::string>& allowed, const std::string
     if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
     std::string expected;
     for (const auto& a : allowed) expected += (expected.empty() ? "" : ", ") + a;
-    throw key.error("unknown field '" + name + "' in " + context + " (expected one of: " + expected + ")");
+    throw key.error("unknown field '" + name + "' in " + context +
+                    " (expected one of: " + expected + ")");
   }
 }
 

@@ -55,7 +55,7 @@ class Node {
   // Map access. entries() keeps the keys' own positions for error messages.
   std::vector<std::pair<Node, Node>> entries(const std::string& what = "a mapping") const;
   bool has(const std::string& key) const;
-  Node operator[](const std::string& key) const;   // undefined node (at our pos) if absent
+  Node operator[](const std::string& key) const;  // undefined node (at our pos) if absent
   Node required(const std::string& key, const std::string& context) const;
   // Every key must be one of `allowed`; otherwise an error at the first unknown key.
   void allow_only(const std::vector<std::string>& allowed, const std::string& context) const;

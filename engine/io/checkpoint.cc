@@ -92,7 +92,8 @@ std::shared_ptr<MappedFile> Checkpoint::mapped(size_t index) const {
 std::vector<TensorSpec> Checkpoint::specs() const {
   std::vector<TensorSpec> specs;
   specs.reserve(tensors_.size());
-  for (const auto& [key, loc] : tensors_) specs.push_back({key, loc.entry->shape, loc.entry->dtype});
+  for (const auto& [key, loc] : tensors_)
+    specs.push_back({key, loc.entry->shape, loc.entry->dtype});
   return specs;
 }
 

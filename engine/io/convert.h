@@ -64,7 +64,7 @@ struct PlannedOutput {
 };
 
 struct PlannedGroup {
-  std::string prefix;  // "" for the keys outside any layer
+  std::string prefix;               // "" for the keys outside any layer
   std::vector<std::string> inputs;  // in key order: the program's input slots
   std::vector<size_t> outputs;      // indices into ConversionPlan::outputs
   bool needs_values = false;

@@ -42,10 +42,9 @@ class ByteExecutor {
   static ByteRuns view(const TensorDesc& d, const ByteRuns& base) {
     ByteRuns out;
     const uint64_t itemsize = d.dtype->itemsize;
-    for_each_view_block(d.shape, d.strides, static_cast<int64_t>(d.offset / itemsize), itemsize,
-                        [&](uint64_t begin, uint64_t length) {
-                          out.append(base.slice(begin, begin + length));
-                        });
+    for_each_view_block(
+        d.shape, d.strides, static_cast<int64_t>(d.offset / itemsize), itemsize,
+        [&](uint64_t begin, uint64_t length) { out.append(base.slice(begin, begin + length)); });
     return out;
   }
 

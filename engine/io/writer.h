@@ -152,5 +152,4 @@ class SafetensorsWriter {
   std::vector<std::thread> threads_;
 };
 
-
 }  // namespace chainconv

@@ -33,7 +33,7 @@ class Doc {
 
   // The value under `key` in a map; an undefined Doc when there is none.
   const Doc& operator[](std::string_view key) const;
-  const std::vector<Doc>& items() const { return items_; }                       // a sequence
+  const std::vector<Doc>& items() const { return items_; }                      // a sequence
   const std::vector<std::pair<Doc, Doc>>& entries() const { return entries_; }  // a map
 
  private:

@@ -5,9 +5,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <deque>
 #include <filesystem>
 #include <map>
-#include <deque>
 #include <set>
 #include <unordered_map>
 
@@ -16,9 +16,9 @@
 #include "core/error.h"
 #include "core/json_parse.h"
 #include "core/params.h"
+#include "core/read_file.h"
 #include "core/text.h"
 #include "layout/doc.h"
-#include "core/read_file.h"
 #include "layout/expr.h"
 
 namespace fs = std::filesystem;
@@ -159,7 +159,9 @@ class Interpreter {
       it = exprs_.emplace(text, Expr::parse(subst(node, scope), where(node))).first;
     return it->second;
   }
-  json eval(const Doc& node, const Scope& scope) const { return expr(node, scope).eval(env(scope)); }
+  json eval(const Doc& node, const Scope& scope) const {
+    return expr(node, scope).eval(env(scope));
+  }
   int64_t eval_int(const Doc& node, const Scope& scope) const {
     return expr(node, scope).eval_int(env(scope));
   }
@@ -171,7 +173,8 @@ class Interpreter {
     if (!lets) return;
     if (!lets.IsMap())
       throw Error(pos_of(file_, lets), "'let' needs a mapping of names to expressions");
-    for (const auto& entry : lets.entries()) scope.vars[str(entry.first)] = eval(entry.second, scope);
+    for (const auto& entry : lets.entries())
+      scope.vars[str(entry.first)] = eval(entry.second, scope);
   }
 
   void elements(const Doc& list, const Scope& scope) {

@@ -25,7 +25,9 @@ class Conditional final : public Op {
  public:
   Conditional(Position pos, Predicate predicate, OpList then_ops, OpList else_ops,
               std::vector<std::string> for_each)
-      : Op(std::move(pos)), predicate_(std::move(predicate)), then_(std::move(then_ops)),
+      : Op(std::move(pos)),
+        predicate_(std::move(predicate)),
+        then_(std::move(then_ops)),
         else_(std::move(else_ops)),
         for_each_(for_each.empty() ? predicate_.placeholder_names() : std::move(for_each)) {}
 
@@ -70,13 +72,15 @@ class Conditional final : public Op {
   // The distinct values of `names` among the keys this conditional could touch, in natural
   // order, each merged with the enclosing scope. A superset is harmless: every op is a no-op
   // where its keys are absent, so a binding with nothing to convert costs only a lookup.
-  std::vector<Bindings> scope_bindings(const Context& ctx, const std::vector<std::string>& names) const {
+  std::vector<Bindings> scope_bindings(const Context& ctx,
+                                       const std::vector<std::string>& names) const {
     Footprint fp;
     footprint(ctx.direction, fp);
     std::vector<const KeyTemplate*> templates = fp.tests;
     templates.insert(templates.end(), fp.reads.begin(), fp.reads.end());
     auto binds_all = [&](const KeyTemplate* t) {
-      return std::all_of(names.begin(), names.end(), [&](const std::string& n) { return t->has_placeholder(n); });
+      return std::all_of(names.begin(), names.end(),
+                         [&](const std::string& n) { return t->has_placeholder(n); });
     };
     std::set<std::string> seen;
     std::vector<std::string> ids;
@@ -110,7 +114,8 @@ class Conditional final : public Op {
     }
     std::vector<size_t> order(found.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return natural_less(ids[a], ids[b]); });
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return natural_less(ids[a], ids[b]); });
     std::vector<Bindings> result;
     for (size_t i : order) result.push_back(std::move(found[i]));
     return result;

@@ -33,8 +33,8 @@ uint32_t Context::take(const Op& op, std::string_view key) {
 
 void Context::require_free(const Op& op, std::string_view key) const {
   if (contains(key))
-    throw error(op, "would overwrite existing key '" + std::string(key) +
-                        "' (both layouts present?)");
+    throw error(op,
+                "would overwrite existing key '" + std::string(key) + "' (both layouts present?)");
 }
 
 uint32_t Context::take(const TemplateMatch& match) {

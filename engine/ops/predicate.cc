@@ -16,7 +16,8 @@ const std::vector<std::string_view>& predicate_kinds() {
 Predicate Predicate::parse(const Node& node, const Compiler& c) {
   auto entries = node.entries("a predicate (one of: present, absent, all, any, not, ndim, size)");
   if (entries.size() != 1)
-    throw node.error("a predicate has exactly one key (present, absent, all, any, not, ndim, size)");
+    throw node.error(
+        "a predicate has exactly one key (present, absent, all, any, not, ndim, size)");
   const auto& [head, arg] = entries.front();
   std::string name = head.str();
   Predicate p;
@@ -49,15 +50,18 @@ Predicate Predicate::parse(const Node& node, const Compiler& c) {
 
 bool Predicate::eval(const KeyIndex& dict, const Program& program, const Bindings& scope) const {
   switch (kind) {
-    case Kind::present: return key->any_match(dict, scope);
-    case Kind::absent: return !key->any_match(dict, scope);
+    case Kind::present:
+      return key->any_match(dict, scope);
+    case Kind::absent:
+      return !key->any_match(dict, scope);
     case Kind::all:
       return std::all_of(operands.begin(), operands.end(),
                          [&](const Predicate& p) { return p.eval(dict, program, scope); });
     case Kind::any:
       return std::any_of(operands.begin(), operands.end(),
                          [&](const Predicate& p) { return p.eval(dict, program, scope); });
-    case Kind::negate: return !operands.front().eval(dict, program, scope);
+    case Kind::negate:
+      return !operands.front().eval(dict, program, scope);
     case Kind::ndim:
     case Kind::size:
       for (const TemplateMatch& m : key->matches(dict, scope)) {

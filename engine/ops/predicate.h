@@ -27,10 +27,10 @@ struct Predicate {
   enum class Kind { present, absent, all, any, negate, ndim, size };
   Kind kind = Kind::present;
   Position pos;
-  std::optional<KeyTemplate> key;     // present, absent, ndim, size
-  std::vector<Predicate> operands;    // all, any, not
-  int64_t dim = 0;                    // size
-  int64_t expected = 0;               // ndim, size
+  std::optional<KeyTemplate> key;   // present, absent, ndim, size
+  std::vector<Predicate> operands;  // all, any, not
+  int64_t dim = 0;                  // size
+  int64_t expected = 0;             // ndim, size
 
   static Predicate parse(const Node& node, const Compiler& c);
   // On the dict being lowered; shape tests read the slots' descriptions in `program`.

@@ -86,8 +86,8 @@ class Split final : public Op {
         if (a.size() == b.size()) a[dim] = b[dim] = 0;
         if (a != b)
           throw ctx.error(*this, "cannot rebuild '" + whole + "': part '" + inputs[i] +
-                                     "' does not match '" + inputs.front() +
-                                     "' outside dim " + std::to_string(dim_));
+                                     "' does not match '" + inputs.front() + "' outside dim " +
+                                     std::to_string(dim_));
       }
       for (const std::string& key : inputs) ctx.dict.erase(key);
       ctx.put(*this, ctx.program.add_concat(*this, parts, dim, whole));

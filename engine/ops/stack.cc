@@ -125,7 +125,8 @@ class Stack final : public Op {
 
   int64_t parse_index(const Context& ctx, const std::string& text, std::string_view key) const {
     if (text.size() > 1 && text[0] == '0')
-      throw ctx.error(*this, "index '" + text + "' of '" + std::string(key) + "' has a leading zero");
+      throw ctx.error(*this,
+                      "index '" + text + "' of '" + std::string(key) + "' has a leading zero");
     if (text.size() > 18)
       throw ctx.error(*this, "index '" + text + "' of '" + std::string(key) + "' is too large");
     return std::stoll(text);

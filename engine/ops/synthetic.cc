@@ -19,7 +19,10 @@ constexpr int64_t kMaxSyntheticElements = int64_t{1} << 30;
 class Synthetic final : public Op {
  public:
   Synthetic(Position pos, KeyTemplate key, KeyTemplate like, std::vector<int64_t> shape)
-      : Op(std::move(pos)), key_(std::move(key)), like_(std::move(like)), shape_(std::move(shape)) {}
+      : Op(std::move(pos)),
+        key_(std::move(key)),
+        like_(std::move(like)),
+        shape_(std::move(shape)) {}
 
   std::string_view kind() const override { return "synthetic"; }
 

@@ -44,9 +44,9 @@ OpPtr parse_use(const Node& op, Compiler& c) {
   const PieceDef* piece = c.find_piece(name);
   if (!piece) {
     std::string known = joined_keys(c.pieces());
-    throw CheckError(name_node.pos(), "reference",
-                     "undefined piece '" + name + "'" +
-                         (known.empty() ? "" : " (defined: " + known + ")"));
+    throw CheckError(
+        name_node.pos(), "reference",
+        "undefined piece '" + name + "'" + (known.empty() ? "" : " (defined: " + known + ")"));
   }
   auto params = std::make_shared<PieceParams>();
   bool complete = true;

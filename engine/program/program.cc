@@ -9,13 +9,20 @@ namespace chainconv {
 
 std::string_view step_kind_name(StepKind kind) {
   switch (kind) {
-    case StepKind::move: return "move";
-    case StepKind::view: return "view";
-    case StepKind::stack: return "stack";
-    case StepKind::concat: return "concat";
-    case StepKind::compute: return "compute";
-    case StepKind::create: return "create";
-    case StepKind::drop: return "drop";
+    case StepKind::move:
+      return "move";
+    case StepKind::view:
+      return "view";
+    case StepKind::stack:
+      return "stack";
+    case StepKind::concat:
+      return "concat";
+    case StepKind::compute:
+      return "compute";
+    case StepKind::create:
+      return "create";
+    case StepKind::drop:
+      return "drop";
   }
   return "?";
 }
@@ -74,7 +81,8 @@ uint32_t Program::add_view(const Op& op, uint32_t in, const ViewSpec& view, std:
     case ViewSpec::Kind::narrow:
       if (view.start < 0 || view.length < 0 || view.start + view.length > desc.shape[dim])
         throw internal("narrow out of range");
-      if (view.length > 0) desc.offset += static_cast<uint64_t>(view.start * desc.strides[dim]) * itemsize;
+      if (view.length > 0)
+        desc.offset += static_cast<uint64_t>(view.start * desc.strides[dim]) * itemsize;
       desc.shape[dim] = view.length;
       break;
     case ViewSpec::Kind::squeeze:
@@ -142,6 +150,8 @@ uint32_t Program::add_create(const Op& op, uint32_t like, std::vector<int64_t> s
   return out;
 }
 
-void Program::add_drop(const Op& op, uint32_t in) { add_step(Step{StepKind::drop, &op}, {in}, false); }
+void Program::add_drop(const Op& op, uint32_t in) {
+  add_step(Step{StepKind::drop, &op}, {in}, false);
+}
 
 }  // namespace chainconv

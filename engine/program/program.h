@@ -71,9 +71,7 @@ class Program {
 
   const std::vector<Step>& steps() const { return steps_; }
   const Step& step(size_t i) const { return steps_[i]; }
-  uint32_t operand(const Step& step, uint32_t k) const {
-    return operands_[step.first_operand + k];
-  }
+  uint32_t operand(const Step& step, uint32_t k) const { return operands_[step.first_operand + k]; }
 
   // The slots left in the dict at the end, in lexicographic key order.
   const std::vector<uint32_t>& outputs() const { return outputs_; }
@@ -85,8 +83,7 @@ class Program {
   uint32_t add_move(const Op& op, uint32_t in, std::string key);
   uint32_t add_view(const Op& op, uint32_t in, const ViewSpec& view, std::string key);
   uint32_t add_stack(const Op& op, const std::vector<uint32_t>& in, int64_t dim, std::string key);
-  uint32_t add_concat(const Op& op, const std::vector<uint32_t>& in, int64_t dim,
-                      std::string key);
+  uint32_t add_concat(const Op& op, const std::vector<uint32_t>& in, int64_t dim, std::string key);
   uint32_t add_compute(const Op& op, const std::vector<uint32_t>& in, const Transform& transform,
                        const DtypeInfo& dtype, std::vector<int64_t> shape, std::string key);
   uint32_t add_create(const Op& op, uint32_t like, std::vector<int64_t> shape, std::string key);

@@ -19,7 +19,8 @@ std::string default_chains_dir();
 // or layouts): the one scan of a directory of model files. `what` names the files in errors
 // ("chain", "layout"). Throws Error for a file whose header is malformed or two files
 // claiming one model type (naming both).
-std::map<std::string, std::string> scan_model_types(const std::string& dir, const std::string& what);
+std::map<std::string, std::string> scan_model_types(const std::string& dir,
+                                                    const std::string& what);
 
 class ChainRegistry {
  public:

@@ -3,9 +3,9 @@
 // caller's tensors and split / unstacked ones views of them; the plan predicts the outputs;
 // and a layer converted alone gives that layer of the whole-model result.
 #include "api/api_support.h"
-#include "dsl/chain.h"
 #include "aten/layout_dicts.h"
 #include "aten/run.h"
+#include "dsl/chain.h"
 #include "layout/layout.h"
 #include "registry/chain_registry.h"
 

@@ -5,8 +5,8 @@
 
 #include <functional>
 
-#include "core/key_ranges.h"
 #include "aten/layout_dicts.h"
+#include "core/key_ranges.h"
 #include "layout/layout.h"
 #include "registry/chain_registry.h"
 #include "support/support.h"

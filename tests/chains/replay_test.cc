@@ -39,8 +39,8 @@ void require_replay_matches_run(const Chain& chain, const StateDict& input, Dire
   for (size_t i = 0; i < outputs.size(); ++i) {
     const uint32_t slot = plan.outputs()[i];
     const DtypeInfo& dtype = *plan.desc(slot).dtype;
-    from_flat.insert(plan.name(slot), Item{std::move(outputs[i]),
-                                           dtype.opaque() ? std::string(dtype.name) : ""});
+    from_flat.insert(plan.name(slot),
+                     Item{std::move(outputs[i]), dtype.opaque() ? std::string(dtype.name) : ""});
   }
   require_identical(from_flat, expected);
 }

@@ -15,7 +15,8 @@ ops:
 )";
 
 static std::string ek(int layer, int expert, const std::string& proj) {
-  return "model.layers." + std::to_string(layer) + ".mlp.experts." + std::to_string(expert) + "." + proj + ".weight";
+  return "model.layers." + std::to_string(layer) + ".mlp.experts." + std::to_string(expert) + "." +
+         proj + ".weight";
 }
 static std::string lk(int layer, const std::string& rest) {
   return "model.layers." + std::to_string(layer) + ".mlp.experts." + rest;
@@ -73,15 +74,21 @@ ops:
       - prefix_rename: {from: "layers.{layer}.mixer.", to: "layers.{layer}.mamba."}
 )");
   at::Tensor q = counting({2}), o = counting({2}, 10), a = counting({3}, 20), n = counting({1}, 30);
-  StateDict sd{{"layers.0.mixer.q_proj.weight", q}, {"layers.0.mixer.o_proj.weight", o},
-               {"layers.1.mixer.A_log", a}, {"layers.1.norm.weight", n}};
+  StateDict sd{{"layers.0.mixer.q_proj.weight", q},
+               {"layers.0.mixer.o_proj.weight", o},
+               {"layers.1.mixer.A_log", a},
+               {"layers.1.norm.weight", n}};
   to_prime(*chain, sd);
-  StateDict prime{{"layers.0.self_attn.q_proj.weight", q}, {"layers.0.self_attn.o_proj.weight", o},
-                  {"layers.1.mamba.A_log", a}, {"layers.1.norm.weight", n}};
+  StateDict prime{{"layers.0.self_attn.q_proj.weight", q},
+                  {"layers.0.self_attn.o_proj.weight", o},
+                  {"layers.1.mamba.A_log", a},
+                  {"layers.1.norm.weight", n}};
   require_same(sd, prime);
   to_hf(*chain, sd);
-  require_same(sd, StateDict{{"layers.0.mixer.q_proj.weight", q}, {"layers.0.mixer.o_proj.weight", o},
-                             {"layers.1.mixer.A_log", a}, {"layers.1.norm.weight", n}});
+  require_same(sd, StateDict{{"layers.0.mixer.q_proj.weight", q},
+                             {"layers.0.mixer.o_proj.weight", o},
+                             {"layers.1.mixer.A_log", a},
+                             {"layers.1.norm.weight", n}});
 }
 
 TEST_CASE("nested conditionals and shape predicates") {
@@ -101,10 +108,14 @@ ops:
             then:
               - rename: {from: "l.{layer}.w", to: "l.{layer}.single"}
 )");
-  StateDict sd{{"l.0.kind_a", counting({1})}, {"l.0.w", counting({2})},
-               {"l.1.w", counting({1, 2, 2})}, {"l.2.w", counting({1, 4})}, {"l.3.w", counting({2, 4})}};
+  StateDict sd{{"l.0.kind_a", counting({1})},
+               {"l.0.w", counting({2})},
+               {"l.1.w", counting({1, 2, 2})},
+               {"l.2.w", counting({1, 4})},
+               {"l.3.w", counting({2, 4})}};
   to_prime(*chain, sd);
-  CHECK(sd.keys() == std::vector<std::string>{"l.0.a_w", "l.0.kind_a", "l.1.w3d", "l.2.single", "l.3.w"});
+  CHECK(sd.keys() ==
+        std::vector<std::string>{"l.0.a_w", "l.0.kind_a", "l.1.w3d", "l.2.single", "l.3.w"});
 }
 
 TEST_CASE("conditionals with all / not / absent") {
@@ -116,8 +127,11 @@ ops:
     then:
       - rename: {from: "l.{layer}.a", to: "l.{layer}.only_a"}
 )");
-  StateDict sd{{"l.0.a", counting({1})}, {"l.1.a", counting({1})}, {"l.1.b", counting({1})},
-               {"l.2.a", counting({1})}, {"l.2.c", counting({1})}};
+  StateDict sd{{"l.0.a", counting({1})},
+               {"l.1.a", counting({1})},
+               {"l.1.b", counting({1})},
+               {"l.2.a", counting({1})},
+               {"l.2.c", counting({1})}};
   to_prime(*chain, sd);
   CHECK(sd.keys() == std::vector<std::string>{"l.0.only_a", "l.1.a", "l.1.b", "l.2.a", "l.2.c"});
 }

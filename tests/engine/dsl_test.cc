@@ -37,13 +37,15 @@ TEST_CASE("a YAML syntax error points at the line") {
 
 TEST_CASE("an unknown op is named with its position and the known ops") {
   std::string text = kHead + "ops:\n  - rename: {from: a, to: b}\n  - renam: {from: a, to: b}\n";
-  CHECK_THAT(error_of(text), Catch::StartsWith(pos_of(text, "renam:")) && Catch::Contains("unknown op 'renam'") &&
-                                 Catch::Contains("expected one of: drop, if, map, prefix_rename, rename"));
+  CHECK_THAT(error_of(text),
+             Catch::StartsWith(pos_of(text, "renam:")) && Catch::Contains("unknown op 'renam'") &&
+                 Catch::Contains("expected one of: drop, if, map, prefix_rename, rename"));
 }
 
 TEST_CASE("a missing field is named at its op") {
   std::string text = kHead + "ops:\n  - rename: {from: a}\n";
-  CHECK_THAT(error_of(text), Catch::StartsWith(pos_of(text, "{from")) && Catch::Contains("missing field 'to' in 'rename'"));
+  CHECK_THAT(error_of(text), Catch::StartsWith(pos_of(text, "{from")) &&
+                                 Catch::Contains("missing field 'to' in 'rename'"));
   std::string no_ops = kHead;
   CHECK_THAT(error_of(no_ops), Catch::Contains("missing field 'ops' in a chain file"));
   std::string no_description = "version: 1\nmodel_types: [x]\nops: []\n";
@@ -52,39 +54,50 @@ TEST_CASE("a missing field is named at its op") {
 
 TEST_CASE("an unknown field is an error at that field") {
   std::string text = kHead + "ops:\n  - stack: {from: \"e.{expert}.w\", to: e.w, dimm: 1}\n";
-  CHECK_THAT(error_of(text), Catch::StartsWith(pos_of(text, "dimm")) && Catch::Contains("unknown field 'dimm' in 'stack'") &&
+  CHECK_THAT(error_of(text), Catch::StartsWith(pos_of(text, "dimm")) &&
+                                 Catch::Contains("unknown field 'dimm' in 'stack'") &&
                                  Catch::Contains("expected one of: from, to, index, dim, offset"));
   std::string top = kHead + "opps: []\nops: []\n";
-  CHECK_THAT(error_of(top), Catch::StartsWith(pos_of(top, "opps")) && Catch::Contains("unknown field 'opps'"));
+  CHECK_THAT(error_of(top),
+             Catch::StartsWith(pos_of(top, "opps")) && Catch::Contains("unknown field 'opps'"));
 }
 
 TEST_CASE("wrong value kinds say what was expected") {
   std::string text = kHead + "ops:\n  - split: {from: a, into: [b, c], dim: one}\n";
-  CHECK_THAT(error_of(text), Catch::StartsWith(pos_of(text, "one}")) && Catch::Contains("expected an integer, found 'one'"));
+  CHECK_THAT(error_of(text), Catch::StartsWith(pos_of(text, "one}")) &&
+                                 Catch::Contains("expected an integer, found 'one'"));
   std::string list = kHead + "ops: {rename: {from: a, to: b}}\n";
   CHECK_THAT(error_of(list), Catch::Contains("expected a list of ops, found a mapping"));
   std::string version = "version: 2\n" + kHead.substr(11) + "ops: []\n";
-  CHECK_THAT(error_of(version), Catch::StartsWith("test.yaml:1:10: ") && Catch::Contains("unsupported chain format version 2"));
+  CHECK_THAT(error_of(version), Catch::StartsWith("test.yaml:1:10: ") &&
+                                    Catch::Contains("unsupported chain format version 2"));
 }
 
 TEST_CASE("bad templates and unbound placeholders are errors at the template") {
-  std::string text = kHead + "ops:\n  - rename: {from: \"a.{layer}\", to: \"b.{layer}.{expert}\"}\n";
-  CHECK_THAT(error_of(text), Catch::StartsWith(pos_of(text, "\"b.")) &&
-                                 Catch::Contains("placeholder {expert} in 'b.{layer}.{expert}' is not bound by 'a.{layer}'"));
+  std::string text =
+      kHead + "ops:\n  - rename: {from: \"a.{layer}\", to: \"b.{layer}.{expert}\"}\n";
+  CHECK_THAT(error_of(text),
+             Catch::StartsWith(pos_of(text, "\"b.")) &&
+                 Catch::Contains(
+                     "placeholder {expert} in 'b.{layer}.{expert}' is not bound by 'a.{layer}'"));
   std::string bad = kHead + "ops:\n  - drop: {prefix: \"mtp\"}\n";
-  CHECK_THAT(error_of(bad), Catch::StartsWith(pos_of(bad, "\"mtp\"")) && Catch::Contains("must end with '.'"));
+  CHECK_THAT(error_of(bad),
+             Catch::StartsWith(pos_of(bad, "\"mtp\"")) && Catch::Contains("must end with '.'"));
 }
 
 TEST_CASE("a duplicate key in a mapping is an error - not a silent pick") {
   std::string text = kHead + "ops:\n  - rename: {from: a, to: b, to: c}\n";
-  CHECK_THAT(error_of(text), Catch::StartsWith(pos_of(text, "to: c")) && Catch::Contains("duplicate key 'to'"));
+  CHECK_THAT(error_of(text),
+             Catch::StartsWith(pos_of(text, "to: c")) && Catch::Contains("duplicate key 'to'"));
 }
 
 TEST_CASE("a value map whose backward does not undo forward must be declared lossy") {
   std::string text = kHead + "ops:\n  - map: {key: b, forward: subtract_min, backward: identity}\n";
-  CHECK_THAT(error_of(text), Catch::StartsWith(pos_of(text, "{key")) && Catch::Contains("declare the step with 'lossy:"));
+  CHECK_THAT(error_of(text), Catch::StartsWith(pos_of(text, "{key")) &&
+                                 Catch::Contains("declare the step with 'lossy:"));
   std::string unknown = kHead + "ops:\n  - map: {key: b, forward: square, backward: identity}\n";
-  CHECK_THAT(error_of(unknown), Catch::StartsWith(pos_of(unknown, "square")) && Catch::Contains("unknown transform 'square'"));
+  CHECK_THAT(error_of(unknown), Catch::StartsWith(pos_of(unknown, "square")) &&
+                                    Catch::Contains("unknown transform 'square'"));
 }
 
 TEST_CASE("pieces take parameters - and their errors name the use site") {
@@ -107,13 +120,17 @@ ops:
   CHECK(sd.keys() == std::vector<std::string>{"a.0.w", "c.1.w"});
 
   std::string undefined = kHead + "ops:\n  - use: mvoe\n";
-  CHECK_THAT(error_of(undefined), Catch::StartsWith(pos_of(undefined, "mvoe")) && Catch::Contains("undefined piece 'mvoe'"));
+  CHECK_THAT(error_of(undefined), Catch::StartsWith(pos_of(undefined, "mvoe")) &&
+                                      Catch::Contains("undefined piece 'mvoe'"));
 
-  std::string missing_param = good.substr(0, good.find("ops:\n  - use")) + "ops:\n  - use: move\n    with: {src: a}\n";
+  std::string missing_param =
+      good.substr(0, good.find("ops:\n  - use")) + "ops:\n  - use: move\n    with: {src: a}\n";
   CHECK_THAT(error_of(missing_param), Catch::Contains("piece 'move' needs parameter 'dst'"));
 
-  std::string unknown_param = good.substr(0, good.find("ops:\n  - use")) + "ops:\n  - use: move\n    with: {src: a, dst: b, dts: c}\n";
-  CHECK_THAT(error_of(unknown_param), Catch::StartsWith(pos_of(unknown_param, "dts")) && Catch::Contains("has no parameter 'dts'"));
+  std::string unknown_param = good.substr(0, good.find("ops:\n  - use")) +
+                              "ops:\n  - use: move\n    with: {src: a, dst: b, dts: c}\n";
+  CHECK_THAT(error_of(unknown_param), Catch::StartsWith(pos_of(unknown_param, "dts")) &&
+                                          Catch::Contains("has no parameter 'dts'"));
 
   std::string typo = kHead + R"(pieces:
   move:
@@ -124,13 +141,18 @@ ops:
   - use: move
     with: {src: a}
 )";
-  CHECK_THAT(error_of(typo), Catch::StartsWith(pos_of(typo, "\"${scr}")) && Catch::Contains("unknown piece parameter ${scr}") &&
-                                 Catch::Contains("used at " + pos_of(typo, "use: move").substr(0, pos_of(typo, "use: move").size() - 2)));
+  CHECK_THAT(error_of(typo),
+             Catch::StartsWith(pos_of(typo, "\"${scr}")) &&
+                 Catch::Contains("unknown piece parameter ${scr}") &&
+                 Catch::Contains(
+                     "used at " +
+                     pos_of(typo, "use: move").substr(0, pos_of(typo, "use: move").size() - 2)));
 
   std::string outside = kHead + "ops:\n  - rename: {from: \"${x}.w\", to: y}\n";
   CHECK_THAT(error_of(outside), Catch::Contains("parameters exist only inside a piece"));
 
-  std::string recursive = kHead + "pieces:\n  loop:\n    ops:\n      - use: loop\nops:\n  - use: loop\n";
+  std::string recursive =
+      kHead + "pieces:\n  loop:\n    ops:\n      - use: loop\nops:\n  - use: loop\n";
   CHECK_THAT(error_of(recursive), Catch::Contains("piece 'loop' uses itself"));
 }
 
@@ -141,10 +163,12 @@ TEST_CASE("includes bring pieces from shared files - a missing include is an err
   for (const auto& piece : chain->pieces) found |= piece.name == "routed_experts";
   CHECK(found);
   std::string missing = kHead + "include: [common/nope.yaml]\nops: []\n";
-  CHECK_THAT(error_of(missing), Catch::StartsWith(pos_of(missing, "common/nope")) && Catch::Contains("no such file"));
+  CHECK_THAT(error_of(missing),
+             Catch::StartsWith(pos_of(missing, "common/nope")) && Catch::Contains("no such file"));
 }
 
 TEST_CASE("loading a file that does not exist names it") {
-  CHECK_THROWS_WITH(load_chain_file("/nonexistent/chain.yaml"), Catch::Contains("/nonexistent/chain.yaml") &&
-                                                                   Catch::Contains("cannot read chain file"));
+  CHECK_THROWS_WITH(
+      load_chain_file("/nonexistent/chain.yaml"),
+      Catch::Contains("/nonexistent/chain.yaml") && Catch::Contains("cannot read chain file"));
 }

@@ -62,8 +62,9 @@ TEST_CASE("a prefix template keeps the rest of the key") {
 TEST_CASE("matches() returns only matching keys - from the key index") {
   KeyIndex index;
   uint32_t slot = 0;
-  for (const char* k : {"model.layers.0.mlp.gate.weight", "model.layers.10.mlp.gate.weight",
-                        "model.layers.2.mlp.gate.weight", "model.layers.2.mlp.gate.bias", "lm_head.weight"})
+  for (const char* k :
+       {"model.layers.0.mlp.gate.weight", "model.layers.10.mlp.gate.weight",
+        "model.layers.2.mlp.gate.weight", "model.layers.2.mlp.gate.bias", "lm_head.weight"})
     index.emplace(k, slot++);
   auto found = tmpl("model.layers.{layer}.mlp.gate.weight").matches(index, {});
   REQUIRE(found.size() == 3);
@@ -82,7 +83,8 @@ TEST_CASE("malformed templates are errors at their position") {
     }
     return std::string("no error");
   };
-  CHECK_THAT(error_of("a.b{layer}.c"), Catch::Contains("t.yaml:3:7") && Catch::Contains("whole dotted segment"));
+  CHECK_THAT(error_of("a.b{layer}.c"),
+             Catch::Contains("t.yaml:3:7") && Catch::Contains("whole dotted segment"));
   CHECK_THAT(error_of("a.{layer}.{layer}"), Catch::Contains("appears twice"));
   CHECK_THAT(error_of("a.{layer.b"), Catch::Contains("never closed"));
   CHECK_THAT(error_of("a.{x:float}"), Catch::Contains("unknown placeholder type 'float'"));

@@ -60,7 +60,8 @@ TEST_CASE("first present alternate wins - the other is left untouched with a war
     auto warnings = to_prime(*chain, sd);
     require_same(sd, StateDict{{"l.0.expert_bias", canonical}, {"l.0.gate.bias", alternate}});
     REQUIRE(warnings.size() == 1);
-    CHECK_THAT(warnings[0].str(), Catch::Contains("test.yaml:6:5") && Catch::Contains("'l.0.experts.bias' wins") &&
+    CHECK_THAT(warnings[0].str(), Catch::Contains("test.yaml:6:5") &&
+                                      Catch::Contains("'l.0.experts.bias' wins") &&
                                       Catch::Contains("'l.0.gate.bias' is left untouched"));
     Options strict;
     strict.strict = true;
@@ -83,11 +84,16 @@ TEST_CASE("prefix_rename swaps prefixes and keeps the rest") {
   - prefix_rename: {from: "model.layers.{layer}.mixer.", to: "model.layers.{layer}.mamba."}
 )"));
   at::Tensor a = counting({2}), b = counting({3}), c = counting({1});
-  StateDict sd{{"backbone.layers.0.mixer.A_log", a}, {"backbone.norm_f.weight", b}, {"lm_head.weight", c}};
+  StateDict sd{
+      {"backbone.layers.0.mixer.A_log", a}, {"backbone.norm_f.weight", b}, {"lm_head.weight", c}};
   to_prime(*chain, sd);
-  require_same(sd, StateDict{{"model.layers.0.mamba.A_log", a}, {"model.norm_f.weight", b}, {"lm_head.weight", c}});
+  require_same(sd, StateDict{{"model.layers.0.mamba.A_log", a},
+                             {"model.norm_f.weight", b},
+                             {"lm_head.weight", c}});
   to_hf(*chain, sd);
-  require_same(sd, StateDict{{"backbone.layers.0.mixer.A_log", a}, {"backbone.norm_f.weight", b}, {"lm_head.weight", c}});
+  require_same(sd, StateDict{{"backbone.layers.0.mixer.A_log", a},
+                             {"backbone.norm_f.weight", b},
+                             {"lm_head.weight", c}});
 
   // An HF dict that already uses the prime prefix converts too.
   StateDict already{{"model.layers.0.mixer.A_log", a}};
@@ -101,11 +107,15 @@ TEST_CASE("drop removes keys by name or prefix - in the directions asked") {
   - drop: {prefix: "mtp.", when: to_prime}
   - drop: {keys: ["only_hf_side"], when: to_hf}
 )"));
-  StateDict sd{{"l.0.tokens_per_expert", counting({4})}, {"mtp.layers.0.w", counting({1})},
-               {"only_hf_side", counting({1})}, {"keep", counting({1})}};
+  StateDict sd{{"l.0.tokens_per_expert", counting({4})},
+               {"mtp.layers.0.w", counting({1})},
+               {"only_hf_side", counting({1})},
+               {"keep", counting({1})}};
   to_prime(*chain, sd);
   CHECK(sd.keys() == std::vector<std::string>{"keep", "only_hf_side"});
-  StateDict prime{{"l.3.tokens_per_expert", counting({4})}, {"mtp.x", counting({1})}, {"only_hf_side", counting({1})}};
+  StateDict prime{{"l.3.tokens_per_expert", counting({4})},
+                  {"mtp.x", counting({1})},
+                  {"only_hf_side", counting({1})}};
   to_hf(*chain, prime);
   CHECK(prime.keys() == std::vector<std::string>{"mtp.x"});
 }
@@ -143,7 +153,8 @@ TEST_CASE("synthetic creates an empty tensor like its sibling and backward drops
   auto chain = chain_from(chain_of(R"(
   - synthetic: {key: "l.{layer}.experts.w3", like: "l.{layer}.experts.w1", shape: [0]}
 )"));
-  StateDict sd{{"l.0.experts.w1", counting({2, 3, 4}, 0, at::kBFloat16)}, {"l.1.other", counting({1})}};
+  StateDict sd{{"l.0.experts.w1", counting({2, 3, 4}, 0, at::kBFloat16)},
+               {"l.1.other", counting({1})}};
   to_prime(*chain, sd);
   REQUIRE(sd.contains("l.0.experts.w3"));
   CHECK(sd.at("l.0.experts.w3").sizes() == at::IntArrayRef{0});
@@ -174,5 +185,6 @@ TEST_CASE("squeeze_leading acts on backward only - on leading singletons of the 
 TEST_CASE("an op never overwrites an existing key") {
   auto chain = chain_from(chain_of("  - rename: {from: a, to: b}\n"));
   StateDict sd{{"a", counting({1})}, {"b", counting({1}, 5)}};
-  CHECK_THROWS_WITH(to_prime(*chain, sd), Catch::Contains("test.yaml:5:5") && Catch::Contains("overwrite existing key 'b'"));
+  CHECK_THROWS_WITH(to_prime(*chain, sd), Catch::Contains("test.yaml:5:5") &&
+                                              Catch::Contains("overwrite existing key 'b'"));
 }

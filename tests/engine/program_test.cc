@@ -65,9 +65,9 @@ TEST_CASE("a program replays its conversion on new values, both ways") {
         std::vector<std::string>{"l.0.attn.q.weight", "l.0.bias", "l.0.experts.0.up.weight",
                                  "l.0.experts.1.up.weight", "l.0.experts.2.up.weight",
                                  "l.0.fused.weight", "l.0.norm.weight"});
-  CHECK(output_keys(to_prime) ==
-        std::vector<std::string>{"l.0.attn.wq", "l.0.bias", "l.0.experts.w2", "l.0.experts.w3",
-                                 "l.0.gate", "l.0.norm.weight", "l.0.up"});
+  CHECK(output_keys(to_prime) == std::vector<std::string>{"l.0.attn.wq", "l.0.bias",
+                                                          "l.0.experts.w2", "l.0.experts.w3",
+                                                          "l.0.gate", "l.0.norm.weight", "l.0.up"});
   // In op order: the rename a move, the stack one step, the split a view per part, the map
   // a compute, the synthetic a create.
   CHECK(step_kinds(to_prime) ==
@@ -96,8 +96,8 @@ TEST_CASE("a program replays its conversion on new values, both ways") {
   const Program to_hf = compile(*chain, Direction::to_hf, prime_meta);
   // Backward in reverse op order: the synthetic a drop, the map a compute, the split one
   // concatenation, the stack a view per row, the rename a move.
-  CHECK(step_kinds(to_hf) == std::vector<std::string>{"drop", "compute", "concat", "view", "view",
-                                                      "view", "move"});
+  CHECK(step_kinds(to_hf) ==
+        std::vector<std::string>{"drop", "compute", "concat", "view", "view", "view", "move"});
   run_program(to_hf, sd);
   require_same(sd, layer0(1000));
 }

@@ -57,9 +57,12 @@ TEST_CASE("a shard's experts stack from the offset - and unstack back to global 
 
 TEST_CASE("a gap in expert ids is an error naming the missing key") {
   auto chain = chain_from(kStackChain);
-  StateDict sd{{expert_key(0, 0), counting({2})}, {expert_key(0, 1), counting({2})}, {expert_key(0, 3), counting({2})}};
-  CHECK_THROWS_WITH(to_prime(*chain, sd), Catch::Contains("test.yaml:5:5") &&
-                                             Catch::Contains("key 'l.0.experts.2.gate_proj.weight' is missing"));
+  StateDict sd{{expert_key(0, 0), counting({2})},
+               {expert_key(0, 1), counting({2})},
+               {expert_key(0, 3), counting({2})}};
+  CHECK_THROWS_WITH(to_prime(*chain, sd),
+                    Catch::Contains("test.yaml:5:5") &&
+                        Catch::Contains("key 'l.0.experts.2.gate_proj.weight' is missing"));
   // Nothing was consumed: the input is intact for the caller.
   CHECK(sd.size() == 3);
 
@@ -73,21 +76,25 @@ TEST_CASE("a gap in expert ids is an error naming the missing key") {
     Options shard;
     shard.expert_offset = 2;
     StateDict late{{expert_key(0, 3), counting({2})}};
-    CHECK_THROWS_WITH(to_prime(*chain, late, shard), Catch::Contains("'l.0.experts.2.gate_proj.weight' is missing"));
+    CHECK_THROWS_WITH(to_prime(*chain, late, shard),
+                      Catch::Contains("'l.0.experts.2.gate_proj.weight' is missing"));
   }
 }
 
 TEST_CASE("stacking experts of different dtypes is an error - not a cast") {
   auto chain = chain_from(kStackChain);
-  StateDict sd{{expert_key(0, 0), counting({2}, 0, at::kBFloat16)}, {expert_key(0, 1), counting({2}, 0, at::kFloat)}};
-  CHECK_THROWS_WITH(to_prime(*chain, sd), Catch::Contains("'l.0.experts.1.gate_proj.weight' has dtype F32") &&
-                                             Catch::Contains("BF16") && Catch::Contains("no silent casts"));
+  StateDict sd{{expert_key(0, 0), counting({2}, 0, at::kBFloat16)},
+               {expert_key(0, 1), counting({2}, 0, at::kFloat)}};
+  CHECK_THROWS_WITH(to_prime(*chain, sd),
+                    Catch::Contains("'l.0.experts.1.gate_proj.weight' has dtype F32") &&
+                        Catch::Contains("BF16") && Catch::Contains("no silent casts"));
 }
 
 TEST_CASE("bytes-only dtypes stack and unstack unchanged") {
   auto chain = chain_from(kStackChain);
   StateDict sd;
-  at::Tensor a = at::arange(6, at::kByte).reshape({2, 3}), b = at::arange(6, 12, at::kByte).reshape({2, 3});
+  at::Tensor a = at::arange(6, at::kByte).reshape({2, 3}),
+             b = at::arange(6, 12, at::kByte).reshape({2, 3});
   sd.insert(expert_key(0, 0), Item{a, "F8_E4M3"});
   sd.insert(expert_key(0, 1), Item{b, "F8_E4M3"});
   to_prime(*chain, sd);
@@ -123,7 +130,8 @@ TEST_CASE("split into equal or declared parts - as views - backward concatenates
 TEST_CASE("split errors name the tensor") {
   auto chain = chain_from(kSplitChain);
   StateDict odd{{"l.0.gate_up", counting({3, 7, 5})}};
-  CHECK_THROWS_WITH(to_prime(*chain, odd), Catch::Contains("'l.0.gate_up' has size 7") && Catch::Contains("not divisible"));
+  CHECK_THROWS_WITH(to_prime(*chain, odd), Catch::Contains("'l.0.gate_up' has size 7") &&
+                                               Catch::Contains("not divisible"));
   StateDict half{{"l.0.w1", counting({3, 4, 5})}};
   CHECK_THROWS_WITH(to_hf(*chain, half), Catch::Contains("part 'l.0.w3' is missing"));
 }

@@ -6,7 +6,8 @@
 using namespace chainconv;
 
 TEST_CASE("state dict keys come out in natural order") {
-  StateDict sd{{"layers.10.w", at::zeros({1})}, {"layers.2.w", at::zeros({1})}, {"embed", at::zeros({1})}};
+  StateDict sd{
+      {"layers.10.w", at::zeros({1})}, {"layers.2.w", at::zeros({1})}, {"embed", at::zeros({1})}};
   CHECK(sd.keys() == std::vector<std::string>{"embed", "layers.2.w", "layers.10.w"});
 }
 
@@ -19,6 +20,9 @@ TEST_CASE("state dict refuses to overwrite and names missing keys") {
 }
 
 TEST_CASE("prefix queries see only keys with the prefix") {
-  StateDict sd{{"a.1", at::zeros({1})}, {"a.2", at::zeros({1})}, {"ab", at::zeros({1})}, {"b", at::zeros({1})}};
+  StateDict sd{{"a.1", at::zeros({1})},
+               {"a.2", at::zeros({1})},
+               {"ab", at::zeros({1})},
+               {"b", at::zeros({1})}};
   CHECK(sd.keys_with_prefix("a.") == std::vector<std::string>{"a.1", "a.2"});
 }

@@ -170,7 +170,8 @@ TEST_CASE("FP8 experts are stacked as their bytes") {
   const TensorEntry& w1 = *out.locate("model.layers.0.mlp.experts.w1").entry;
   CHECK(w1.dtype->name == "F8_E4M3");
   CHECK(w1.shape == std::vector<int64_t>{3, 5, 8});
-  CHECK(bytes_of(load_item(out, "model.layers.0.mlp.experts.w1").tensor) == bytes_of(at::stack(raw)));
+  CHECK(bytes_of(load_item(out, "model.layers.0.mlp.experts.w1").tensor) ==
+        bytes_of(at::stack(raw)));
   // The scale is not a weight of an expert: it passes through under its own name.
   CHECK(out.tensors().count("model.layers.0.mlp.experts.0.gate_proj.weight_scale_inv") == 1);
 }

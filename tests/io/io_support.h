@@ -25,7 +25,8 @@ namespace fs = std::filesystem;
 // A tensor's elements as raw bytes, for bytewise comparisons (FP8 included).
 inline std::string bytes_of(const at::Tensor& t) {
   at::Tensor c = t.contiguous();
-  return std::string(static_cast<const char*>(c.data_ptr()), static_cast<size_t>(c.numel()) * c.element_size());
+  return std::string(static_cast<const char*>(c.data_ptr()),
+                     static_cast<size_t>(c.numel()) * c.element_size());
 }
 
 // A fresh directory removed at the end of the test.

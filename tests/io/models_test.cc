@@ -1,7 +1,7 @@
 // Every model with a chain and a layout: its tiny synthetic HF checkpoint converts to prime
 // and back, verified byte for byte each way (declared lossy steps reported, not failed).
-#include "io/checkpoint.h"
 #include "aten/layout_dicts.h"
+#include "io/checkpoint.h"
 #include "io/convert.h"
 #include "io_support.h"
 #include "layout/layout.h"

@@ -15,7 +15,8 @@
 namespace chainconv::testing {
 
 // A chain from YAML text; `name` appears in error positions.
-inline std::unique_ptr<Chain> chain_from(const std::string& yaml, const std::string& name = "test.yaml") {
+inline std::unique_ptr<Chain> chain_from(const std::string& yaml,
+                                         const std::string& name = "test.yaml") {
   return load_chain_string(yaml, name, CHAINCONV_SOURCE_DIR "/chains");
 }
 
@@ -44,7 +45,9 @@ inline void require_same(const StateDict& actual, const StateDict& expected) {
 // Copies the dict so a later in-place conversion cannot alias the original's storage.
 inline StateDict clone(const StateDict& dict) {
   StateDict copy;
-  for (const auto& [key, item] : dict) copy.set(key, Item{item.tensor.is_meta() ? item.tensor : item.tensor.clone(), item.opaque_dtype});
+  for (const auto& [key, item] : dict)
+    copy.set(key,
+             Item{item.tensor.is_meta() ? item.tensor : item.tensor.clone(), item.opaque_dtype});
   return copy;
 }
 

@@ -142,15 +142,15 @@ Timing measure(const KeySet& set, int reps) {
   const Options options;
   t.run = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups,
                        [&](const std::vector<StateDict>& dicts, Direction d) {
-                         return time_each(
-                             dicts, [&](size_t, StateDict& dict) { run_chain(*chain, dict, d, options); });
+                         return time_each(dicts, [&](size_t, StateDict& dict) {
+                           run_chain(*chain, dict, d, options);
+                         });
                        });
-  t.compile = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups,
-                           [&](const std::vector<StateDict>& dicts, Direction d) {
-                             return time_each(dicts, [&](size_t, StateDict& dict) {
-                               lower(*chain, d, specs_of(dict));
-                             });
-                           });
+  t.compile = measure_four(
+      reps, hf_full, hf_groups, prime_full, prime_groups,
+      [&](const std::vector<StateDict>& dicts, Direction d) {
+        return time_each(dicts, [&](size_t, StateDict& dict) { lower(*chain, d, specs_of(dict)); });
+      });
 
   // Plans are compiled once, outside the timed region, as a trainer would.
   std::map<const std::vector<StateDict>*, std::vector<Program>> plans;
@@ -159,12 +159,12 @@ Timing measure(const KeySet& set, int reps) {
       plans[dicts].push_back(lower(
           *chain, dicts == &hf_full || dicts == &hf_groups ? Direction::to_prime : Direction::to_hf,
           specs_of(dict)));
-  t.replay_dict = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups,
-                               [&](const std::vector<StateDict>& dicts, Direction) {
-                                 const auto& ps = plans.at(&dicts);
-                                 return time_each(
-                                     dicts, [&](size_t i, StateDict& dict) { run_program(ps[i], dict); });
-                               });
+  t.replay_dict = measure_four(
+      reps, hf_full, hf_groups, prime_full, prime_groups,
+      [&](const std::vector<StateDict>& dicts, Direction) {
+        const auto& ps = plans.at(&dicts);
+        return time_each(dicts, [&](size_t i, StateDict& dict) { run_program(ps[i], dict); });
+      });
   auto replay_sample = [&](const std::vector<StateDict>& dicts, Direction) {
     const auto& ps = plans.at(&dicts);
     std::vector<std::vector<at::Tensor>> inputs;
@@ -172,7 +172,8 @@ Timing measure(const KeySet& set, int reps) {
     std::vector<std::vector<at::Tensor>> outputs;  // freed outside the timed region
     outputs.reserve(ps.size());
     double ms = time_ms([&] {
-      for (size_t i = 0; i < ps.size(); ++i) outputs.push_back(execute(ps[i], std::move(inputs[i])));
+      for (size_t i = 0; i < ps.size(); ++i)
+        outputs.push_back(execute(ps[i], std::move(inputs[i])));
     });
     for (size_t i = 0; i < ps.size(); ++i)
       if (outputs[i].size() != ps[i].outputs().size())

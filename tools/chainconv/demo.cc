@@ -29,7 +29,8 @@ struct Tensors {
 void print_keys(const char* title, const std::vector<TensorSpec>& specs) {
   std::vector<std::string> keys;
   for (const TensorSpec& s : specs) keys.push_back(s.key);
-  std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) { return natural_less(a, b); });
+  std::sort(keys.begin(), keys.end(),
+            [](const auto& a, const auto& b) { return natural_less(a, b); });
   std::cout << title << " (" << keys.size() << " tensors):\n";
   for (const KeyGroup& g : compress_keys(keys)) std::cout << "    " << g.pattern << "\n";
 }
@@ -43,7 +44,8 @@ Tensors convert(const Chain& chain, const Tensors& in, Direction direction) {
   std::map<std::string, const std::vector<uint8_t>*> by_key;
   for (size_t i = 0; i < in.specs.size(); ++i) by_key[in.specs[i].key] = &in.bytes[i];
   std::vector<const uint8_t*> inputs;
-  for (uint32_t s = 0; s < program.inputs(); ++s) inputs.push_back(by_key.at(program.name(s))->data());
+  for (uint32_t s = 0; s < program.inputs(); ++s)
+    inputs.push_back(by_key.at(program.name(s))->data());
   Tensors out{output_specs(program), play_in_memory(program, inputs)};
   return out;
 }
