@@ -61,6 +61,18 @@ api::Direction direction_of(const std::string& name) {
 }
 
 // The keyword arguments every conversion takes.
+// chains_dir (the old argument) is the one directory, as in C++; chains_dirs a search path
+// before the default.
+api::Lookup lookup_of(const std::string& chains_dir, const std::vector<std::string>& chains_dirs) {
+  api::Lookup lookup;
+  lookup.chains_dirs = chains_dirs;
+  if (!chains_dir.empty()) {
+    lookup.chains_dirs.push_back(chains_dir);
+    lookup.default_dir = false;
+  }
+  return lookup;
+}
+
 api::Options options_of(int64_t expert_offset, bool strict) {
   api::Options options;
   options.expert_offset = expert_offset;
@@ -173,8 +185,17 @@ PYBIND11_MODULE(chainconv, m) {
       .def_static("from_string", &api::Chain::from_string, py::arg("yaml"),
                   py::arg("name") = "<string>", py::arg("include_dir") = "",
                   "Loads a chain from YAML text; `name` appears in errors.")
-      .def_static("for_model_type", &api::Chain::for_model_type, py::arg("model_type"),
-                  py::arg("chains_dir") = "", "The chain serving a config.json model_type.")
+      .def_static(
+          "for_model_type",
+          [](const std::string& model_type, const std::string& chains_dir,
+             const std::vector<std::string>& chains_dirs) {
+            return api::Chain::for_model_type(model_type, lookup_of(chains_dir, chains_dirs));
+          },
+          py::arg("model_type"), py::arg("chains_dir") = "", py::kw_only(),
+          py::arg("chains_dirs") = std::vector<std::string>{},
+          "The chain serving a config.json model_type, from chains_dir alone if given, else\n"
+          "from chains_dirs (searched in order) and then default_chains_dir(); the first\n"
+          "directory with a chain listing the model type wins.")
       .def(
           "to_prime",
           [](const api::Chain& c, py::dict sd, int64_t expert_offset, bool strict) {
@@ -242,10 +263,18 @@ PYBIND11_MODULE(chainconv, m) {
   m.def("default_chains_dir", &api::default_chains_dir, "Where chains are looked up by default.");
   m.def(
       "chains",
-      [](const std::string& dir) {
+      [](const std::string& dir, const std::vector<std::string>& dirs) {
         py::dict out;
-        for (const auto& [type, file] : api::chains(dir)) out[py::str(type)] = file;
+        for (const auto& [type, file] : api::chains(lookup_of(dir, dirs)))
+          out[py::str(type)] = file;
         return out;
       },
-      py::arg("chains_dir") = "", "model_type -> chain file, for every chain in chains_dir.");
+      py::arg("chains_dir") = "", py::kw_only(),
+      py::arg("chains_dirs") = std::vector<std::string>{},
+      "model_type -> chain file, for every chain found as Chain.for_model_type looks.");
+  m.def(
+      "search_path",
+      [](const std::vector<std::string>& dirs) { return api::search_path(lookup_of("", dirs)); },
+      py::arg("chains_dirs") = std::vector<std::string>{},
+      "The directories chains are looked up in: chains_dirs, then default_chains_dir().");
 }

@@ -83,11 +83,13 @@ Chain Chain::from_string(const std::string& yaml, const std::string& name,
 }
 
 Chain Chain::for_model_type(const std::string& model_type, const std::string& chains_dir) {
-  return guarded([&] {
-    ChainRegistry registry =
-        ChainRegistry::scan(chains_dir.empty() ? chainconv::default_chains_dir() : chains_dir);
-    return load(registry.chain_for(model_type));
-  });
+  if (chains_dir.empty()) return for_model_type(model_type, Lookup{});
+  return for_model_type(model_type, Lookup{{chains_dir}, false});
+}
+
+Chain Chain::for_model_type(const std::string& model_type, const Lookup& lookup) {
+  return guarded(
+      [&] { return load(ChainRegistry::scan(search_path(lookup)).chain_for(model_type)); });
 }
 
 std::vector<Warning> Chain::convert(TensorMap& dict, Direction direction,
@@ -121,10 +123,22 @@ std::vector<std::string> sorted_keys(const TensorMap& dict) {
 
 std::string default_chains_dir() { return chainconv::default_chains_dir(); }
 
+std::vector<std::string> search_path(const Lookup& lookup) {
+  if (lookup.default_dir) return chainconv::chains_search_path(lookup.chains_dirs);
+  std::vector<std::string> dirs;
+  for (const std::string& dir : lookup.chains_dirs)
+    if (!dir.empty()) dirs.push_back(dir);
+  return dirs;
+}
+
 std::vector<std::pair<std::string, std::string>> chains(const std::string& chains_dir) {
+  if (chains_dir.empty()) return chains(Lookup{});
+  return chains(Lookup{{chains_dir}, false});
+}
+
+std::vector<std::pair<std::string, std::string>> chains(const Lookup& lookup) {
   return guarded([&] {
-    ChainRegistry registry =
-        ChainRegistry::scan(chains_dir.empty() ? chainconv::default_chains_dir() : chains_dir);
+    ChainRegistry registry = ChainRegistry::scan(search_path(lookup));
     return std::vector<std::pair<std::string, std::string>>(registry.model_types().begin(),
                                                             registry.model_types().end());
   });

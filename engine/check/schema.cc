@@ -25,6 +25,7 @@ const std::set<std::string>& known_keywords() {
                                                  "propertyNames", "enum",
                                                  "const",         "items",
                                                  "minItems",      "maxItems",
+                                                 "minProperties", "maxProperties",
                                                  "minLength",     "minimum",
                                                  "maximum",       "pattern",
                                                  "anyOf",         "oneOf",
@@ -307,6 +308,11 @@ struct SchemaValidator::Run {
         }
       }
     }
+    if ((schema.contains("minProperties") && n.size() < schema["minProperties"].get<size_t>()) ||
+        (schema.contains("maxProperties") && n.size() > schema["maxProperties"].get<size_t>()))
+      report(out, at,
+             "expected " + label(schema) + ", found a mapping of " + std::to_string(n.size()) +
+                 (n.size() == 1 ? " entry" : " entries"));
     if (schema.contains("required"))
       for (const json& r : schema["required"])
         if (!seen.count(r.get<std::string>()))
@@ -413,16 +419,27 @@ SchemaValidator::SchemaValidator(json schema) : schema_(std::move(schema)) {
   require_known_keywords(schema_, "#");
 }
 
+namespace {
+
+SchemaValidator embedded(const std::string& text, const char* name) {
+  json parsed;
+  try {
+    parsed = json::parse(text);
+  } catch (const json::exception& e) {
+    throw Error(std::string("the embedded ") + name + " schema is not valid JSON: " + e.what());
+  }
+  return SchemaValidator(std::move(parsed));
+}
+
+}  // namespace
+
 const SchemaValidator& SchemaValidator::chain() {
-  static const SchemaValidator validator = [] {
-    json parsed;
-    try {
-      parsed = json::parse(chain_schema_text());
-    } catch (const json::exception& e) {
-      throw Error(std::string("the embedded chain schema is not valid JSON: ") + e.what());
-    }
-    return SchemaValidator(std::move(parsed));
-  }();
+  static const SchemaValidator validator = embedded(chain_schema_text(), "chain");
+  return validator;
+}
+
+const SchemaValidator& SchemaValidator::layout() {
+  static const SchemaValidator validator = embedded(layout_schema_text(), "layout");
   return validator;
 }
 

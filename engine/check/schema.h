@@ -1,4 +1,5 @@
-// Validates YAML against schema/chain.schema.json (embedded at build time) with positions.
+// Validates YAML against schema/chain.schema.json or schema/layout.schema.json (both
+// embedded at build time) with positions.
 //
 // An interpreter for the subset of JSON Schema the chain schema uses: type, properties,
 // required, additionalProperties, propertyNames, enum, const, items, minItems, minLength,
@@ -17,16 +18,19 @@
 
 namespace chainconv {
 
-// The text of schema/chain.schema.json as it was when the library was built.
+// The text of schema/chain.schema.json and schema/layout.schema.json as they were when the
+// library was built.
 const std::string& chain_schema_text();
+const std::string& layout_schema_text();
 
 class SchemaValidator {
  public:
   // Throws Error when the schema uses a keyword this interpreter does not implement (a
   // keyword silently ignored would be a check silently skipped).
   explicit SchemaValidator(nlohmann::json schema);
-  // The validator for the embedded chain schema.
+  // The validators for the embedded chain and layout schemas.
   static const SchemaValidator& chain();
+  static const SchemaValidator& layout();
 
   // Checks `doc` against the definition at `pointer` ("" for the root, "/$defs/chain_file").
   // Findings name `file`.

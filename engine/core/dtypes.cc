@@ -28,6 +28,11 @@ static const std::array<DtypeInfo, 16> kDtypes = {{
     {"U64", 8, Kind::opaque},
 }};
 
+const std::vector<DtypeInfo>& all_dtypes() {
+  static const std::vector<DtypeInfo> all(kDtypes.begin(), kDtypes.end());
+  return all;
+}
+
 const DtypeInfo* find_dtype(std::string_view name) {
   for (const DtypeInfo& info : kDtypes)
     if (info.name == name) return &info;

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <string_view>
+#include <vector>
 
 namespace chainconv {
 
@@ -19,6 +20,8 @@ struct DtypeInfo {
   bool floating() const { return kind == Kind::floating; }
 };
 
+// Every dtype, in a fixed order (the layout schema's dtype list is checked against it).
+const std::vector<DtypeInfo>& all_dtypes();
 // nullptr for a name safetensors does not define or this build cannot carry.
 const DtypeInfo* find_dtype(std::string_view safetensors_name);
 // The dtype called `name`; throws Error naming it when there is none.

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/self_location.h"
 #include "core/text.h"
 
 namespace fs = std::filesystem;
@@ -36,7 +37,9 @@ std::vector<std::string> candidates() {
     }
   }
 #ifdef CHAINCONV_BUILD_PLUGIN
-  out.push_back(CHAINCONV_BUILD_PLUGIN);
+  // The build tree's plugin is for the build tree's programs: a copy elsewhere would load
+  // whatever that tree holds by then.
+  if (running_from_build_tree()) out.push_back(CHAINCONV_BUILD_PLUGIN);
 #endif
   return out;
 }

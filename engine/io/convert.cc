@@ -32,20 +32,45 @@ std::vector<PlannedGroup> group_inputs(const Checkpoint& source) {
             [](const auto& a, const auto& b) { return natural_less(a, b); });
   std::vector<PlannedGroup> groups;
   for (const std::string& prefix : prefixes)
-    groups.push_back(PlannedGroup{prefix, by_prefix[prefix], {}, false});
+    groups.push_back(PlannedGroup{prefix, by_prefix[prefix], {}, false, nullptr});
   return groups;
 }
 
-// How an output was made, by the steps on its way.
-std::string_view how_made(const Program& program, const Lineage& lineage) {
-  if (lineage.created) return "synthesised";
-  bool split = false;
+// How an output was made, by the kinds of the steps on its way (see Made).
+Made how_made(const Program& program, const Lineage& lineage, const std::string& key) {
+  if (lineage.created) return Made::synthesised;
+  if (lineage.computed) return Made::transformed;
+  bool select = false, narrow = false, stack = false, concat = false, renamed = false;
   for (size_t i : lineage.steps) {
     const Step& step = program.step(i);
-    if (step.kind == StepKind::stack || step.kind == StepKind::concat) return "stacked";
-    if (step.kind == StepKind::view && step.view.kind != ViewSpec::Kind::squeeze) split = true;
+    switch (step.kind) {
+      case StepKind::stack:
+        stack = true;
+        break;
+      case StepKind::concat:
+        concat = true;
+        break;
+      case StepKind::view:
+        if (step.view.kind == ViewSpec::Kind::select)
+          select = true;
+        else if (step.view.kind == ViewSpec::Kind::narrow)
+          narrow = true;
+        else
+          renamed = true;  // a squeeze changes the shape, never the bytes
+        break;
+      default:
+        break;
+    }
   }
-  return split ? "split" : "moved";
+  if ((stack || concat) && (select || narrow)) return Made::restacked;
+  if (stack) return Made::stacked;
+  if (concat) return Made::concatenated;
+  if (select) return Made::unstacked;
+  if (narrow) return Made::split;
+  // Moves alone: unchanged when they leave the key as it came in.
+  if (!renamed && lineage.sources.size() == 1 && program.name(lineage.sources[0]) == key)
+    return Made::unchanged;
+  return Made::moved;
 }
 
 // The chain lowered on one group's inputs (their headers).
@@ -120,16 +145,41 @@ std::string resolve_chain_file(const std::string& src, const ConvertOptions& opt
     return options.chain_file;
   }
   const std::string model_type = read_model_type(src);
-  ChainRegistry registry =
-      ChainRegistry::scan(options.chains_dir.empty() ? default_chains_dir() : options.chains_dir);
-  if (!registry.serves(model_type)) {
-    std::string known;
-    for (const auto& [type, file] : registry.model_types())
-      known += (known.empty() ? "" : ", ") + type;
-    throw Error((fs::path(src) / "config.json").string() + ": no chain serves model_type '" +
-                model_type + "' (known: " + known + "; or pass --chain FILE)");
-  }
+  const ChainRegistry registry = ChainRegistry::scan(chains_search_path(options.chains_dirs));
+  if (!registry.serves(model_type))
+    throw NotFoundError(NotFoundError::Kind::chain, (fs::path(src) / "config.json").string() +
+                                                        ": " + registry.not_found(model_type));
   return registry.chain_for(model_type);
+}
+
+std::string_view made_name(Made made) {
+  switch (made) {
+    case Made::unchanged:
+      return "unchanged";
+    case Made::moved:
+      return "moved";
+    case Made::split:
+      return "split";
+    case Made::unstacked:
+      return "unstacked";
+    case Made::stacked:
+      return "stacked";
+    case Made::restacked:
+      return "restacked";
+    case Made::concatenated:
+      return "concatenated";
+    case Made::synthesised:
+      return "synthesised";
+    case Made::transformed:
+      return "transformed";
+  }
+  return "?";
+}
+
+size_t PlanSummary::outputs() const {
+  size_t n = 0;
+  for (size_t count : made) n += count;
+  return n;
 }
 
 PlanSummary ConversionPlan::summary() const {
@@ -137,15 +187,7 @@ PlanSummary ConversionPlan::summary() const {
   s.bytes_in = source.total_bytes();
   s.dropped = dropped.size();
   for (const PlannedOutput& out : outputs) {
-    const std::string_view how_made = out.how;
-    if (how_made == "synthesised")
-      ++s.synthesised;
-    else if (how_made == "stacked")
-      ++s.stacked;
-    else if (how_made == "split")
-      ++s.split;
-    else
-      ++s.moved;
+    ++s.made[static_cast<size_t>(out.how)];
     s.bytes_out += out.nbytes;
     if (out.computed) {
       ++s.computed;
@@ -194,7 +236,7 @@ ConversionPlan plan_conversion(const std::string& src, const ConvertOptions& opt
       std::sort(out.sources.begin(), out.sources.end(),
                 [](const auto& a, const auto& b) { return natural_less(a, b); });
       out.ops = ops_of(*program, lineage.steps);
-      out.how = how_made(*program, lineage);
+      out.how = how_made(*program, lineage, out.key);
       out.computed = bytes[k].from == OutputBytes::From::computed;
       if (bytes[k].from == OutputBytes::From::runs) out.runs = bytes[k].runs;
       group.needs_values |= out.computed;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,7 +33,9 @@ struct ConvertProgress {
 struct ConvertOptions {
   Direction direction = Direction::to_prime;
   std::string chain_file;  // empty: the registry's chain for config.json's model_type
-  std::string chains_dir;  // empty: default_chains_dir()
+  // Where the registry looks for the chain (and nothing else is read from there): these
+  // directories in order, then the default (registry/chain_registry.h).
+  std::vector<std::string> chains_dirs;
   Options run;
   uint64_t max_shard_size = kDefaultMaxShardSize;
   bool force = false;         // replace an existing destination
@@ -49,6 +52,28 @@ struct ConvertOptions {
   std::function<bool()> cancelled;
 };
 
+// What a conversion's step program did to an output, from the step kinds on its way (the
+// first that applies): synthesised (a create step), transformed (a compute step: new
+// values), restacked (views, such as a split or an unstack, and a stack or concatenation),
+// stacked, concatenated, unstacked (select views: one expert of a stacked tensor), split
+// (narrow views: part of a fused tensor), moved (renames, dropping a leading singleton dim),
+// unchanged (no step: the input key as it was).
+enum class Made : uint8_t {
+  unchanged,
+  moved,
+  split,
+  unstacked,
+  stacked,
+  restacked,
+  concatenated,
+  synthesised,
+  transformed,
+};
+inline constexpr Made kAllMade[] = {Made::unchanged,    Made::moved,       Made::split,
+                                    Made::unstacked,    Made::stacked,     Made::restacked,
+                                    Made::concatenated, Made::synthesised, Made::transformed};
+std::string_view made_name(Made made);
+
 struct PlannedOutput {
   std::string key;
   std::string dtype;
@@ -56,7 +81,7 @@ struct PlannedOutput {
   uint64_t nbytes = 0;
   std::vector<std::string> sources;
   std::vector<const Op*> ops;
-  std::string_view how;          // "moved", "stacked", "split" or "synthesised"
+  Made how = Made::unchanged;
   bool computed = false;         // written from values the chain computes
   std::optional<ByteRuns> runs;  // otherwise copied from these runs (or zero-filled)
   size_t group = 0;
@@ -72,8 +97,13 @@ struct PlannedGroup {
 };
 
 struct PlanSummary {
-  size_t moved = 0, stacked = 0, split = 0, dropped = 0, synthesised = 0, computed = 0;
+  size_t made[std::size(kAllMade)] = {};  // outputs by how they were made, indexed by Made
+  size_t dropped = 0;                     // inputs no output is made from
+  size_t computed = 0;                    // outputs written from computed values
   uint64_t bytes_in = 0, bytes_out = 0, bytes_copied = 0, bytes_computed = 0;
+
+  size_t of(Made how) const { return made[static_cast<size_t>(how)]; }
+  size_t outputs() const;
 };
 
 struct ConversionPlan {

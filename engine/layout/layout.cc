@@ -44,15 +44,28 @@ Doc load_yaml(const std::string& path) {
   }
 }
 
-LayoutFile find_layout(const std::string& model_type, const std::string& chains_dir) {
-  auto by_type = scan_model_types((fs::path(chains_dir) / "layouts").string(), "layout");
-  auto it = by_type.find(model_type);
-  if (it == by_type.end()) {
-    throw Error("no layout for model_type '" + model_type + "' in " + chains_dir +
-                "/layouts (known: " + joined_keys(by_type) + ")");
-  }
-  return {it->second, load_yaml(it->second)};
+std::vector<std::string> layouts_dirs(const std::vector<std::string>& chains_dirs) {
+  std::vector<std::string> dirs;
+  for (const std::string& dir : chains_dirs) dirs.push_back((fs::path(dir) / "layouts").string());
+  return dirs;
 }
+
+std::string find_layout_path(const std::string& model_type,
+                             const std::vector<std::string>& chains_dirs) {
+  const std::vector<std::string> dirs = layouts_dirs(chains_dirs);
+  // A user's chains directory need not have layouts of its own.
+  auto by_type = scan_model_types(dirs, "layout", /*missing_ok=*/true);
+  auto it = by_type.find(model_type);
+  if (it == by_type.end())
+    throw NotFoundError(
+        NotFoundError::Kind::layout,
+        "no layout for model_type '" + model_type + "' (" +
+            (chains_dirs.empty() ? searched_dirs({}) : searched_dirs(dirs)) +
+            "; known: " + (by_type.empty() ? std::string("none") : joined_keys(by_type)) + ")");
+  return it->second;
+}
+
+LayoutFile load_layout(const std::string& path) { return {path, load_yaml(path)}; }
 
 // One scope of variables: loop variables, lets and block parameters, chained to the
 // enclosing scope and finally to the config.
@@ -159,14 +172,26 @@ class Interpreter {
       it = exprs_.emplace(text, Expr::parse(subst(node, scope), where(node))).first;
     return it->second;
   }
+  // An expression's errors name their place as text ("file:line:col: ..."); made a Position
+  // again, a checker can report them where they are.
+  template <class Body>
+  auto at_node(const Doc& node, Body&& body) const -> decltype(body()) {
+    try {
+      return body();
+    } catch (const Error& e) {
+      const std::string prefix = where(node) + ": ";
+      if (e.pos().known() || e.message().rfind(prefix, 0) != 0) throw;
+      throw Error(pos_of(file_, node), e.message().substr(prefix.size()));
+    }
+  }
   json eval(const Doc& node, const Scope& scope) const {
-    return expr(node, scope).eval(env(scope));
+    return at_node(node, [&] { return expr(node, scope).eval(env(scope)); });
   }
   int64_t eval_int(const Doc& node, const Scope& scope) const {
-    return expr(node, scope).eval_int(env(scope));
+    return at_node(node, [&] { return expr(node, scope).eval_int(env(scope)); });
   }
   bool eval_bool(const Doc& node, const Scope& scope) const {
-    return expr(node, scope).eval_bool(env(scope));
+    return at_node(node, [&] { return expr(node, scope).eval_bool(env(scope)); });
   }
 
   void bind_lets(const Doc& lets, Scope& scope) const {
@@ -361,23 +386,25 @@ bool supports_fused(const LayoutFile& file) {
   return fused && fused.IsScalar() && fused.Scalar() == "true";
 }
 
-json read_config(const std::string& model_type, const std::string& chains_dir,
+json read_config(const std::string& model_type, const std::vector<std::string>& chains_dirs,
                  const std::string& suffix) {
-  fs::path path = fs::path(chains_dir) / "layouts" / (model_type + suffix);
-  std::error_code ec;
-  if (!fs::exists(path, ec))
-    throw Error("no config '" + path.string() + "' for model_type '" + model_type + "'");
-  return read_config_file(path.string());
+  const std::vector<std::string> dirs = layouts_dirs(chains_dirs);
+  for (const std::string& dir : dirs) {
+    fs::path path = fs::path(dir) / (model_type + suffix);
+    std::error_code ec;
+    if (fs::exists(path, ec)) return read_config_file(path.string());
+  }
+  throw NotFoundError(NotFoundError::Kind::config,
+                      "no config '" + model_type + suffix + "' for model_type '" + model_type +
+                          "' (" + (chains_dirs.empty() ? searched_dirs({}) : searched_dirs(dirs)) +
+                          ")");
 }
 
-}  // namespace
-
-Layout make_layout(const json& config, ExpertLayout experts, const std::string& chains_dir) {
+Layout evaluate(const LayoutFile& file, const json& config, ExpertLayout experts) {
   if (!config.is_object() || !config.contains("model_type") || !config["model_type"].is_string())
     throw Error("config.json has no field 'model_type' (a string naming the model type)");
   Layout layout;
   layout.model_type = config["model_type"].get<std::string>();
-  LayoutFile file = find_layout(layout.model_type, chains_dir);
   if (experts == ExpertLayout::fused && !supports_fused(file))
     throw Error(
         Position{file.path, 0, 0},
@@ -388,16 +415,61 @@ Layout make_layout(const json& config, ExpertLayout experts, const std::string& 
   return layout;
 }
 
+}  // namespace
+
+Layout make_layout(const json& config, ExpertLayout experts,
+                   const std::vector<std::string>& chains_dirs) {
+  if (!config.is_object() || !config.contains("model_type") || !config["model_type"].is_string())
+    throw Error("config.json has no field 'model_type' (a string naming the model type)");
+  return evaluate(load_layout(find_layout_path(config["model_type"], chains_dirs)), config,
+                  experts);
+}
+
+Layout make_layout(const json& config, ExpertLayout experts, const std::string& chains_dir) {
+  return make_layout(config, experts, std::vector<std::string>{chains_dir});
+}
+
+Layout make_layout_from_file(const std::string& layout_file, const json& config,
+                             ExpertLayout experts) {
+  return evaluate(load_layout(layout_file), config, experts);
+}
+
+std::string find_layout_file(const std::string& model_type,
+                             const std::vector<std::string>& chains_dirs) {
+  return find_layout_path(model_type, chains_dirs);
+}
+
+bool has_fused_layout(const std::string& model_type, const std::vector<std::string>& chains_dirs) {
+  return supports_fused(load_layout(find_layout_path(model_type, chains_dirs)));
+}
+
 bool has_fused_layout(const std::string& model_type, const std::string& chains_dir) {
-  return supports_fused(find_layout(model_type, chains_dir));
+  return has_fused_layout(model_type, std::vector<std::string>{chains_dir});
+}
+
+std::vector<std::string> layout_model_types(const std::string& layout_file) {
+  const LayoutFile file = load_layout(layout_file);
+  std::vector<std::string> types;
+  if (const Doc& list = file.root["model_types"]; list.IsSequence())
+    for (const Doc& type : list.items())
+      if (type.IsScalar()) types.push_back(type.Scalar());
+  return types;
+}
+
+json tiny_config(const std::string& model_type, const std::vector<std::string>& chains_dirs) {
+  return read_config(model_type, chains_dirs, ".config.json");
 }
 
 json tiny_config(const std::string& model_type, const std::string& chains_dir) {
-  return read_config(model_type, chains_dir, ".config.json");
+  return tiny_config(model_type, std::vector<std::string>{chains_dir});
+}
+
+json full_config(const std::string& model_type, const std::vector<std::string>& chains_dirs) {
+  return read_config(model_type, chains_dirs, ".full.config.json");
 }
 
 json full_config(const std::string& model_type, const std::string& chains_dir) {
-  return read_config(model_type, chains_dir, ".full.config.json");
+  return full_config(model_type, std::vector<std::string>{chains_dir});
 }
 
 }  // namespace chainconv

@@ -1,6 +1,5 @@
 #include "registry/chain_registry.h"
 
-#include <dlfcn.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -8,35 +7,67 @@
 #include <filesystem>
 #include <set>
 
-#include "core/error.h"
 #include "core/read_file.h"
+#include "core/self_location.h"
 #include "core/text.h"
 
 namespace fs = std::filesystem;
 
 namespace chainconv {
 
-// An installed libchainconv.so finds the chains installed beside it, wherever its prefix is:
-// CHAINCONV_CHAINS_BESIDE_LIBRARY is the path from the library's directory to them. In the
-// build tree nothing is there and the configured default applies.
-static std::string chains_dir_beside_library() {
-#ifdef CHAINCONV_CHAINS_BESIDE_LIBRARY
-  Dl_info info;
-  if (dladdr(reinterpret_cast<void*>(&default_chains_dir), &info) == 0 || info.dli_fname == nullptr)
-    return {};
-  std::error_code ec;
-  fs::path library = fs::canonical(info.dli_fname, ec);
-  if (ec) return {};
-  fs::path dir = (library.parent_path() / CHAINCONV_CHAINS_BESIDE_LIBRARY).lexically_normal();
-  if (fs::is_directory(dir, ec)) return dir.string();
+// An installed program or library finds the chains installed beside it, wherever its prefix
+// is: CHAINCONV_CHAINS_FROM_LIBDIR / _FROM_BINDIR are the paths from the library's and the
+// executable's directories to them (lib/ and bin/ need not be at the same depth).
+static std::string chains_dir_beside_self() {
+  const std::string self = self_path();
+  if (self.empty()) return {};
+  const fs::path dir = fs::path(self).parent_path();
+  for (const char* relative : {
+#ifdef CHAINCONV_CHAINS_FROM_LIBDIR
+           CHAINCONV_CHAINS_FROM_LIBDIR,
 #endif
+#ifdef CHAINCONV_CHAINS_FROM_BINDIR
+           CHAINCONV_CHAINS_FROM_BINDIR,
+#endif
+           ""}) {
+    if (!*relative) continue;
+    std::error_code ec;
+    fs::path chains = (dir / relative).lexically_normal();
+    if (fs::is_directory(chains, ec)) return chains.string();
+  }
   return {};
 }
 
 std::string default_chains_dir() {
   if (const char* env = std::getenv("CHAINCONV_CHAINS_DIR"); env && *env) return env;
-  if (std::string beside = chains_dir_beside_library(); !beside.empty()) return beside;
+  if (std::string beside = chains_dir_beside_self(); !beside.empty()) return beside;
+    // A build-tree default (the source tree's chains/) belongs to the build tree: a copy of the
+    // binary elsewhere would otherwise read whatever that tree holds by then. A default
+    // configured elsewhere (-DCHAINCONV_CHAINS_DIR=/opt/...) applies wherever the program is.
+#ifdef CHAINCONV_DEFAULT_CHAINS_DIR_IN_TREE
+  if (!running_from_build_tree()) return {};
+#endif
   return CHAINCONV_DEFAULT_CHAINS_DIR;
+}
+
+std::vector<std::string> chains_search_path(const std::vector<std::string>& extra) {
+  std::vector<std::string> dirs;
+  for (const std::string& dir : extra)
+    if (!dir.empty()) dirs.push_back(dir);
+  if (std::string fallback = default_chains_dir(); !fallback.empty()) dirs.push_back(fallback);
+  return dirs;
+}
+
+std::string searched_dirs(const std::vector<std::string>& dirs) {
+  if (dirs.empty()) {
+    const std::string self = self_path();
+    return "no chains directory to search: CHAINCONV_CHAINS_DIR is not set and none is "
+           "installed beside " +
+           (self.empty() ? std::string("this program") : self);
+  }
+  std::vector<std::string> quoted;
+  for (const std::string& dir : dirs) quoted.push_back("'" + dir + "'");
+  return "searched " + join(quoted);
 }
 
 std::map<std::string, std::string> scan_model_types(const std::string& dir,
@@ -76,19 +107,39 @@ std::map<std::string, std::string> scan_model_types(const std::string& dir,
   return by_type;
 }
 
-ChainRegistry ChainRegistry::scan(const std::string& dir) {
+std::map<std::string, std::string> scan_model_types(const std::vector<std::string>& dirs,
+                                                    const std::string& what, bool missing_ok) {
+  std::map<std::string, std::string> by_type;
+  for (const std::string& dir : dirs) {
+    std::error_code ec;
+    if (missing_ok && !fs::exists(dir, ec)) continue;
+    for (auto& [type, file] : scan_model_types(dir, what)) by_type.emplace(type, std::move(file));
+  }
+  return by_type;
+}
+
+ChainRegistry ChainRegistry::scan(const std::vector<std::string>& dirs) {
   ChainRegistry registry;
-  registry.dir_ = dir;
-  registry.by_type_ = scan_model_types(dir, "chain");
+  registry.dirs_ = dirs;
+  registry.by_type_ = scan_model_types(dirs, "chain");
   return registry;
+}
+
+ChainRegistry ChainRegistry::scan() { return scan(chains_search_path()); }
+
+ChainRegistry ChainRegistry::scan(const std::string& dir) {
+  return scan(std::vector<std::string>{dir});
 }
 
 const std::string& ChainRegistry::chain_for(const std::string& model_type) const {
   auto it = by_type_.find(model_type);
   if (it != by_type_.end()) return it->second;
-  throw Error("no chain for model_type '" + model_type + "' in " + dir_ +
-              " (known: " + joined_keys(by_type_) +
-              "); pass --chain FILE or add a chain that lists it under model_types");
+  throw NotFoundError(NotFoundError::Kind::chain, not_found(model_type));
+}
+
+std::string ChainRegistry::not_found(const std::string& model_type) const {
+  return "no chain serves model_type '" + model_type + "' (" + searched_dirs(dirs_) +
+         "; known: " + (by_type_.empty() ? std::string("none") : joined_keys(by_type_)) + ")";
 }
 
 std::vector<std::string> ChainRegistry::chain_files() const {

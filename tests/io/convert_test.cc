@@ -63,8 +63,12 @@ TEST_CASE("a qwen3_moe checkpoint converts to prime with experts stacked and bac
                                                    "original/ (0 files)", "tokenizer.json"});
   CHECK(r.skipped.empty());
   CHECK(read_text(s / "prime/tokenizer.json") == "{\"tokens\": []}");
-  CHECK(r.summary.stacked == 6);
-  CHECK(r.summary.moved == hf.size() - 24);
+  // Per layer the router gate is renamed and 4 experts x 3 projections stack into w1, w2, w3;
+  // embeddings, norms, lm_head, input_layernorm and q_proj keep their keys.
+  CHECK(r.summary.of(Made::stacked) == 6);
+  CHECK(r.summary.of(Made::moved) == 2);
+  CHECK(r.summary.of(Made::unchanged) == 3 + 2 * 2);
+  CHECK(r.summary.outputs() == hf.size() - 24 + 6);
 
   StateDict prime = load_all(s / "prime");
   for (int l = 0; l < 2; ++l) {

@@ -18,6 +18,7 @@ namespace {
 
 struct ConvertArgs {
   std::string src, dst, chain, max_shard_size = "5GB";
+  std::vector<std::string> chains_dirs;
   Direction direction = Direction::to_prime;
   int64_t expert_offset = 0;
   bool force = false, verify = false, quiet = false, no_sync = false;
@@ -26,24 +27,23 @@ struct ConvertArgs {
 void print_result(const ConvertArgs& args, const ConvertResult& result) {
   const PlanSummary& s = result.summary;
   std::cout << "converted " << args.src << " -> " << args.dst << " ("
-            << direction_name(args.direction)
-            << "): " << (s.moved + s.stacked + s.split + s.synthesised) << " tensors in "
+            << direction_name(args.direction) << "): " << s.outputs() << " tensors in "
             << result.shards << " shard" << (result.shards == 1 ? "" : "s") << ", "
-            << human_bytes(s.bytes_out) << " (moved " << s.moved << ", stacked " << s.stacked
-            << ", split " << s.split << ", dropped " << s.dropped << ", synthesised "
-            << s.synthesised << ", transformed " << s.computed << ")\n";
+            << human_bytes(s.bytes_out) << " (" << made_counts(s) << ")\n";
   if (!result.copied_files.empty()) {
     std::cout << "copied";
     for (const std::string& f : result.copied_files) std::cout << " " << f;
     std::cout << "\n";
   }
   for (const std::string& s : result.skipped) std::cout << "skipped " << s << "\n";
-  if (result.verify) {
-    std::cout << "verify: converted back and compared " << result.verify->tensors_checked
-              << " source tensors: identical except " << result.verify->lossy.size()
-              << " declared lossy\n";
-    for (const std::string& line : result.verify->lossy) std::cout << "  lossy: " << line << "\n";
-  }
+}
+
+// The verdict of --verify, which --quiet does not hide: it is what the flag was asked for.
+void print_verify(const VerifyReport& verify, bool quiet) {
+  std::cout << "verify: converted back and compared " << verify.tensors_checked
+            << " source tensors: identical except " << verify.lossy.size() << " declared lossy\n";
+  if (!quiet)
+    for (const std::string& line : verify.lossy) std::cout << "  lossy: " << line << "\n";
 }
 
 }  // namespace
@@ -65,7 +65,9 @@ Command add_convert(CLI::App& app) {
   cmd->add_flag("--force", args->force, "Replace DST if it exists");
   cmd->add_flag("--verify", args->verify,
                 "Convert the result back and compare it with SRC byte for byte");
-  cmd->add_flag("--quiet", args->quiet, "No progress and no summary");
+  cmd->add_flag("--quiet", args->quiet,
+                "No progress and no summary (the --verify verdict is still printed)");
+  add_chains_dir_option(cmd, args->chains_dirs);
   cmd->add_flag("--no-sync", args->no_sync,
                 "Leave writing to disk to the kernel, as cp does: faster, and DST still appears "
                 "whole or not at all, but a crash soon after may lose data already visible");
@@ -76,6 +78,7 @@ Command add_convert(CLI::App& app) {
     ConvertOptions options;
     options.direction = args->direction;
     options.chain_file = args->chain;
+    options.chains_dirs = args->chains_dirs;
     options.run.expert_offset = args->expert_offset;
     options.max_shard_size = parse_size(args->max_shard_size);
     options.force = args->force;
@@ -107,6 +110,7 @@ Command add_convert(CLI::App& app) {
                 << " was complete; the conversion finished\n";
     for (const Warning& w : result.warnings) std::cerr << w.str() << "\n";
     if (!args->quiet) print_result(*args, result);
+    if (result.verify) print_verify(*result.verify, args->quiet);
     return 0;
   };
 }

@@ -9,6 +9,8 @@
 
 #include "chainconv/commands.h"
 #include "chainconv/step_printer.h"
+#include "chainconv/synth_inputs.h"
+#include "core/config.h"
 #include "core/key_ranges.h"
 #include "core/text.h"
 #include "dsl/chain.h"
@@ -97,27 +99,37 @@ Command add_demo(CLI::App& app) {
       "Convert a model type's tiny synthetic checkpoint to prime and back, showing each step");
   auto model_type = std::make_shared<std::string>("qwen3_moe");
   auto chain_file = std::make_shared<std::string>();
+  auto inputs = std::make_shared<LayoutInputs>();
   auto fused = std::make_shared<bool>(false);
   auto seed = std::make_shared<uint64_t>(0);
-  cmd->add_option("--model-type", *model_type,
-                  "Model type (its tiny config and layout come from chains/layouts/)")
-      ->capture_default_str();
+  auto* model_type_opt =
+      cmd->add_option("--model-type", *model_type,
+                      "Model type (default: --config's, else qwen3_moe); its tiny config and "
+                      "layout come from the chains directories' layouts/")
+          ->capture_default_str();
   cmd->add_option("--chain", *chain_file,
                   "Chain file (default: the registered chain for the model type)");
+  add_layout_input_options(cmd, *inputs);
   cmd->add_flag("--fused", *fused,
                 "Generate the HF checkpoint with fused experts (where the model has them)");
   cmd->add_option("--seed", *seed, "Seed of the synthetic values")->capture_default_str();
   return [=]() {
+    // With --config alone the config says which model it is.
+    std::string type = *model_type;
+    if (model_type_opt->count() == 0 && !inputs->config.empty())
+      type = model_type_of(read_config_file(inputs->config, "config"), inputs->config);
     std::string file =
-        chain_file->empty() ? ChainRegistry::scan().chain_for(*model_type) : *chain_file;
+        chain_file->empty()
+            ? ChainRegistry::scan(chains_search_path(inputs->chains_dirs)).chain_for(type)
+            : *chain_file;
     auto chain = load_chain_file(file);
     std::cout << "chain " << file << " serves";
     for (const auto& t : chain->model_types) std::cout << " " << t;
     std::cout << "\n";
-
-    Layout layout = make_layout(tiny_config(*model_type),
-                                *fused ? ExpertLayout::fused : ExpertLayout::per_expert);
-    std::cout << "checkpoint: chains/layouts tiny config of " << layout.model_type
+    const LoadedLayout loaded =
+        load_layout_inputs(type, *inputs, *fused ? ExpertLayout::fused : ExpertLayout::per_expert);
+    const Layout& layout = loaded.layout;
+    std::cout << "checkpoint: " << loaded.config_source << " laid out by " << loaded.layout_file
               << (*fused ? ", fused experts" : ", per-expert experts") << ", seed " << *seed
               << "\n\n";
     Tensors hf{layout.tensors, {}};

@@ -1,5 +1,6 @@
-// chainconv inspect SRC: every tensor of a checkpoint directory (name, dtype, shape, size)
-// and a grouped summary with index ranges compressed, like a load report.
+// chainconv inspect SRC: every tensor of a checkpoint directory (name, dtype, shape, size),
+// a grouped summary with index ranges compressed, like a load report, the dtypes, and the
+// model type with the chain a conversion would use.
 #include <iostream>
 #include <map>
 #include <set>
@@ -9,6 +10,7 @@
 #include "core/key_ranges.h"
 #include "core/text.h"
 #include "io/checkpoint.h"
+#include "registry/chain_registry.h"
 
 namespace chainconv::cli {
 namespace {
@@ -28,21 +30,31 @@ std::string signature(const std::string& key) {
   return sig;
 }
 
-void inspect(const std::string& dir) {
+// The chain `convert` would pick for model_type, or why there is none.
+std::string chain_line(const std::string& model_type, const std::vector<std::string>& dirs) {
+  if (model_type.empty()) return "none (no config.json model_type)";
+  try {
+    return ChainRegistry::scan(chains_search_path(dirs)).chain_for(model_type);
+  } catch (const Error& e) {
+    return "none: " + e.message();
+  }
+}
+
+void inspect(const std::string& dir, const std::vector<std::string>& chains_dirs) {
   Checkpoint ckpt = Checkpoint::open(dir);
   std::vector<std::string> keys;
   for (const auto& [key, loc] : ckpt.tensors()) keys.push_back(key);
   std::sort(keys.begin(), keys.end(),
             [](const auto& a, const auto& b) { return natural_less(a, b); });
-  std::string model_type;
+  std::string model_type, model_type_error;
   try {
     model_type = read_model_type(dir);
-  } catch (const Error&) {
-    model_type = "(no config.json model_type)";
+  } catch (const Error& e) {
+    model_type_error = e.message();
   }
-  std::cout << dir << ": " << model_type << ", " << ckpt.files().size() << " file"
-            << (ckpt.files().size() == 1 ? "" : "s") << ", " << keys.size() << " tensors, "
-            << human_bytes(ckpt.total_bytes()) << "\n";
+  std::cout << dir << ": " << (model_type.empty() ? "(no config.json model_type)" : model_type)
+            << ", " << ckpt.files().size() << " file" << (ckpt.files().size() == 1 ? "" : "s")
+            << ", " << keys.size() << " tensors, " << human_bytes(ckpt.total_bytes()) << "\n";
   size_t width = 0;
   for (const std::string& key : keys) width = std::max(width, key.size());
   struct Group {
@@ -52,7 +64,11 @@ void inspect(const std::string& dir) {
   };
   std::vector<std::string> order;
   std::map<std::string, Group> groups;
-  std::map<std::string, uint64_t> by_dtype;
+  struct DtypeTotal {
+    size_t tensors = 0;
+    uint64_t bytes = 0;
+  };
+  std::map<std::string, DtypeTotal> by_dtype;
   for (const std::string& key : keys) {
     const TensorEntry& e = *ckpt.locate(key).entry;
     std::cout << "  " << key << std::string(width - key.size() + 2, ' ') << e.dtype->name << " "
@@ -63,7 +79,9 @@ void inspect(const std::string& dir) {
     it->second.dtypes.insert(std::string(e.dtype->name));
     it->second.shapes.insert(shape_str(e.shape));
     it->second.bytes += e.nbytes;
-    by_dtype[std::string(e.dtype->name)] += e.nbytes;
+    DtypeTotal& total = by_dtype[std::string(e.dtype->name)];
+    ++total.tensors;
+    total.bytes += e.nbytes;
   }
   std::cout << "summary (" << order.size() << " groups):\n";
   for (const std::string& sig : order) {
@@ -76,10 +94,17 @@ void inspect(const std::string& dir) {
               << (g.shapes.size() <= 3 ? shapes : std::to_string(g.shapes.size()) + " shapes")
               << "  " << human_bytes(g.bytes) << "\n";
   }
-  std::cout << "by dtype:";
-  for (const auto& [dtype, bytes] : by_dtype)
-    std::cout << " " << dtype << " " << human_bytes(bytes);
+  std::cout << "dtypes:";
+  const char* separator = " ";
+  for (const auto& [dtype, total] : by_dtype) {
+    std::cout << separator << dtype << " " << total.tensors << " tensor"
+              << (total.tensors == 1 ? "" : "s") << " " << human_bytes(total.bytes);
+    separator = ", ";
+  }
   std::cout << "\n";
+  std::cout << "model_type: "
+            << (model_type.empty() ? "none (" + model_type_error + ")" : model_type) << "\n";
+  std::cout << "chain: " << chain_line(model_type, chains_dirs) << "\n";
 }
 
 }  // namespace
@@ -88,9 +113,11 @@ Command add_inspect(CLI::App& app) {
   auto* cmd =
       app.add_subcommand("inspect", "List a checkpoint's tensors and summarise them by group");
   auto src = std::make_shared<std::string>();
+  auto chains_dirs = std::make_shared<std::vector<std::string>>();
   cmd->add_option("SRC", *src, "Checkpoint directory")->required();
-  return [src]() {
-    inspect(*src);
+  add_chains_dir_option(cmd, *chains_dirs);
+  return [src, chains_dirs]() {
+    inspect(*src, *chains_dirs);
     return 0;
   };
 }

@@ -3,7 +3,9 @@
 #include <map>
 
 #include "chainconv/commands.h"
+#include "chainconv/report_format.h"
 #include "core/error.h"
+#include "registry/chain_registry.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"chainconv: convert checkpoints between the HuggingFace and prime layouts"};
@@ -27,6 +29,10 @@ int main(int argc, char** argv) {
   try {
     for (auto& [sub, run] : commands)
       if (sub->parsed()) return run();
+  } catch (const chainconv::NotFoundError& e) {
+    std::cerr << "chainconv: error: " << e.what() << "; " << chainconv::cli::lookup_advice(e)
+              << "\n";
+    return 1;
   } catch (const chainconv::Error& e) {
     std::cerr << "chainconv: error: " << e.what() << "\n";
     return 1;

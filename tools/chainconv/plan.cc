@@ -1,6 +1,7 @@
 // chainconv plan SRC --to prime|hf: what a conversion would do, from the headers alone. For
-// each output tensor: its source keys, how it is made (moved / stacked / split /
-// synthesised), the ops and chain positions that made it, its shape and dtype.
+// each output tensor: its source keys, what the step program did to it (io/convert.h Made:
+// moved, stacked, restacked, unstacked, split, ...), the ops and chain positions that made
+// it, its shape and dtype.
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -15,6 +16,7 @@ namespace {
 
 struct PlanArgs {
   std::string src, chain, format = "text";
+  std::vector<std::string> chains_dirs;
   Direction direction = Direction::to_prime;
   int64_t expert_offset = 0;
 };
@@ -23,13 +25,12 @@ void print_text(const ConversionPlan& plan, const PlanArgs& args) {
   std::cout << "plan: " << args.src << " " << direction_name(plan.direction) << " with "
             << plan.chain_file << " (headers only; nothing is read or written)\n";
   for (const PlannedOutput& out : plan.outputs) {
-    std::cout << out.key << "  " << out.dtype << " " << shape_str(out.shape) << "  ";
-    if (out.ops.empty() && out.sources == std::vector<std::string>{out.key}) {
-      std::cout << "unchanged\n";
+    std::cout << out.key << "  " << out.dtype << " " << shape_str(out.shape) << "  "
+              << made_name(out.how);
+    if (out.how == Made::unchanged) {
+      std::cout << "\n";
       continue;
     }
-    std::cout << out.how;
-    if (out.computed) std::cout << ", transformed";
     if (!out.sources.empty()) std::cout << " <- " << compress_keys_str(out.sources);
     std::cout << "\n";
     for (const Op* op : out.ops) std::cout << "    " << op_text(*op) << "\n";
@@ -37,9 +38,7 @@ void print_text(const ConversionPlan& plan, const PlanArgs& args) {
   for (const auto& [key, op] : plan.dropped)
     std::cout << key << "  dropped by " << op_text(*op) << "\n";
   const PlanSummary s = plan.summary();
-  std::cout << "summary: " << plan.outputs.size() << " tensors out: " << s.moved << " moved, "
-            << s.stacked << " stacked, " << s.split << " split, " << s.synthesised
-            << " synthesised, " << s.dropped << " dropped, " << s.computed << " transformed; "
+  std::cout << "summary: " << plan.outputs.size() << " tensors out: " << made_counts(s) << "; "
             << human_bytes(s.bytes_in) << " in, " << human_bytes(s.bytes_out) << " out ("
             << human_bytes(s.bytes_copied) << " copied as bytes, " << human_bytes(s.bytes_computed)
             << " computed)\n";
@@ -66,7 +65,7 @@ void print_json(const ConversionPlan& plan, const PlanArgs& args) {
     t["dtype"] = out.dtype;
     t["shape"] = out.shape;
     t["bytes"] = out.nbytes;
-    t["how"] = std::string(out.how);
+    t["how"] = std::string(made_name(out.how));
     t["transformed"] = out.computed;
     t["sources"] = out.sources;
     t["ops"] = nlohmann::ordered_json::array();
@@ -77,17 +76,15 @@ void print_json(const ConversionPlan& plan, const PlanArgs& args) {
   for (const auto& [key, op] : plan.dropped)
     doc["dropped"].push_back({{"key", key}, {"by", op_json(*op)}});
   const PlanSummary s = plan.summary();
-  doc["summary"] = {{"tensors", plan.outputs.size()},
-                    {"moved", s.moved},
-                    {"stacked", s.stacked},
-                    {"split", s.split},
-                    {"synthesised", s.synthesised},
-                    {"dropped", s.dropped},
-                    {"transformed", s.computed},
-                    {"bytes_in", s.bytes_in},
-                    {"bytes_out", s.bytes_out},
-                    {"bytes_copied", s.bytes_copied},
-                    {"bytes_computed", s.bytes_computed}};
+  nlohmann::ordered_json summary;
+  summary["tensors"] = plan.outputs.size();
+  for (Made how : kAllMade) summary[std::string(made_name(how))] = s.of(how);
+  summary["dropped"] = s.dropped;
+  summary["bytes_in"] = s.bytes_in;
+  summary["bytes_out"] = s.bytes_out;
+  summary["bytes_copied"] = s.bytes_copied;
+  summary["bytes_computed"] = s.bytes_computed;
+  doc["summary"] = std::move(summary);
   doc["warnings"] = nlohmann::ordered_json::array();
   for (const Warning& w : plan.warnings) doc["warnings"].push_back(w.str());
   std::cout << doc.dump(2) << "\n";
@@ -105,11 +102,13 @@ Command add_plan(CLI::App& app) {
                   "Chain file (default: the registered chain for config.json's model_type)");
   cmd->add_option("--expert-offset", args->expert_offset, "Global index of the first local expert");
   cmd->add_option("--format", args->format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  add_chains_dir_option(cmd, args->chains_dirs);
   return [args]() {
     check_expert_offset(args->expert_offset);
     ConvertOptions options;
     options.direction = args->direction;
     options.chain_file = args->chain;
+    options.chains_dirs = args->chains_dirs;
     options.run.expert_offset = args->expert_offset;
     ConversionPlan plan = plan_conversion(args->src, options);
     if (args->format == "json")

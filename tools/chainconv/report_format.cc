@@ -45,4 +45,32 @@ void add_direction_option(CLI::App* cmd, Direction& direction) {
       ->transform(CLI::CheckedTransformer(names, CLI::ignore_case));
 }
 
+void add_chains_dir_option(CLI::App* cmd, std::vector<std::string>& dirs) {
+  cmd->add_option("--chains-dir", dirs,
+                  "A directory of chains (and layouts/) searched before the default; "
+                  "repeatable, the first that serves a model type wins")
+      ->allow_extra_args(false)  // one DIR per --chains-dir: never a positional argument
+      ->check(CLI::ExistingDirectory);
+}
+
+std::string made_counts(const PlanSummary& summary) {
+  std::string out;
+  for (Made how : kAllMade)
+    out += std::to_string(summary.of(how)) + " " + std::string(made_name(how)) + ", ";
+  return out + std::to_string(summary.dropped) + " dropped";
+}
+
+std::string lookup_advice(const NotFoundError& error) {
+  switch (error.kind()) {
+    case NotFoundError::Kind::chain:
+      return "add a directory with a chain listing it (--chains-dir DIR), or pass --chain FILE";
+    case NotFoundError::Kind::layout:
+      return "add a directory whose layouts/ has one (--chains-dir DIR), or pass --layout-file "
+             "FILE";
+    case NotFoundError::Kind::config:
+      return "add a directory whose layouts/ has one (--chains-dir DIR), or pass --config FILE";
+  }
+  return {};
+}
+
 }  // namespace chainconv::cli

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "core/text.h"
+#include "io/convert.h"
 #include "ops/op.h"
+#include "registry/chain_registry.h"
 
 namespace chainconv::cli {
 
@@ -22,5 +24,15 @@ std::string duration_text(double seconds);
 
 // Registers --to prime|hf on `cmd` (required).
 void add_direction_option(CLI::App* cmd, Direction& direction);
+// Registers --chains-dir DIR (repeatable): directories searched, in order, before the default.
+void add_chains_dir_option(CLI::App* cmd, std::vector<std::string>& dirs);
+
+// "1 unchanged, 5 moved, 0 split, ..., 0 transformed, 0 dropped": every category of Made, in
+// order, then the dropped inputs.
+std::string made_counts(const PlanSummary& summary);
+
+// What to tell the user when a lookup in the chains directories failed: the options that
+// would have made it succeed.
+std::string lookup_advice(const NotFoundError& error);
 
 }  // namespace chainconv::cli

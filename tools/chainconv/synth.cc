@@ -1,48 +1,53 @@
 // chainconv synth MODEL_TYPE DST: a small synthetic HF checkpoint (config.json and
 // safetensors) built from the model's layout, with values that depend only on the seed.
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "chainconv/commands.h"
 #include "chainconv/report_format.h"
-#include "core/config.h"
+#include "chainconv/synth_inputs.h"
 #include "core/error.h"
-#include "core/json_parse.h"
-#include "core/read_file.h"
 #include "io/fs_util.h"
 #include "io/writer.h"
 #include "layout/layout.h"
+
+namespace fs = std::filesystem;
 
 namespace chainconv::cli {
 namespace {
 
 struct SynthArgs {
-  std::string model_type, dst, config, layout = "per_expert", max_shard_size = "5GB";
+  std::string model_type, dst, max_shard_size = "5GB";
+  LayoutInputs inputs;
+  std::string experts = "per_expert", deprecated_layout;
   uint64_t seed = 0;
   bool force = false;
 };
 
-nlohmann::json load_config(const SynthArgs& args) {
-  if (args.config.empty()) return tiny_config(args.model_type);
-  nlohmann::json config = read_config_file(args.config, "config");
-  if (!config.contains("model_type")) config["model_type"] = args.model_type;
-  if (config["model_type"] != args.model_type)
-    throw Error(args.config + ": model_type is " + config["model_type"].dump() + ", not \"" +
-                args.model_type + "\"");
-  return config;
-}
-
-int synth(const SynthArgs& args) {
+int synth(SynthArgs& args) {
+  if (!args.deprecated_layout.empty()) {
+    std::cerr << "chainconv: synth --layout is deprecated; use --experts " << args.deprecated_layout
+              << "\n";
+    args.experts = args.deprecated_layout;
+  }
   const ExpertLayout experts =
-      args.layout == "fused" ? ExpertLayout::fused : ExpertLayout::per_expert;
-  const nlohmann::json config = load_config(args);
-  const Layout layout = make_layout(config, experts);
+      args.experts == "fused" ? ExpertLayout::fused : ExpertLayout::per_expert;
+  const LoadedLayout loaded = load_layout_inputs(args.model_type, args.inputs, experts);
+  const Layout& layout = loaded.layout;
+  // Like mkdir -p for the parents: DST itself still appears whole or not at all.
+  if (fs::path parent = fs::path(args.dst).lexically_normal().parent_path(); !parent.empty()) {
+    std::error_code ec;
+    fs::create_directories(parent, ec);
+    if (ec)
+      throw Error(parent.string() + ": cannot create the parent directory of DST: " + ec.message());
+  }
   check_destination("", args.dst, args.force);
   TempDir tmp = TempDir::beside(args.dst);
   {
     std::ofstream out(tmp.path() + "/config.json");
-    out << config.dump(2) << "\n";
+    out << loaded.config.dump(2) << "\n";
     if (!out.flush()) throw Error(tmp.path() + "/config.json: cannot write");
   }
   std::vector<OutputTensor> tensors;
@@ -61,9 +66,9 @@ int synth(const SynthArgs& args) {
   }
   writer.finish();
   tmp.commit(args.dst, args.force);
-  std::cout << "wrote " << args.dst << ": synthetic " << args.model_type << " (" << args.layout
-            << " experts, seed " << args.seed << "), " << layout.tensors.size() << " tensors, "
-            << human_bytes(bytes) << "\n";
+  std::cout << "wrote " << args.dst << ": synthetic " << args.model_type << " (" << args.experts
+            << " experts, seed " << args.seed << ", layout " << loaded.layout_file << "), "
+            << layout.tensors.size() << " tensors, " << human_bytes(bytes) << "\n";
   return 0;
 }
 
@@ -74,11 +79,16 @@ Command add_synth(CLI::App& app) {
   auto args = std::make_shared<SynthArgs>();
   cmd->add_option("MODEL_TYPE", args->model_type, "config.json model_type, e.g. qwen3_moe")
       ->required();
-  cmd->add_option("DST", args->dst, "Directory to create")->required();
-  cmd->add_option("--config", args->config,
-                  "config.json to build from (default: the model's tiny config)");
-  cmd->add_option("--layout", args->layout, "Routed experts per expert or fused (transformers v5)")
-      ->check(CLI::IsMember({"per_expert", "fused"}));
+  cmd->add_option("DST", args->dst, "Directory to create (missing parents are created)")
+      ->required();
+  add_layout_input_options(cmd, args->inputs);
+  auto* experts =
+      cmd->add_option("--experts", args->experts,
+                      "Routed experts per expert or fused (transformers v5's gate_up_proj)")
+          ->check(CLI::IsMember({"per_expert", "fused"}));
+  cmd->add_option("--layout", args->deprecated_layout, "Deprecated spelling of --experts")
+      ->check(CLI::IsMember({"per_expert", "fused"}))
+      ->excludes(experts);
   cmd->add_option("--seed", args->seed, "Seed of the values");
   cmd->add_option("--max-shard-size", args->max_shard_size,
                   "Largest shard, e.g. 5GB, 500MB, or bytes");

@@ -1,14 +1,16 @@
 // chainlint FILE... [--config config.json | --layout-from CHECKPOINT_DIR] [--format text|json]
 //
-// Exit status: 0 when nothing was found (notes do not count), 1 when there are errors or
-// warnings, 2 when an input is unusable (a chain file that cannot be read, a bad config or
-// checkpoint).
+// Each FILE is a chain (or a file of pieces it includes) or a layout (check/layout_lint.h
+// says which). Exit status: 0 when nothing was found (notes do not count), 1 when there are
+// errors or warnings, 2 when an input is unusable (a file that cannot be read, a bad config
+// or checkpoint).
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <iostream>
 #include <optional>
 
+#include "check/layout_lint.h"
 #include "check/lint.h"
 #include "core/config.h"
 #include "core/expert_offset.h"
@@ -24,11 +26,16 @@ struct LoadedLayout {
   std::string model_type;
 };
 
-LoadedLayout layout_from_config(const std::string& path, bool fused) {
+LoadedLayout layout_from_config(const std::string& path, bool fused,
+                                const std::vector<std::string>& chains_dirs) {
   nlohmann::json config = read_config_file(path, "config");
   try {
-    Layout layout = make_layout(config, fused ? ExpertLayout::fused : ExpertLayout::per_expert);
+    Layout layout = make_layout(config, fused ? ExpertLayout::fused : ExpertLayout::per_expert,
+                                chains_search_path(chains_dirs));
     return {std::move(layout.tensors), layout.model_type};
+  } catch (const NotFoundError& e) {
+    throw Error(Position{path, 0, 0},
+                e.message() + "; add a directory whose layouts/ has one with --chains-dir DIR");
   } catch (const Error& e) {
     if (!e.pos().file.empty()) throw;  // a layout file's own error names that file
     throw Error(Position{path, 0, 0}, e.message());
@@ -55,11 +62,11 @@ nlohmann::json to_json(const Finding& f) {
 
 int main(int argc, char** argv) {
   CLI::App app{"chainlint: check chain files against the schema, statically, and on a layout"};
-  std::vector<std::string> files;
+  std::vector<std::string> files, chains_dirs;
   std::string config, checkpoint, format = "text";
-  bool fused = false, strict = false;
+  bool fused = false, strict = false, quiet = false;
   int64_t expert_offset = 0;
-  app.add_option("files", files, "chain files to check")->required();
+  app.add_option("files", files, "chain and layout files to check")->required();
   auto* config_opt =
       app.add_option("--config", config, "config.json: run the symbolic checks on its layout");
   app.add_option("--layout-from", checkpoint,
@@ -73,6 +80,12 @@ int main(int argc, char** argv) {
                "with a layout: warnings the chain raises while running are errors");
   app.add_option("--format", format, "text (gcc-style lines) or json")
       ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--chains-dir", chains_dirs,
+                 "with --config: a directory whose layouts/ is searched before the default's; "
+                 "repeatable, the first that serves the model type wins")
+      ->allow_extra_args(false)  // one DIR per --chains-dir: never a file to check
+      ->check(CLI::ExistingDirectory);
+  app.add_flag("--quiet", quiet, "text: no summary line after the findings");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -84,7 +97,7 @@ int main(int argc, char** argv) {
   std::optional<LoadedLayout> layout;
   try {
     check_expert_offset(expert_offset);
-    if (!config.empty()) layout = layout_from_config(config, fused);
+    if (!config.empty()) layout = layout_from_config(config, fused, chains_dirs);
     if (!checkpoint.empty()) layout = layout_from_checkpoint(checkpoint);
   } catch (const Error& e) {
     std::cerr << "chainlint: error: " << e.what() << "\n";
@@ -104,7 +117,7 @@ int main(int argc, char** argv) {
   for (const std::string& file : files) {
     std::vector<Finding> findings;
     try {
-      findings = lint_file(file, options);
+      findings = is_layout_file(file) ? lint_layout_file(file) : lint_file(file, options);
     } catch (const Error& e) {
       if (format == "text") std::cerr << "chainlint: error: " << e.what() << "\n";
       report["unreadable"].push_back({{"file", file}, {"message", e.message()}});
@@ -124,7 +137,21 @@ int main(int argc, char** argv) {
   report["errors"] = counts[0];
   report["warnings"] = counts[1];
   report["notes"] = counts[2];
+  report["files"] = files.size();
   report["status"] = status;
-  if (format == "json") std::cout << report.dump(2) << "\n";
+  // Invalid UTF-8 (a key or file name read from the user's files) must not abort the report.
+  if (format == "json")
+    std::cout << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  else if (!quiet)
+    std::cout << files.size() << (files.size() == 1 ? " file" : " files")
+              << (report["unreadable"].empty()
+                      ? std::string()
+                      : " (" + std::to_string(report["unreadable"].size()) + " unreadable)")
+              << ", " << counts[0] << (counts[0] == 1 ? " error, " : " errors, ") << counts[1]
+              << (counts[1] == 1 ? " warning" : " warnings")
+              << (counts[2]
+                      ? ", " + std::to_string(counts[2]) + (counts[2] == 1 ? " note" : " notes")
+                      : std::string())
+              << "\n";
   return status;
 }

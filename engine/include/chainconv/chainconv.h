@@ -118,6 +118,15 @@ struct CHAINCONV_API Plan {
 
 class Replay;
 
+// Where chains are looked up by model type: the directories of `chains_dirs` in order, then
+// default_chains_dir() unless `default_dir` is false. For each model type the first directory
+// with a chain listing it wins, so a directory of one's own chains extends (or overrides)
+// the shipped ones; a model type listed twice within one directory is an error.
+struct Lookup {
+  std::vector<std::string> chains_dirs;
+  bool default_dir = true;
+};
+
 class CHAINCONV_API Chain {
  public:
   struct Impl;  // the compiled chain, opaque here
@@ -128,9 +137,12 @@ class CHAINCONV_API Chain {
   // resolve against `include_dir` ("" means default_chains_dir()).
   static Chain from_string(const std::string& yaml, const std::string& name = "<string>",
                            const std::string& include_dir = "");
-  // The chain serving a config.json model_type, from `chains_dir` ("" means
-  // default_chains_dir()). The Error lists the model types there are chains for.
+  // The chain serving a config.json model_type, from `chains_dir` alone ("" means
+  // default_chains_dir()). The Error lists the directories searched and the model types
+  // there are chains for.
   static Chain for_model_type(const std::string& model_type, const std::string& chains_dir = "");
+  // The same, looked up as `lookup` says (a search path of directories).
+  static Chain for_model_type(const std::string& model_type, const Lookup& lookup);
 
   // Converts `dict` in place (see the guarantees above); returns the warnings.
   std::vector<Warning> to_prime(TensorMap& dict, const Options& options = {}) const;
@@ -214,9 +226,13 @@ class CHAINCONV_API Replay {
 };
 
 // Where chains are looked up by default: $CHAINCONV_CHAINS_DIR when set, else the
-// share/chainconv/chains directory installed next to this library, else the chains/
-// directory of the source tree it was built from.
+// share/chainconv/chains directory installed next to this library, else (for a library
+// still in the build tree it was built in) the chains/ directory of its source tree; ""
+// when none applies (a library copied out of its build tree without its chains).
 CHAINCONV_API std::string default_chains_dir();
+
+// The directories `lookup` searches, in order.
+CHAINCONV_API std::vector<std::string> search_path(const Lookup& lookup = {});
 
 // The keys of `dict` in natural order, digit runs compared as numbers ("layers.2" before
 // "layers.10"): how people and checkpoint indexes list them.
@@ -225,5 +241,7 @@ CHAINCONV_API std::vector<std::string> sorted_keys(const TensorMap& dict);
 // model_type -> chain file, for every chain in `chains_dir` ("" means default_chains_dir()).
 CHAINCONV_API std::vector<std::pair<std::string, std::string>> chains(
     const std::string& chains_dir = "");
+// The same over the search path of `lookup`, the first directory serving a type winning.
+CHAINCONV_API std::vector<std::pair<std::string, std::string>> chains(const Lookup& lookup);
 
 }  // namespace chainconv::api
