@@ -11,6 +11,7 @@
 #include <chainconv/chainconv.h>
 
 #include <optional>
+#include <unordered_map>
 
 namespace py = pybind11;
 namespace api = chainconv::api;
@@ -80,17 +81,76 @@ api::Options options_of(int64_t expert_offset, bool strict) {
   return options;
 }
 
+// The dict's entries as views: its own key strings (UTF-8, cached by CPython in each str)
+// and tensors, nothing copied. `keys[i]` is the key object of `refs[i]`, borrowed.
+void view_dict(PyObject* dict, std::vector<api::TensorRef>& refs, std::vector<PyObject*>& keys) {
+  const Py_ssize_t n = PyDict_Size(dict);
+  refs.reserve(static_cast<size_t>(n));
+  keys.reserve(static_cast<size_t>(n));
+  PyObject *key, *value;
+  Py_ssize_t pos = 0;
+  while (PyDict_Next(dict, &pos, &key, &value)) {
+    if (!PyUnicode_Check(key))
+      throw py::type_error("state dict keys must be str, found " +
+                           py::repr(py::handle(key)).cast<std::string>());
+    Py_ssize_t length = 0;
+    const char* utf8 = PyUnicode_AsUTF8AndSize(key, &length);
+    if (!utf8) throw py::error_already_set();
+    if (!THPVariable_Check(value))
+      throw py::type_error("state dict value '" + std::string(utf8, static_cast<size_t>(length)) +
+                           "' is not a torch.Tensor but " +
+                           py::repr(py::type::of(py::handle(value))).cast<std::string>());
+    refs.push_back({std::string_view(utf8, static_cast<size_t>(length)), &THPVariable_Unpack(value)});
+    keys.push_back(key);
+  }
+}
+
+// The str objects of a compiled conversion's output keys, made once per conversion (by its
+// id; the cache is bounded, and guarded by the GIL like every Python object).
+const std::vector<py::object>& output_key_objects(const api::Replay& replay) {
+  static std::unordered_map<uint64_t, std::vector<py::object>> cache;
+  auto it = cache.find(replay.id());
+  if (it != cache.end()) return it->second;
+  if (cache.size() >= 1024) cache.clear();
+  std::vector<py::object> keys;
+  keys.reserve(replay.output_keys().size());
+  for (const std::string& key : replay.output_keys()) keys.push_back(py::str(key));
+  return cache.emplace(replay.id(), std::move(keys)).first->second;
+}
+
+// In place with the fewest dict operations: inputs no output passes through leave, new
+// outputs enter, keys no op touched stay as they are. The conversion of a key set the chain
+// has converted before is looked up (chain.compile's cache), not worked out again. Every
+// failure happens before the dict changes.
 py::list convert(const api::Chain& chain, py::dict state_dict, api::Direction direction,
                  int64_t expert_offset, bool strict) {
-  api::TensorMap tensors = tensors_of(state_dict);
-  const api::Options options = options_of(expert_offset, strict);
-  std::vector<api::Warning> warnings;
+  PyObject* dict = state_dict.ptr();
+  std::vector<api::TensorRef> refs;
+  std::vector<PyObject*> keys;
+  view_dict(dict, refs, keys);
+  std::vector<uint32_t> order;
+  const api::Replay replay = chain.compile(refs, direction, options_of(expert_offset, strict), &order);
+  std::vector<at::Tensor> inputs;
+  inputs.reserve(order.size());
+  for (uint32_t i : order) inputs.push_back(*refs[i].tensor);
+  std::vector<at::Tensor> outputs;
   {
-    py::gil_scoped_release no_gil;  // the conversion touches no Python object
-    warnings = chain.convert(tensors, direction, options);
+    py::gil_scoped_release no_gil;  // the tensor work touches no Python object
+    outputs = replay.run(std::move(inputs));
   }
-  replace_contents(state_dict, tensors);
-  return warning_strings(warnings);
+  const std::vector<py::object>& out_keys = output_key_objects(replay);
+  const std::vector<int32_t>& passthrough = replay.passthrough();
+  std::vector<bool> kept(order.size(), false);
+  for (int32_t input : passthrough)
+    if (input >= 0) kept[static_cast<size_t>(input)] = true;
+  for (size_t i = 0; i < order.size(); ++i)
+    if (!kept[i] && PyDict_DelItem(dict, keys[order[i]]) != 0) throw py::error_already_set();
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (passthrough[i] >= 0) continue;
+    py::object value = py::reinterpret_steal<py::object>(THPVariable_Wrap(std::move(outputs[i])));
+    if (PyDict_SetItem(dict, out_keys[i].ptr(), value.ptr()) != 0) throw py::error_already_set();
+  }
+  return warning_strings(replay.warnings());
 }
 
 py::list plan(const api::Chain& chain, const py::dict& state_dict, const std::string& direction,
@@ -116,7 +176,10 @@ py::list plan(const api::Chain& chain, const py::dict& state_dict, const std::st
 api::Replay compile(const api::Chain& chain, const py::dict& state_dict,
                     const std::string& direction, int64_t expert_offset, bool strict) {
   const api::Options options = options_of(expert_offset, strict);
-  return chain.compile(tensors_of(state_dict), direction_of(direction), options);
+  std::vector<api::TensorRef> refs;
+  std::vector<PyObject*> keys;
+  view_dict(state_dict.ptr(), refs, keys);
+  return chain.compile(refs, direction_of(direction), options);
 }
 
 void replay_in_place(const api::Replay& replay, py::dict state_dict) {

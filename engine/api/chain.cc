@@ -1,15 +1,12 @@
 // The public Chain: loading, and in-place conversion of a TensorMap through the engine.
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "api/chain_impl.h"
 #include "api/guard.h"
 #include "aten/dtypes.h"
 #include "aten/execute.h"
+#include "core/read_file.h"
 #include "core/text.h"
 #include "program/lower.h"
 #include "registry/chain_registry.h"
@@ -38,12 +35,68 @@ std::vector<at::Tensor> inputs_in_order(const Program& program, const TensorMap&
   return inputs;
 }
 
-void replace_contents(TensorMap& dict, const Program& program, std::vector<at::Tensor> outputs) {
-  TensorMap tensors;
-  tensors.reserve(outputs.size());
+std::vector<TensorRef> refs_of(const TensorMap& dict) {
+  std::vector<TensorRef> refs;
+  refs.reserve(dict.size());
+  for (const auto& [key, tensor] : dict) refs.push_back({key, &tensor});
+  return refs;
+}
+
+std::shared_ptr<const Compiled> lookup(const Chain::Impl& chain,
+                                       const std::vector<TensorRef>& key_set,
+                                       Direction direction, const Options& options,
+                                       std::vector<uint32_t>& order) {
+  Signature signature;
+  signature.count = key_set.size();
+  signature.direction = direction;
+  signature.expert_offset = options.expert_offset;
+  signature.strict = options.strict;
+  std::vector<uint64_t> hashes(key_set.size());
+  for (size_t i = 0; i < key_set.size(); ++i) {
+    const at::Tensor& t = *key_set[i].tensor;
+    if (!t.defined())
+      throw Error("tensor '" + std::string(key_set[i].key) + "' is undefined");
+    hashes[i] = key_hash(key_set[i].key);
+    const uint64_t e = entry_hash(hashes[i], t);
+    signature.sum += e;  // order-independent: a sum and a sum of squares-like mix
+    signature.mix += e * e + (e >> 17);
+  }
+  if (std::shared_ptr<const Compiled> hit = chain.cache.find(signature)) {
+    const Program& p = hit->program;
+    bool same = p.inputs() == key_set.size();
+    order.assign(key_set.size(), 0);
+    for (size_t i = 0; same && i < key_set.size(); ++i) {
+      const int32_t slot = hit->find_input(key_set[i].key, hashes[i]);
+      const at::Tensor& t = *key_set[i].tensor;
+      same = slot >= 0 && t.sizes() == at::IntArrayRef(p.desc(slot).shape) &&
+             &dtype_of(t.scalar_type()) == p.desc(slot).dtype;
+      if (same) order[static_cast<size_t>(slot)] = static_cast<uint32_t>(i);
+    }
+    if (same) return hit;
+  }
+  std::vector<TensorSpec> specs;
+  specs.reserve(key_set.size());
+  for (const TensorRef& r : key_set)
+    specs.push_back({std::string(r.key), r.tensor->sizes().vec(), &dtype_of(r.tensor->scalar_type())});
+  std::shared_ptr<const Compiled> compiled =
+      Compiled::make(lower(*chain.chain, direction, std::move(specs), options));
+  // The program's inputs are the key set in key order: where each one is in `key_set`.
+  order.assign(key_set.size(), 0);
+  for (size_t i = 0; i < key_set.size(); ++i)
+    order[static_cast<size_t>(compiled->find_input(key_set[i].key, hashes[i]))] =
+        static_cast<uint32_t>(i);
+  chain.cache.insert(signature, compiled);
+  return compiled;
+}
+
+void update_in_place(TensorMap& dict, const Compiled& compiled,
+                     const std::vector<TensorMap::iterator>& entries,
+                     const std::vector<uint32_t>& order, std::vector<at::Tensor> outputs) {
+  for (size_t i = 0; i < order.size(); ++i)
+    if (!compiled.kept[i]) dict.erase(entries[order[i]]);
   for (size_t i = 0; i < outputs.size(); ++i)
-    tensors.emplace(program.name(program.outputs()[i]), std::move(outputs[i]));
-  dict.swap(tensors);
+    if (compiled.passthrough[i] < 0)
+      dict.insert_or_assign(compiled.output_keys[i], std::move(outputs[i]));
 }
 
 Chain::Chain(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
@@ -55,22 +108,17 @@ Chain::~Chain() = default;
 
 static std::shared_ptr<const Chain::Impl> compile_text(std::string text, const std::string& name,
                                                        std::string include_dir) {
-  auto chain = load_chain_string(text, name, include_dir);
-  return std::make_shared<const Chain::Impl>(
-      Chain::Impl{std::move(chain), std::move(text), std::move(include_dir)});
+  auto impl = std::make_shared<Chain::Impl>();
+  impl->chain = load_chain_string(text, name, include_dir);
+  impl->text = std::move(text);
+  impl->include_dir = std::move(include_dir);
+  return impl;
 }
 
 Chain Chain::load(const std::string& path) {
   return guarded([&] {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-      throw Error(Position{path, 0, 0},
-                  "cannot read chain file: " + std::string(std::strerror(errno)));
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad()) throw Error(Position{path, 0, 0}, "cannot read chain file");
-    return Chain(
-        compile_text(text.str(), path, std::filesystem::path(path).parent_path().string()));
+    return Chain(compile_text(read_regular_file(path, kMaxTextFileSize, "chain file"), path,
+                              std::filesystem::path(path).parent_path().string()));
   });
 }
 
@@ -95,9 +143,22 @@ Chain Chain::for_model_type(const std::string& model_type, const Lookup& lookup)
 std::vector<Warning> Chain::convert(TensorMap& dict, Direction direction,
                                     const Options& options) const {
   return guarded([&] {
-    Program program = lower_map(*impl_, dict, direction, options);
-    replace_contents(dict, program, execute(program, inputs_in_order(program, dict)));
-    return program.warnings();
+    std::vector<TensorRef> refs;
+    std::vector<TensorMap::iterator> entries;
+    refs.reserve(dict.size());
+    entries.reserve(dict.size());
+    for (auto it = dict.begin(); it != dict.end(); ++it) {
+      refs.push_back({it->first, &it->second});
+      entries.push_back(it);
+    }
+    std::vector<uint32_t> order;
+    std::shared_ptr<const Compiled> compiled = lookup(*impl_, refs, direction, options, order);
+    std::vector<at::Tensor> inputs;
+    inputs.reserve(order.size());
+    for (uint32_t i : order) inputs.push_back(*refs[i].tensor);
+    std::vector<at::Tensor> outputs = execute(compiled->program, std::move(inputs));
+    update_in_place(dict, *compiled, entries, order, std::move(outputs));
+    return compiled->program.warnings();
   });
 }
 

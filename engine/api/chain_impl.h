@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "api/compiled.h"
 #include "chainconv/chainconv.h"
 #include "dsl/chain.h"
 #include "program/program.h"
@@ -14,7 +15,17 @@ struct Chain::Impl {
   // What it was compiled from, so that check() lints exactly that text.
   std::string text;
   std::string include_dir;
+  mutable CompiledCache cache;  // the key sets last converted or compiled
 };
+
+// The compiled conversion of `key_set`, from the chain's cache (confirmed key by key) or
+// lowered and cached; `order[i]` is the index in `key_set` of the tensor of input i.
+std::shared_ptr<const Compiled> lookup(const Chain::Impl& chain,
+                                       const std::vector<TensorRef>& key_set,
+                                       Direction direction, const Options& options,
+                                       std::vector<uint32_t>& order);
+// Views of a map's entries.
+std::vector<TensorRef> refs_of(const TensorMap& dict);
 
 // The descriptions of a map's tensors (keys, shapes, dtypes); throws Error naming a key
 // whose tensor is undefined.
@@ -24,8 +35,11 @@ Program lower_map(const Chain::Impl& chain, const TensorMap& dict, Direction dir
                   const Options& options);
 // `dict`'s tensors in the program's input order.
 std::vector<at::Tensor> inputs_in_order(const Program& program, const TensorMap& dict);
-// Makes `dict` hold exactly the program's outputs (called once they exist, so that a
-// failure leaves `dict` as it was).
-void replace_contents(TensorMap& dict, const Program& program, std::vector<at::Tensor> outputs);
+// Makes `dict` hold exactly the outputs (called once they exist, so that a failure leaves
+// `dict` as it was): consumed inputs leave, new outputs enter, passed-through keys stay.
+// `entries[i]` is the entry of the key set's i-th tensor.
+void update_in_place(TensorMap& dict, const Compiled& compiled,
+                     const std::vector<TensorMap::iterator>& entries,
+                     const std::vector<uint32_t>& order, std::vector<at::Tensor> outputs);
 
 }  // namespace chainconv::api

@@ -12,8 +12,8 @@ namespace chainconv::api {
 
 struct Replay::Impl {
   std::shared_ptr<const Chain::Impl> chain;  // the ops the program's steps point to
-  Program program;
-  std::vector<std::string> input_keys, output_keys;
+  std::shared_ptr<const Compiled> compiled;
+  const Program& program() const { return compiled->program; }
 };
 
 Replay::Replay(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
@@ -23,22 +23,30 @@ Replay::Replay(const Replay&) = default;
 Replay& Replay::operator=(const Replay&) = default;
 Replay::~Replay() = default;
 
-Replay Chain::compile(const TensorMap& dict, Direction direction, const Options& options) const {
+Replay Chain::compile(const std::vector<TensorRef>& key_set, Direction direction,
+                      const Options& options, std::vector<uint32_t>* order) const {
   return guarded([&] {
+    std::vector<uint32_t> where;
     auto impl = std::make_shared<Replay::Impl>();
     impl->chain = impl_;
-    impl->program = lower_map(*impl_, dict, direction, options);
-    for (uint32_t s = 0; s < impl->program.inputs(); ++s)
-      impl->input_keys.push_back(impl->program.name(s));
-    for (uint32_t s : impl->program.outputs()) impl->output_keys.push_back(impl->program.name(s));
+    impl->compiled = lookup(*impl_, key_set, direction, options, where);
+    if (order) *order = std::move(where);
     return Replay(std::move(impl));
   });
 }
 
-Direction Replay::direction() const { return impl_->program.direction; }
-const std::vector<std::string>& Replay::input_keys() const { return impl_->input_keys; }
-const std::vector<std::string>& Replay::output_keys() const { return impl_->output_keys; }
-const std::vector<Warning>& Replay::warnings() const { return impl_->program.warnings(); }
+Replay Chain::compile(const TensorMap& dict, Direction direction, const Options& options) const {
+  return compile(refs_of(dict), direction, options);
+}
+
+Direction Replay::direction() const { return impl_->program().direction; }
+const std::vector<std::string>& Replay::input_keys() const { return impl_->compiled->input_keys; }
+const std::vector<std::string>& Replay::output_keys() const {
+  return impl_->compiled->output_keys;
+}
+const std::vector<Warning>& Replay::warnings() const { return impl_->program().warnings(); }
+const std::vector<int32_t>& Replay::passthrough() const { return impl_->compiled->passthrough; }
+uint64_t Replay::id() const { return impl_->compiled->id; }
 
 // Throws unless `t` is what input `i` was compiled for.
 static void check_input(const Program& program, size_t i, const at::Tensor& t) {
@@ -54,7 +62,7 @@ static void check_input(const Program& program, size_t i, const at::Tensor& t) {
 
 std::vector<at::Tensor> Replay::run(std::vector<at::Tensor> inputs) const {
   return guarded([&] {
-    const Program& program = impl_->program;
+    const Program& program = impl_->program();
     for (size_t i = 0; i < inputs.size(); ++i)
       if (!inputs[i].defined())
         throw Error("replay: tensor " + std::to_string(i) +
@@ -71,17 +79,19 @@ std::vector<at::Tensor> Replay::run(std::vector<at::Tensor> inputs) const {
 
 void Replay::run(TensorMap& dict) const {
   guarded([&] {
-    const Program& program = impl_->program;
+    const Program& program = impl_->program();
+    const Compiled& compiled = *impl_->compiled;
     // Everything is checked before anything moves, so a refused dict is left as it was.
     const std::string* unknown = nullptr;  // the first in key order, so the message is stable
     for (const auto& [key, tensor] : dict)
-      if (!std::binary_search(impl_->input_keys.begin(), impl_->input_keys.end(), key) &&
-          (!unknown || key < *unknown))
+      if (compiled.find_input(key, key_hash(key)) < 0 && (!unknown || key < *unknown))
         unknown = &key;
     if (unknown)
       throw Error("replay: the dict has '" + *unknown +
                   "', which the plan does not know; compile a plan for this key set");
     std::vector<at::Tensor> inputs;
+    std::vector<TensorMap::iterator> entries;
+    std::vector<uint32_t> order;
     inputs.reserve(program.inputs());
     for (uint32_t s = 0; s < program.inputs(); ++s) {
       auto it = dict.find(program.name(s));
@@ -90,8 +100,10 @@ void Replay::run(TensorMap& dict) const {
                     "'; compile a plan for this key set");
       check_input(program, s, it->second);
       inputs.push_back(it->second);
+      entries.push_back(it);
+      order.push_back(s);
     }
-    replace_contents(dict, program, execute(program, std::move(inputs)));
+    update_in_place(dict, compiled, entries, order, execute(program, std::move(inputs)));
   });
 }
 

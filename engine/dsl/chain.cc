@@ -1,5 +1,6 @@
 #include "dsl/chain.h"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -7,6 +8,7 @@
 #include <sstream>
 
 #include "core/read_file.h"
+#include "registry/chain_registry.h"
 
 namespace fs = std::filesystem;
 
@@ -27,15 +29,64 @@ void reject_duplicate_keys(const Node& node) {
   }
 }
 
+// A chain is data, not a graph: a YAML alias that reuses a mapping or a list would let a
+// small file stand for an exponentially large (or cyclic) one. Every mapping and list must
+// appear once; they are told apart by where they start.
+void reject_reused_nodes(const YAML::Node& root, const std::string& name) {
+  std::set<std::pair<int, int>> seen;
+  std::vector<YAML::Node> pending = {root};
+  while (!pending.empty()) {
+    YAML::Node node = pending.back();
+    pending.pop_back();
+    if (!node.IsMap() && !node.IsSequence()) continue;
+    const YAML::Mark mark = node.Mark();
+    if (!seen.emplace(mark.line, mark.column).second)
+      throw CheckError(Position{name, mark.line + 1, mark.column + 1}, "syntax",
+                       "this node is used again through a YAML alias; chain files take no "
+                       "aliases of mappings or lists (write a piece and 'use' it)");
+    if (node.IsMap()) {
+      for (const auto& kv : node) {
+        pending.push_back(kv.first);
+        pending.push_back(kv.second);
+      }
+    } else {
+      for (const auto& item : node) pending.push_back(item);
+    }
+  }
+}
+
+// The line (1-based) where the text's second YAML document starts, or 0.
+int second_document_line(const std::string& text) {
+  int line = 1;
+  bool content = false;
+  for (size_t i = 0; i < text.size(); ++line) {
+    size_t end = text.find('\n', i);
+    if (end == std::string::npos) end = text.size();
+    std::string_view l(text.data() + i, end - i);
+    const bool marker = l.substr(0, 3) == "---" && (l.size() == 3 || l[3] == ' ' || l[3] == '\r');
+    if (marker && content) return line;
+    if (!marker && !l.empty() && l[0] != '#' && l[0] != '%') content = true;
+    i = end + 1;
+  }
+  return 0;
+}
+
 Node parse_yaml(const std::string& text, const std::string& name) {
   auto file = std::make_shared<const std::string>(name);
-  YAML::Node root;
+  std::vector<YAML::Node> documents;
   try {
-    root = YAML::Load(text);
+    documents = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
     throw CheckError(Position{name, e.mark.line + 1, e.mark.column + 1}, "syntax",
                      "YAML syntax error: " + e.msg);
   }
+  if (documents.size() > 1) {
+    const int line = second_document_line(text);
+    throw CheckError(Position{name, line > 0 ? line : 1, 1}, "syntax",
+                     "a chain file is one YAML document; another one starts here");
+  }
+  YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
+  reject_reused_nodes(root, name);
   return Node(root, file, nullptr, Position{name, 1, 1});
 }
 
@@ -45,7 +96,8 @@ std::string read_file(const std::string& path) {
 
 class SourceReader {
  public:
-  SourceReader(ChainSources& out, Diagnostics* diagnostics) : out_(out), compiler_(diagnostics) {}
+  SourceReader(ChainSources& out, Diagnostics* diagnostics)
+      : out_(out), compiler_(diagnostics), chains_root_(default_chains_dir()) {}
 
   void read_root(const std::string& text, const std::string& name, const std::string& dir) {
     included_.insert(fs::weakly_canonical(name, ec_).string());
@@ -78,6 +130,8 @@ class SourceReader {
     }
   }
 
+  // Includes resolve against the including file's directory, then the chains directory, and
+  // must stay inside the one they resolve in: a chain cannot make the tools read any file.
   // A missing include is a problem of the chain (a finding); one that exists but cannot be
   // read (not a regular file, too large) makes the chain unusable: an Error naming it.
   void read_include(const Node& item, const std::string& dir) {
@@ -89,19 +143,45 @@ class SourceReader {
     } catch (const Error& e) {
       throw CheckError(e.pos(), "schema", e.message());
     }
-    fs::path path = fs::path(dir) / name;
-    if (!fs::exists(path, ec_))
+    const fs::path relative(name);
+    if (name.empty() || relative.is_absolute())
       throw CheckError(item.pos(), "reference",
-                       "cannot include '" + path.string() + "': no such file");
-    if (!included_.insert(fs::weakly_canonical(path, ec_).string()).second) return;
-    const std::string text = read_file(path.string());
-    Node lib = parse_yaml(text, path.string());
-    read_includes(lib, path.parent_path().string());
-    out_.files.push_back({path.string(), lib});
+                       "cannot include '" + name +
+                           "': an include is a path relative to the chain's directory or the "
+                           "chains directory");
+    for (const fs::path& part : relative)
+      if (part.string().size() > 255)
+        throw CheckError(item.pos(), "reference",
+                         "cannot include '" + name.substr(0, 64) + "...': a name is too long");
+    std::vector<std::string> bases = {dir};
+    if (!chains_root_.empty() &&
+        fs::weakly_canonical(chains_root_, ec_) != fs::weakly_canonical(dir, ec_))
+      bases.push_back(chains_root_);
+    for (const std::string& base : bases) {
+      const fs::path path = fs::path(base) / relative;
+      if (!fs::exists(path, ec_)) continue;
+      const fs::path inside = fs::weakly_canonical(base, ec_);
+      const fs::path resolved = fs::weakly_canonical(path, ec_);
+      const auto mismatch =
+          std::mismatch(inside.begin(), inside.end(), resolved.begin(), resolved.end());
+      if (ec_ || mismatch.first != inside.end())
+        throw CheckError(item.pos(), "reference",
+                         "cannot include '" + name + "': it resolves outside " + base);
+      if (!included_.insert(resolved.string()).second) return;
+      const std::string text = read_file(path.string());
+      Node lib = parse_yaml(text, path.string());
+      read_includes(lib, path.parent_path().string());
+      out_.files.push_back({path.string(), lib});
+      return;
+    }
+    throw CheckError(item.pos(), "reference",
+                     "cannot include '" + (fs::path(dir) / relative).string() + "': no such file" +
+                         (bases.size() > 1 ? " (nor in the chains directory)" : ""));
   }
 
   ChainSources& out_;
   Compiler compiler_;  // only for its way of reporting
+  std::string chains_root_;
   std::set<std::string> included_;
   std::error_code ec_;
 };

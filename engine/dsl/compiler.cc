@@ -39,6 +39,7 @@ std::vector<KeyTemplate> Compiler::keys(const Node& node) const {
 OpList Compiler::ops(const Node& list) {
   OpList result;
   for (const Node& item : list.list("a list of ops")) {
+    if (exhausted_) break;
     try {
       result.push_back(op(item));
     } catch (const Error& e) {
@@ -56,6 +57,12 @@ static std::string known_op_names() {
 }
 
 OpPtr Compiler::op(const Node& node) {
+  if (++ops_ > kMaxOps) {
+    exhausted_ = true;
+    throw CheckError(node.pos(), "reference",
+                     "the chain expands to more than " + std::to_string(kMaxOps) +
+                         " ops (pieces using pieces); this one is past the limit");
+  }
   auto entries = node.entries("an op (a mapping such as 'rename: {from: ..., to: ...}')");
   if (entries.empty()) throw node.error("empty op; expected one of: " + known_op_names());
   // The op's kind is whichever of its keys names a registered op; its other keys (then,

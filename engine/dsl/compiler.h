@@ -30,6 +30,10 @@ using Diagnostics = std::vector<Finding>;
 
 class Compiler {
  public:
+  // The most ops a chain may expand to (pieces using pieces multiply): far beyond any model,
+  // and a bound on the work a hostile file can ask for.
+  static constexpr size_t kMaxOps = 100'000;
+
   explicit Compiler(Diagnostics* diagnostics = nullptr) : diagnostics_(diagnostics) {}
 
   // Reports a problem: thrown at once without a diagnostics sink, recorded with one (the
@@ -70,6 +74,8 @@ class Compiler {
 
  private:
   Diagnostics* diagnostics_;
+  size_t ops_ = 0;          // ops compiled so far, pieces expanded
+  bool exhausted_ = false;  // kMaxOps reached: compiling stops
   std::map<std::string, PieceDef> pieces_;
   std::vector<std::string> use_stack_;
 };

@@ -111,13 +111,16 @@ SafetensorsWriter::SafetensorsWriter(std::string dir, std::vector<OutputTensor> 
         begin[t] = data_size;
         data_size += t->nbytes;
       }
-      nlohmann::ordered_json header;
-      header["__metadata__"] = {{"format", "pt"}};
-      for (const OutputTensor* t : shards[s])
-        header[t->key] = {{"dtype", t->dtype},
-                          {"shape", t->shape},
-                          {"data_offsets", {begin[t], begin[t] + t->nbytes}}};
-      std::string text = header.dump();
+      // Written out directly, as nlohmann's dump() would, but in one pass: an ordered JSON
+      // object looks each key up by a linear scan, quadratic in the tensors of a shard.
+      std::string text = R"({"__metadata__":{"format":"pt"})";
+      for (const OutputTensor* t : shards[s]) {
+        text += ',' + nlohmann::json(t->key).dump() + R"(:{"dtype":)" +
+                nlohmann::json(t->dtype).dump() + R"(,"shape":)" + nlohmann::json(t->shape).dump() +
+                R"(,"data_offsets":[)" + std::to_string(begin[t]) + ',' +
+                std::to_string(begin[t] + t->nbytes) + "]}";
+      }
+      text += '}';
       text.append((8 - text.size() % 8) % 8, ' ');
       // Extra padding (a multiple of 8, under a page) so that the most bytes of tensors with
       // a page phase start at it: data_start = phase - begin (mod kPageSize) for each.
@@ -417,15 +420,18 @@ void SafetensorsWriter::finish() {
   if (names_.size() <= 1) return;
   std::vector<std::pair<std::string, std::string>> entries(weight_map_.begin(), weight_map_.end());
   sort_naturally(entries, [](const auto& e) -> std::string_view { return e.first; });
-  nlohmann::ordered_json index;
   uint64_t total = 0;
   for (uint64_t b : shard_bytes_) total += b;
-  index["metadata"] = {{"total_size", total}};
-  index["weight_map"] = nlohmann::ordered_json::object();
-  for (const auto& [key, file] : entries) index["weight_map"][key] = file;
+  // As nlohmann's dump(2) lays it out, in one pass (see the header above).
+  std::string text = "{\n  \"metadata\": {\n    \"total_size\": " + std::to_string(total) +
+                     "\n  },\n  \"weight_map\": {";
+  for (size_t i = 0; i < entries.size(); ++i)
+    text += std::string(i ? "," : "") + "\n    " + nlohmann::json(entries[i].first).dump() + ": " +
+            nlohmann::json(entries[i].second).dump();
+  text += entries.empty() ? "}\n}" : "\n  }\n}";
   const fs::path path = fs::path(dir_) / kIndexFile;
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << index.dump(2) << "\n";
+  out << text << "\n";
   out.close();
   if (!out) throw Error(path.string() + ": cannot write");
 }

@@ -1,5 +1,10 @@
 // chainconv::api::Chain on qwen3_moe and small chains: in-place conversion, views, expert
 // offsets, warnings, and errors with positions.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+
 #include "api/api_support.h"
 
 using namespace api_test;
@@ -252,4 +257,16 @@ TEST_CASE("check reports an op that never fires on the layout at its position") 
   }
   CHECK(found);
   for (const cc::Finding& f : chain.check()) CHECK(f.check != "coverage");  // needs a layout
+}
+
+TEST_CASE("a chain file that is not a regular file is refused, not read or waited on") {
+  char dir[] = "/tmp/chainconv-api-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  const std::string fifo = std::string(dir) + "/chain.yaml";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  REQUIRE_THROWS_WITH(cc::Chain::load(fifo),
+                      Catch::Contains(fifo) && Catch::Contains("not a regular file"));
+  REQUIRE_THROWS_WITH(cc::Chain::load("/dev/zero"), Catch::Contains("not a regular file"));
+  std::remove(fifo.c_str());
+  rmdir(dir);
 }

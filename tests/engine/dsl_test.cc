@@ -172,3 +172,51 @@ TEST_CASE("loading a file that does not exist names it") {
       load_chain_file("/nonexistent/chain.yaml"),
       Catch::Contains("/nonexistent/chain.yaml") && Catch::Contains("cannot read chain file"));
 }
+
+TEST_CASE("a chain file is one document: a second one is an error at its start") {
+  const std::string text = kHead + "ops:\n  - drop: {keys: a}\n---\nops:\n  - drop: {keys: b}\n";
+  CHECK_THAT(error_of(text),
+             Catch::StartsWith("test.yaml:6:1: ") && Catch::Contains("one YAML document"));
+  // A document marker before the only document is just that.
+  CHECK(error_of("---\n" + kHead + "ops: []\n") == "no error");
+}
+
+TEST_CASE("aliases of mappings and lists are refused before anything walks them") {
+  // Nine levels of nine aliases each: 9^9 ops if expanded. Refused at the reused node.
+  std::string text = kHead + "a0: &a0 {drop: {keys: x}}\n";
+  for (int level = 1; level <= 9; ++level) {
+    text += "a" + std::to_string(level) + ": &a" + std::to_string(level) + " [";
+    for (int i = 0; i < 9; ++i) text += (i ? ", *a" : "*a") + std::to_string(level - 1);
+    text += "]\n";
+  }
+  text += "ops: *a9\n";
+  CHECK_THAT(error_of(text),
+             Catch::StartsWith(pos_of(text, "&a0 ")) && Catch::Contains("YAML alias"));
+  // A list that contains itself.
+  const std::string cycle = kHead + "ops: &a [*a]\n";
+  CHECK_THAT(error_of(cycle), Catch::StartsWith(pos_of(cycle, "&a ")));
+}
+
+TEST_CASE("pieces that use pieces expand to a bounded number of ops") {
+  // p1 uses p0 ten times, p2 uses p1 ten times, ...: p6 alone would be 10^6 drops.
+  std::string text = kHead + "pieces:\n  p0:\n    ops:\n      - drop: {keys: x}\n";
+  for (int level = 1; level <= 6; ++level) {
+    text += "  p" + std::to_string(level) + ":\n    ops:\n";
+    for (int i = 0; i < 10; ++i) text += "      - use: p" + std::to_string(level - 1) + "\n";
+  }
+  text += "ops:\n  - use: p6\n";
+  CHECK_THAT(error_of(text), Catch::Contains("expands to more than 100000 ops"));
+}
+
+TEST_CASE("includes stay inside the chain's directory or the chains directory") {
+  CHECK_THAT(error_of(kHead + "include: [/etc/passwd]\nops: []\n"),
+             Catch::StartsWith("test.yaml:4:11: ") && Catch::Contains("a path relative to"));
+  CHECK_THAT(error_of(kHead + "include: [../README.md]\nops: []\n"),
+             Catch::StartsWith("test.yaml:4:11: ") && Catch::Contains("resolves outside"));
+  const std::string long_name(300, 'x');
+  CHECK_THAT(error_of(kHead + "include: [" + long_name + ".yaml]\nops: []\n"),
+             Catch::StartsWith("test.yaml:4:11: ") && Catch::Contains("a name is too long"));
+  // The shipped pieces are found from a chain anywhere.
+  CHECK_NOTHROW(
+      load_chain_string(kHead + "include: [common/moe.yaml]\nops: []\n", "mine.yaml", "/tmp"));
+}

@@ -120,3 +120,20 @@ TEST_CASE("the writer refuses duplicate keys and unwritten tensors") {
   writer.write("a", &one, 4);
   CHECK_THROWS_WITH(writer.finish(), Catch::Contains("'b' was planned but never written"));
 }
+
+TEST_CASE("headers and the index are the JSON nlohmann would write, keys in natural order") {
+  Scratch dir;
+  StateDict sd;
+  for (int i = 0; i < 12; ++i)
+    sd.insert("layers." + std::to_string(i) + ".w\"q", counting({5, 2}, i * 10));  // a quote
+  write_state_dict(dir.path(), sd, /*max_shard_size=*/200);
+  // The index, re-dumped by nlohmann with its own formatting, is the file byte for byte.
+  const std::string index_text = read_text(dir / "model.safetensors.index.json");
+  CHECK(nlohmann::ordered_json::parse(index_text).dump(2) + "\n" == index_text);
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
+    if (entry.path().extension() != ".safetensors") continue;
+    auto [header, n] = raw_header(entry.path().string());
+    const std::string json = header.substr(0, header.find_last_not_of(' ') + 1);
+    CHECK(nlohmann::ordered_json::parse(json).dump() == json);
+  }
+}

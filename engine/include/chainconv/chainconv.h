@@ -76,6 +76,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -83,6 +84,13 @@ namespace chainconv::api {
 
 // A state dict: parameter name -> tensor, as trainers hold them.
 using TensorMap = std::unordered_map<std::string, at::Tensor>;
+
+// One entry of a key set held in the caller's own container (a binding's dict, say): views of
+// its key and tensor, valid for the call they are passed to.
+struct TensorRef {
+  std::string_view key;
+  const at::Tensor* tensor = nullptr;
+};
 
 // One op that acted on a key on its way to the output, and where the chain says so.
 struct PlanStep {
@@ -154,10 +162,16 @@ class CHAINCONV_API Chain {
   // tensors of dict's shapes and dtypes. `dict` is not changed and its data never read.
   Plan plan(const TensorMap& dict, Direction direction, const Options& options = {}) const;
 
-  // The conversion of dict's key set, worked out once (on meta tensors of dict's shapes and
-  // dtypes; dict is not changed) so that it can be replayed on new tensors of the same keys,
-  // shapes and dtypes at the cost of the tensor work alone. See Replay.
+  // The conversion of dict's key set, worked out from its keys, shapes and dtypes (dict is
+  // not changed, its data never read) so that it can be replayed on new tensors of the same
+  // keys, shapes and dtypes at the cost of the tensor work alone. See Replay. The chain keeps
+  // the last key sets it converted or compiled (convert uses them too): compiling one again
+  // costs a look-up.
   Replay compile(const TensorMap& dict, Direction direction, const Options& options = {}) const;
+  // The same for a key set held elsewhere; `order`, when given, receives for each of the
+  // replay's input_keys() the index in `key_set` of its tensor.
+  Replay compile(const std::vector<TensorRef>& key_set, Direction direction,
+                 const Options& options = {}, std::vector<uint32_t>* order = nullptr) const;
 
   const std::string& file() const;
   const std::vector<std::string>& model_types() const;
@@ -207,6 +221,12 @@ class CHAINCONV_API Replay {
   const std::vector<std::string>& output_keys() const;
   // The warnings of the conversion it was compiled from (with Options::strict, compile threw).
   const std::vector<Warning>& warnings() const;
+
+  // Per output: the index of the input it is, unchanged under the same key (a key no op
+  // touched), or -1. What an in-place update of a dict leaves alone.
+  const std::vector<int32_t>& passthrough() const;
+  // A number no other compiled conversion has: a key for caches of data derived from it.
+  uint64_t id() const;
 
   // inputs[i] is the tensor for input_keys()[i]; returns the tensor for each output_keys().
   std::vector<at::Tensor> run(std::vector<at::Tensor> inputs) const;
