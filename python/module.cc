@@ -133,18 +133,25 @@ py::list convert(const api::Chain& chain, py::dict state_dict, api::Direction di
   std::vector<at::Tensor> inputs;
   inputs.reserve(order.size());
   for (uint32_t i : order) inputs.push_back(*refs[i].tensor);
+  const std::vector<int32_t>& passthrough = replay.passthrough();
+  std::vector<bool> kept(order.size(), false);
+  for (int32_t input : passthrough)
+    if (input >= 0) kept[static_cast<size_t>(input)] = true;
+  // The keys that leave, held: while the GIL is released another thread may change the dict.
+  std::vector<py::object> leaving;
+  for (size_t i = 0; i < order.size(); ++i)
+    if (!kept[i]) leaving.push_back(py::reinterpret_borrow<py::object>(keys[order[i]]));
   std::vector<at::Tensor> outputs;
   {
     py::gil_scoped_release no_gil;  // the tensor work touches no Python object
     outputs = replay.run(std::move(inputs));
   }
   const std::vector<py::object>& out_keys = output_key_objects(replay);
-  const std::vector<int32_t>& passthrough = replay.passthrough();
-  std::vector<bool> kept(order.size(), false);
-  for (int32_t input : passthrough)
-    if (input >= 0) kept[static_cast<size_t>(input)] = true;
-  for (size_t i = 0; i < order.size(); ++i)
-    if (!kept[i] && PyDict_DelItem(dict, keys[order[i]]) != 0) throw py::error_already_set();
+  for (const py::object& key : leaving)
+    if (PyDict_DelItem(dict, key.ptr()) != 0) {
+      if (!PyErr_ExceptionMatches(PyExc_KeyError)) throw py::error_already_set();
+      PyErr_Clear();  // gone already: removed by another thread meanwhile
+    }
   for (size_t i = 0; i < outputs.size(); ++i) {
     if (passthrough[i] >= 0) continue;
     py::object value = py::reinterpret_steal<py::object>(THPVariable_Wrap(std::move(outputs[i])));
@@ -308,6 +315,9 @@ PYBIND11_MODULE(chainconv, m) {
            "Converts state_dict (its keys exactly input_keys) in place, as Chain.to_prime does.")
       .def("run", &replay_list, py::arg("tensors"),
            "Takes the tensors for input_keys, in order; returns those for output_keys.")
+      .def_property_readonly("id", &api::Replay::id,
+                             "A number no other compiled conversion has: compiling a key set "
+                             "the chain has compiled or converted before gives the same id.")
       .def_property_readonly("input_keys", &api::Replay::input_keys)
       .def_property_readonly("output_keys", &api::Replay::output_keys)
       .def_property_readonly("direction",

@@ -236,3 +236,84 @@ def test_a_replay_refuses_another_key_set_and_keeps_the_dict(chain):
     assert all(other[k] is before[k] for k in other)
     with pytest.raises(TypeError, match="input 0 is not a torch.Tensor"):
         replay.run([1, 2])
+
+
+def test_a_repeated_key_set_reuses_its_compiled_conversion():
+    chain = chainconv.Chain.for_model_type("qwen3_moe")
+    first = chain.compile(hf_layer(), "to_prime").id
+    # Converting goes through the same cache, whatever order the dict lists its keys in.
+    backwards = dict(reversed(list(hf_layer().items())))
+    chain.to_prime(backwards)
+    assert chain.compile(hf_layer(), "to_prime").id == first
+    assert torch.equal(backwards[L3 + "experts.w2"][3], counting(3, 2, start=310))
+
+
+def test_a_changed_shape_dtype_or_key_set_compiles_anew_and_converts_right():
+    chain = chainconv.Chain.for_model_type("qwen3_moe")
+    base = chain.compile(hf_layer(), "to_prime").id
+
+    half = {k: v.to(torch.bfloat16) for k, v in hf_layer().items()}
+    assert chain.compile(half, "to_prime").id != base
+    chain.to_prime(half)
+    assert half[L3 + "experts.w1"].dtype == torch.bfloat16
+    assert torch.equal(half[L3 + "experts.w1"][2], counting(2, 3, start=200).to(torch.bfloat16))
+
+    wider = hf_layer()
+    for e in range(4):
+        wider[f"{L3}experts.{e}.up_proj.weight"] = counting(2, 5, start=100 * e + 20)
+        wider[f"{L3}experts.{e}.gate_proj.weight"] = counting(2, 5, start=100 * e)
+        wider[f"{L3}experts.{e}.down_proj.weight"] = counting(5, 2, start=100 * e + 10)
+    assert chain.compile(wider, "to_prime").id != base
+    chain.to_prime(wider)
+    assert wider[L3 + "experts.w3"].shape == (4, 2, 5)
+
+    five = hf_layer(n=5)
+    assert chain.compile(five, "to_prime").id != base
+    chain.to_prime(five)
+    assert five[L3 + "experts.w1"].shape == (5, 2, 3)
+    assert chain.compile(hf_layer(), "to_prime").id == base
+
+
+def test_threads_converting_with_one_chain_each_get_their_result():
+    import threading
+
+    chain = chainconv.Chain.for_model_type("qwen3_moe")
+    wrong = []
+
+    def work(t):
+        for r in range(30):
+            n = 2 + (t + r) % 2
+            sd = hf_layer(n=n)
+            for key in sd:
+                sd[key] = sd[key] + 10000 * t + r
+            chain.to_prime(sd)
+            if not torch.equal(sd[L3 + "experts.w2"][n - 1], counting(3, 2, start=10000 * t + r + 100 * (n - 1) + 10)):
+                wrong.append((t, r))
+            chain.to_hf(sd)
+            if len(sd) != 2 + 3 * n or not torch.equal(sd[f"{L3}experts.1.up_proj.weight"], counting(2, 3, start=10000 * t + r + 120)):
+                wrong.append((t, r))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
+
+
+def test_a_cached_conversion_keeps_views_and_leaves_the_dict_on_failure(chain):
+    for _ in range(2):  # compiled, then cached
+        w3 = counting(2, 2, 3, start=90)
+        sd = {L3 + "experts.w1": counting(2, 2, 3), L3 + "experts.w2": counting(2, 3, 2, start=50), L3 + "experts.w3": w3}
+        chain.to_hf(sd)
+        up = sd[L3 + "experts.1.up_proj.weight"]
+        assert up.storage().data_ptr() == w3.storage().data_ptr()
+        assert torch.equal(up, counting(2, 3, start=96))
+    for _ in range(2):
+        gap = hf_layer()
+        for proj in ("gate_proj", "down_proj", "up_proj"):
+            del gap[f"{L3}experts.2.{proj}.weight"]
+        before = dict(gap)
+        with pytest.raises(chainconv.Error, match="stack"):
+            chain.to_prime(gap)
+        assert list(gap) == list(before) and all(gap[k] is before[k] for k in gap)
