@@ -100,7 +100,8 @@ void view_dict(PyObject* dict, std::vector<api::TensorRef>& refs, std::vector<Py
       throw py::type_error("state dict value '" + std::string(utf8, static_cast<size_t>(length)) +
                            "' is not a torch.Tensor but " +
                            py::repr(py::type::of(py::handle(value))).cast<std::string>());
-    refs.push_back({std::string_view(utf8, static_cast<size_t>(length)), &THPVariable_Unpack(value)});
+    refs.push_back(
+        {std::string_view(utf8, static_cast<size_t>(length)), &THPVariable_Unpack(value)});
     keys.push_back(key);
   }
 }
@@ -129,7 +130,8 @@ py::list convert(const api::Chain& chain, py::dict state_dict, api::Direction di
   std::vector<PyObject*> keys;
   view_dict(dict, refs, keys);
   std::vector<uint32_t> order;
-  const api::Replay replay = chain.compile(refs, direction, options_of(expert_offset, strict), &order);
+  const api::Replay replay =
+      chain.compile(refs, direction, options_of(expert_offset, strict), &order);
   std::vector<at::Tensor> inputs;
   inputs.reserve(order.size());
   for (uint32_t i : order) inputs.push_back(*refs[i].tensor);

@@ -5,6 +5,7 @@
 #include <ATen/ops/stack.h>
 
 #include "aten/kernels.h"
+#include "aten/views.h"
 
 namespace chainconv {
 namespace {
@@ -57,7 +58,7 @@ std::vector<at::Tensor> execute(const Program& program, std::vector<at::Tensor> 
             ++run;
           }
           if (run == static_cast<size_t>(rows) && rows > 1) {
-            std::vector<at::Tensor> all = whole.unbind(step.view.dim);
+            std::vector<at::Tensor> all = rows_of(whole, step.view.dim);
             for (size_t r = 0; r < run; ++r) slots[steps[i + r].output] = std::move(all[r]);
             i += run - 1;
             break;

@@ -10,8 +10,9 @@ using namespace api_test;
 
 static const std::string L3 = "model.layers.3.mlp.";
 
-TEST_CASE("the same key set, with other values or listed in another order, reuses its compiled "
-          "conversion") {
+TEST_CASE(
+    "the same key set, with other values or listed in another order, reuses its compiled "
+    "conversion") {
   cc::Chain chain = cc::Chain::for_model_type("qwen3_moe");
   const uint64_t first = chain.compile(hf_moe_layer(3, 0, 4), cc::Direction::to_prime).id();
   CHECK(chain.compile(hf_moe_layer(3, 0, 4, 7000), cc::Direction::to_prime).id() == first);
@@ -42,8 +43,9 @@ TEST_CASE("the same key set, with other values or listed in another order, reuse
   CHECK(at::equal(again.at(L3 + "experts.w1")[1], counting({2, 3}, 400)));
 }
 
-TEST_CASE("a changed shape, dtype, key set, direction or option compiles anew, and converts "
-          "right") {
+TEST_CASE(
+    "a changed shape, dtype, key set, direction or option compiles anew, and converts "
+    "right") {
   cc::Chain chain = cc::Chain::for_model_type("qwen3_moe");
   const uint64_t base = chain.compile(hf_moe_layer(3, 0, 4), cc::Direction::to_prime).id();
 
@@ -78,8 +80,8 @@ TEST_CASE("a changed shape, dtype, key set, direction or option compiles anew, a
   const cc::Replay rank0 = chain.compile(stacked, cc::Direction::to_hf);
   const cc::Replay rank2 = chain.compile(stacked, cc::Direction::to_hf, shard);
   CHECK(rank0.id() != rank2.id());
-  CHECK(rank2.output_keys() == sorted({L3 + "experts.4.gate_proj.weight",
-                                       L3 + "experts.5.gate_proj.weight"}));
+  CHECK(rank2.output_keys() ==
+        sorted({L3 + "experts.4.gate_proj.weight", L3 + "experts.5.gate_proj.weight"}));
   cc::Options strict;
   strict.strict = true;
   CHECK(chain.compile(hf_moe_layer(3, 0, 4), cc::Direction::to_prime, strict).id() != base);
@@ -117,8 +119,9 @@ TEST_CASE("threads converting with one Chain get each their own right result") {
   CHECK(wrong == std::vector<int>(kThreads, 0));
 }
 
-TEST_CASE("a cached conversion keeps the in-place guarantees: views share storage, and a "
-          "failure leaves the dict as it was") {
+TEST_CASE(
+    "a cached conversion keeps the in-place guarantees: views share storage, and a "
+    "failure leaves the dict as it was") {
   cc::Chain chain = cc::Chain::for_model_type("qwen3_moe");
   for (int round = 0; round < 2; ++round) {  // the first call compiles, the second is cached
     cc::TensorMap sd{{L3 + "experts.w1", counting({2, 2, 3})},
@@ -138,6 +141,7 @@ TEST_CASE("a cached conversion keeps the in-place guarantees: views share storag
     const cc::TensorMap before = gap;
     REQUIRE_THROWS_AS(chain.to_prime(gap), cc::Error);
     CHECK(keys_of(gap) == keys_of(before));
-    CHECK(gap.at(L3 + "experts.3.up_proj.weight").is_same(before.at(L3 + "experts.3.up_proj.weight")));
+    CHECK(gap.at(L3 + "experts.3.up_proj.weight")
+              .is_same(before.at(L3 + "experts.3.up_proj.weight")));
   }
 }

@@ -75,10 +75,22 @@ def test_to_hf_unstacks_views_sharing_storage_from_the_expert_offset(chain):
     assert gate7.storage().data_ptr() == w1.storage().data_ptr()
     assert gate7.data_ptr() == w1.data_ptr() + 6 * w1.element_size()
     assert sd[L3 + "experts.6.down_proj.weight"].data_ptr() == w2.data_ptr()
-    assert gate7._base is w1
-    # Writing through the view writes the stacked tensor: nothing was copied.
+    # Writing through the view writes the stacked tensor: nothing was copied; and the two
+    # share a version counter, so autograd's saved-tensor checks see the write.
+    version = w1._version
     gate7[0, 0] = -1.0
     assert w1[1, 0, 0] == -1.0
+    assert w1._version == version + 1
+
+
+def test_to_hf_of_a_tensor_autograd_tracks_gives_autograd_views(chain):
+    w1 = counting(2, 2, 3).requires_grad_()
+    sd = {L3 + "experts.w1": w1}
+    chain.to_hf(sd)
+    gate1 = sd[L3 + "experts.1.gate_proj.weight"]
+    assert gate1._base is w1
+    gate1.sum().backward()
+    assert torch.equal(w1.grad, torch.tensor([[[0.0] * 3] * 2, [[1.0] * 3] * 2]))
 
 
 def test_fused_experts_split_into_views(chain):
