@@ -52,3 +52,24 @@ TEST_CASE("full size nemotron_h (Nano 30B-A3B) roundtrips on meta tensors") {
   check_full_size("nemotron_h", 6243);
 }
 TEST_CASE("full size gpt_oss roundtrips on meta tensors") { check_full_size("gpt_oss"); }
+// Key counts by hand from the published configs. Mixtral-8x7B: 3 + 32 layers x (2 norms +
+// 4 attention + gate + 8 experts x 3).
+TEST_CASE("full size mixtral (8x7B) roundtrips on meta tensors") {
+  check_full_size("mixtral", 3 + 32 * (2 + 4 + 1 + 8 * 3));
+}
+// Qwen1.5-MoE-A2.7B: 3 + 24 x (2 norms + 4 attention + 3 biases + gate + 60 x 3 + 3 shared +
+// shared gate).
+TEST_CASE("full size qwen2_moe (Qwen1.5-MoE-A2.7B) roundtrips on meta tensors") {
+  check_full_size("qwen2_moe", 3 + 24 * (2 + 4 + 3 + 1 + 60 * 3 + 3 + 1));
+}
+// OLMoE-1B-7B: 3 + 16 x (2 norms + 4 attention + q/k norms + gate + 64 x 3).
+TEST_CASE("full size olmoe (OLMoE-1B-7B) roundtrips on meta tensors") {
+  check_full_size("olmoe", 3 + 16 * (2 + 4 + 2 + 1 + 64 * 3));
+}
+// DeepSeek-V3, FP8: 3 + 62 layers (61 + the MTP layer) x (2 norms + 5 attention projections
+// with companions + 2 attention norms) + 3 dense MLPs x 3 x 2 + 59 MoE layers x (gate + bias +
+// 256 x 3 x 2 + 3 x 2 shared) + 6 MTP extras.
+TEST_CASE("full size deepseek_v3 (DeepSeek-V3, FP8) roundtrips on meta tensors") {
+  check_full_size("deepseek_v3",
+                  3 + 62 * (2 + 5 * 2 + 2) + 3 * 3 * 2 + 59 * (1 + 1 + 256 * 3 * 2 + 3 * 2) + 6);
+}

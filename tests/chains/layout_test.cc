@@ -148,6 +148,78 @@ TEST_CASE("minimax_m2 layout is FP8 with weight_scale_inv companions") {
   CHECK(has_fused_layout("qwen3_moe", chains_dir()));
 }
 
+TEST_CASE("deepseek_v3 full layout has DeepSeek-V3's MLA, MoE, MTP and FP8 shapes") {
+  auto t = by_key(make_layout(full_config("deepseek_v3", chains_dir()), ExpertLayout::per_expert,
+                              chains_dir()));
+  using Shape = std::vector<int64_t>;
+  // MLA: q_lora_rank 1536, kv_lora_rank 512, 128 heads x (128 nope + 64 rope), v_head_dim 128.
+  const std::string a = "model.layers.0.self_attn.";
+  CHECK(t[a + "q_a_proj.weight"].shape == Shape{1536, 7168});
+  CHECK(t[a + "q_a_proj.weight_scale_inv"].shape == Shape{12, 56});
+  CHECK(t[a + "q_b_proj.weight"].shape == Shape{128 * 192, 1536});
+  CHECK(t[a + "kv_a_proj_with_mqa.weight"].shape == Shape{512 + 64, 7168});
+  CHECK(t[a + "kv_a_proj_with_mqa.weight_scale_inv"].shape == Shape{5, 56});  // ceil(576 / 128)
+  CHECK(t[a + "kv_b_proj.weight"].shape == Shape{128 * 256, 512});
+  CHECK(t[a + "o_proj.weight"].shape == Shape{7168, 128 * 128});
+  CHECK(t[a + "kv_a_layernorm.weight"].shape == Shape{512});
+  CHECK(t[a + "q_a_proj.weight"].dtype->name == "F8_E4M3");
+  CHECK(t[a + "q_a_layernorm.weight"].dtype->name == "BF16");
+  // Layers 0-2 dense (intermediate 18432), 3 and up MoE (256 experts of 2048, 1 shared).
+  CHECK(t["model.layers.2.mlp.gate_proj.weight"].shape == Shape{18432, 7168});
+  CHECK(t["model.layers.2.mlp.down_proj.weight_scale_inv"].shape == Shape{56, 144});
+  CHECK_FALSE(t.count("model.layers.3.mlp.gate_proj.weight"));
+  CHECK(t["model.layers.3.mlp.gate.weight"].shape == Shape{256, 7168});
+  CHECK(t["model.layers.3.mlp.gate.weight"].dtype->name == "BF16");
+  CHECK(t["model.layers.3.mlp.gate.e_score_correction_bias"].dtype->name == "F32");
+  CHECK(t["model.layers.3.mlp.experts.255.down_proj.weight"].shape == Shape{7168, 2048});
+  CHECK(t["model.layers.3.mlp.experts.255.down_proj.weight_scale_inv"].shape == Shape{56, 16});
+  CHECK(t["model.layers.60.mlp.shared_experts.up_proj.weight"].shape == Shape{2048, 7168});
+  // The MTP layer is model.layers.61, a MoE layer with its extra keys; there is no layer 62.
+  CHECK(t.count("model.layers.61.mlp.experts.0.gate_proj.weight_scale_inv"));
+  CHECK(t["model.layers.61.eh_proj.weight"].shape == Shape{7168, 2 * 7168});
+  CHECK(t["model.layers.61.shared_head.head.weight"].shape == Shape{129280, 7168});
+  CHECK_FALSE(t.count("model.layers.62.input_layernorm.weight"));
+  CHECK(t["lm_head.weight"].dtype->name == "BF16");
+
+  // Without q_lora_rank (DeepSeek-V2-Lite style) the query is one q_proj.
+  json lite = tiny_config("deepseek_v3", chains_dir());
+  lite["q_lora_rank"] = nullptr;
+  auto l = by_key(make_layout(lite, ExpertLayout::per_expert, chains_dir()));
+  CHECK(l["model.layers.0.self_attn.q_proj.weight"].shape == Shape{2 * 4, 8});
+  CHECK_FALSE(l.count("model.layers.0.self_attn.q_a_proj.weight"));
+}
+
+TEST_CASE("mixtral, qwen2_moe and olmoe layouts have their published shapes") {
+  using Shape = std::vector<int64_t>;
+  auto full = [](const std::string& model_type) {
+    return by_key(
+        make_layout(full_config(model_type, chains_dir()), ExpertLayout::per_expert, chains_dir()));
+  };
+  // Mixtral-8x7B: hidden 4096, 14336 per expert, 32 heads / 8 kv heads of 128.
+  auto m = full("mixtral");
+  CHECK(m["model.layers.31.block_sparse_moe.gate.weight"].shape == Shape{8, 4096});
+  CHECK(m["model.layers.0.block_sparse_moe.experts.7.w1.weight"].shape == Shape{14336, 4096});
+  CHECK(m["model.layers.0.block_sparse_moe.experts.7.w2.weight"].shape == Shape{4096, 14336});
+  CHECK(m["model.layers.0.self_attn.k_proj.weight"].shape == Shape{1024, 4096});
+  // Qwen1.5-MoE-A2.7B: 60 experts of 1408, a shared expert of 5632 with a one-row gate.
+  auto q = full("qwen2_moe");
+  CHECK(q["model.layers.0.mlp.experts.59.gate_proj.weight"].shape == Shape{1408, 2048});
+  CHECK(q["model.layers.0.mlp.shared_expert.down_proj.weight"].shape == Shape{2048, 5632});
+  CHECK(q["model.layers.0.mlp.shared_expert_gate.weight"].shape == Shape{1, 2048});
+  CHECK(q["model.layers.23.self_attn.q_proj.bias"].shape == Shape{2048});
+  CHECK_FALSE(q.count("model.layers.0.self_attn.o_proj.bias"));
+  auto tiny_fused = by_key(tiny_layout("qwen2_moe", ExpertLayout::fused));
+  CHECK(tiny_fused["model.layers.1.mlp.experts.gate_up_proj"].shape == Shape{4, 8, 8});
+  CHECK(tiny_fused.count("model.layers.1.mlp.shared_expert.gate_proj.weight"));
+  CHECK(tiny_fused.count("model.layers.0.mlp.gate_proj.weight"));  // mlp_only_layers: [0]
+  // OLMoE-1B-7B: 64 experts of 1024; q/k norms over the whole projection.
+  auto o = full("olmoe");
+  CHECK(o["model.layers.15.mlp.experts.63.up_proj.weight"].shape == Shape{1024, 2048});
+  CHECK(o["model.layers.0.self_attn.q_norm.weight"].shape == Shape{2048});
+  CHECK(o["model.layers.0.self_attn.k_norm.weight"].shape == Shape{2048});
+  CHECK(o["model.layers.0.mlp.gate.weight"].shape == Shape{64, 2048});
+}
+
 TEST_CASE("layout errors name the missing config field and the unknown model type") {
   json config = tiny_config("qwen3_moe", chains_dir());
   config.erase("num_experts");

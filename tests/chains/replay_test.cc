@@ -78,6 +78,10 @@ TEST_CASE("a program replays the run: minimax_m2") { check_model("minimax_m2"); 
 TEST_CASE("a program replays the run: laguna") { check_model("laguna"); }
 TEST_CASE("a program replays the run: afmoe") { check_model("afmoe"); }
 TEST_CASE("a program replays the run: nemotron_h") { check_model("nemotron_h"); }
+TEST_CASE("a program replays the run: mixtral") { check_model("mixtral"); }
+TEST_CASE("a program replays the run: qwen2_moe") { check_model("qwen2_moe"); }
+TEST_CASE("a program replays the run: olmoe") { check_model("olmoe"); }
+TEST_CASE("a program replays the run: deepseek_v3") { check_model("deepseek_v3"); }
 TEST_CASE("a program replays the run: gpt_oss") { check_model("gpt_oss"); }
 
 TEST_CASE("a program replays the run on an expert-parallel shard") {

@@ -79,8 +79,9 @@ TEST_CASE("chains and layouts in a --chains-dir directory are found before the s
   CHECK(no_chain.err == "chainconv: error: " + s / "hf" +
                             "/config.json: no chain serves model_type 'toy_moe' (searched '" +
                             kChains +
-                            "'; known: afmoe, glm4_moe, glm_moe_dsa, gpt_oss, laguna, minimax_m2, "
-                            "nemotron_h, qwen3_5_moe, qwen3_5_moe_text, qwen3_moe); add a "
+                            "'; known: afmoe, deepseek_v3, glm4_moe, glm_moe_dsa, gpt_oss, laguna, "
+                            "minimax_m2, mixtral, nemotron_h, olmoe, qwen2_moe, qwen3_5_moe, "
+                            "qwen3_5_moe_text, qwen3_moe); add a "
                             "directory with a chain listing it (--chains-dir DIR), or pass "
                             "--chain FILE\n");
 
