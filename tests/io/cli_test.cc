@@ -466,5 +466,5 @@ ops:
   CommandResult missing =
       run_cli(s, {"plan", s / "src", "--to", "prime", "--chain", s / "rows.yaml"});
   CHECK(missing.status == 1);
-  CHECK_THAT(missing.err, Catch::Contains("rows.yaml:5:40: config.json has no field 'rows'"));
+  CHECK_THAT(missing.err, Catch::Contains("rows.yaml:5:44: config.json has no field 'rows'"));
 }
