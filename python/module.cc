@@ -74,11 +74,54 @@ api::Lookup lookup_of(const std::string& chains_dir, const std::vector<std::stri
   return lookup;
 }
 
-api::Options options_of(int64_t expert_offset, bool strict) {
+// The keyword arguments every conversion takes. `params` maps chain parameter names to
+// values (str, int, bool, or a list of ints); `config` is config.json as a dict or its text.
+struct PyOptions {
+  int64_t expert_offset = 0;
+  bool strict = false;
+  py::object params = py::none();
+  py::object config = py::none();
+};
+
+std::string param_text(const std::string& name, const py::handle& value) {
+  if (py::isinstance<py::bool_>(value)) return value.cast<bool>() ? "true" : "false";
+  if (py::isinstance<py::int_>(value)) return std::to_string(value.cast<int64_t>());
+  if (py::isinstance<py::str>(value)) return value.cast<std::string>();
+  if (py::isinstance<py::list>(value) || py::isinstance<py::tuple>(value)) {
+    std::string out;
+    for (const py::handle& item : value) {
+      if (!py::isinstance<py::int_>(item) || py::isinstance<py::bool_>(item))
+        throw py::type_error("params['" + name + "']: a list parameter takes ints");
+      out += (out.empty() ? "" : ",") + std::to_string(item.cast<int64_t>());
+    }
+    return out;
+  }
+  throw py::type_error("params['" + name + "'] must be a str, int, bool or list of ints");
+}
+
+api::Options options_of(const PyOptions& o) {
   api::Options options;
-  options.expert_offset = expert_offset;
-  options.strict = strict;
+  options.expert_offset = o.expert_offset;
+  options.strict = o.strict;
+  if (!o.params.is_none()) {
+    if (!py::isinstance<py::dict>(o.params)) throw py::type_error("params must be a dict");
+    for (const auto& [key, value] : o.params.cast<py::dict>()) {
+      const std::string name = py::str(key);
+      options.params[name] = param_text(name, value);
+    }
+  }
+  if (py::isinstance<py::str>(o.config))
+    options.config = o.config.cast<std::string>();
+  else if (py::isinstance<py::dict>(o.config))
+    options.config = py::module_::import("json").attr("dumps")(o.config).cast<std::string>();
+  else if (!o.config.is_none())
+    throw py::type_error("config must be a dict (config.json's contents) or its JSON text");
   return options;
+}
+
+api::Options options_of(int64_t expert_offset, bool strict, const py::object& params,
+                        const py::object& config) {
+  return options_of(PyOptions{expert_offset, strict, params, config});
 }
 
 // The dict's entries as views: its own key strings (UTF-8, cached by CPython in each str)
@@ -124,14 +167,13 @@ const std::vector<py::object>& output_key_objects(const api::Replay& replay) {
 // has converted before is looked up (chain.compile's cache), not worked out again. Every
 // failure happens before the dict changes.
 py::list convert(const api::Chain& chain, py::dict state_dict, api::Direction direction,
-                 int64_t expert_offset, bool strict) {
+                 const api::Options& options) {
   PyObject* dict = state_dict.ptr();
   std::vector<api::TensorRef> refs;
   std::vector<PyObject*> keys;
   view_dict(dict, refs, keys);
   std::vector<uint32_t> order;
-  const api::Replay replay =
-      chain.compile(refs, direction, options_of(expert_offset, strict), &order);
+  const api::Replay replay = chain.compile(refs, direction, options, &order);
   std::vector<at::Tensor> inputs;
   inputs.reserve(order.size());
   for (uint32_t i : order) inputs.push_back(*refs[i].tensor);
@@ -163,8 +205,9 @@ py::list convert(const api::Chain& chain, py::dict state_dict, api::Direction di
 }
 
 py::list plan(const api::Chain& chain, const py::dict& state_dict, const std::string& direction,
-              int64_t expert_offset, bool strict) {
-  const api::Options options = options_of(expert_offset, strict);
+              int64_t expert_offset, bool strict, const py::object& params,
+              const py::object& config) {
+  const api::Options options = options_of(expert_offset, strict, params, config);
   api::Plan plan = chain.plan(tensors_of(state_dict), direction_of(direction), options);
   py::list entries;
   for (const api::PlanEntry& e : plan.entries) {
@@ -183,8 +226,9 @@ py::list plan(const api::Chain& chain, const py::dict& state_dict, const std::st
 }
 
 api::Replay compile(const api::Chain& chain, const py::dict& state_dict,
-                    const std::string& direction, int64_t expert_offset, bool strict) {
-  const api::Options options = options_of(expert_offset, strict);
+                    const std::string& direction, int64_t expert_offset, bool strict,
+                    const py::object& params, const py::object& config) {
+  const api::Options options = options_of(expert_offset, strict, params, config);
   std::vector<api::TensorRef> refs;
   std::vector<PyObject*> keys;
   view_dict(state_dict.ptr(), refs, keys);
@@ -251,7 +295,9 @@ PYBIND11_MODULE(chainconv, m) {
       "Converts state_dict (dict[str, torch.Tensor]) in place and returns the warnings.\n"
       "Tensors are not copied: renamed ones are the same objects, unstacked experts and split\n"
       "parts are views. expert_offset is the global index of the first expert the dict holds;\n"
-      "strict=True raises warnings as chainconv.Error. On an error the dict is unchanged.";
+      "strict=True raises warnings as chainconv.Error. params sets the chain's parameters by\n"
+      "name (e.g. params={'hf_experts': 'fused'}); config is config.json (a dict or its text)\n"
+      "for the ${config.field} values the chain reads. On an error the dict is unchanged.";
   py::class_<api::Chain>(m, "Chain")
       .def_static("load", &api::Chain::load, py::arg("path"), "Loads a chain file.")
       .def_static("from_string", &api::Chain::from_string, py::arg("yaml"),
@@ -270,26 +316,34 @@ PYBIND11_MODULE(chainconv, m) {
           "directory with a chain listing the model type wins.")
       .def(
           "to_prime",
-          [](const api::Chain& c, py::dict sd, int64_t expert_offset, bool strict) {
-            return convert(c, sd, api::Direction::to_prime, expert_offset, strict);
+          [](const api::Chain& c, py::dict sd, int64_t expert_offset, bool strict,
+             const py::object& params, const py::object& config) {
+            return convert(c, sd, api::Direction::to_prime,
+                           options_of(expert_offset, strict, params, config));
           },
           py::arg("state_dict"), py::kw_only(), py::arg("expert_offset") = 0,
-          py::arg("strict") = false, convert_doc)
+          py::arg("strict") = false, py::arg("params") = py::none(), py::arg("config") = py::none(),
+          convert_doc)
       .def(
           "to_hf",
-          [](const api::Chain& c, py::dict sd, int64_t expert_offset, bool strict) {
-            return convert(c, sd, api::Direction::to_hf, expert_offset, strict);
+          [](const api::Chain& c, py::dict sd, int64_t expert_offset, bool strict,
+             const py::object& params, const py::object& config) {
+            return convert(c, sd, api::Direction::to_hf,
+                           options_of(expert_offset, strict, params, config));
           },
           py::arg("state_dict"), py::kw_only(), py::arg("expert_offset") = 0,
-          py::arg("strict") = false, convert_doc)
+          py::arg("strict") = false, py::arg("params") = py::none(), py::arg("config") = py::none(),
+          convert_doc)
       .def("plan", &plan, py::arg("state_dict"), py::arg("direction") = "to_prime", py::kw_only(),
-           py::arg("expert_offset") = 0, py::arg("strict") = false,
+           py::arg("expert_offset") = 0, py::arg("strict") = false, py::arg("params") = py::none(),
+           py::arg("config") = py::none(),
            "What a conversion would produce, from shapes and dtypes alone: a list of\n"
            "{key, shape, dtype, sources, steps: [(op, 'file:line:col')]}, one per output key.")
       .def(
           "check",
-          [](const api::Chain& c, const std::optional<py::dict>& layout, int64_t expert_offset) {
-            const api::Options options = options_of(expert_offset, false);
+          [](const api::Chain& c, const std::optional<py::dict>& layout, int64_t expert_offset,
+             const py::object& params, const py::object& config) {
+            const api::Options options = options_of(expert_offset, false, params, config);
             std::vector<api::Finding> findings =
                 layout ? c.check(tensors_of(*layout), options) : c.check();
             py::list out;
@@ -297,11 +351,13 @@ PYBIND11_MODULE(chainconv, m) {
             return out;
           },
           py::arg("layout") = py::none(), py::kw_only(), py::arg("expert_offset") = 0,
+          py::arg("params") = py::none(), py::arg("config") = py::none(),
           "chainlint's checks on the chain, as 'file:line:col: severity: message [check]' lines;\n"
           "with a layout (an HF state dict; only shapes and dtypes are read) also the symbolic\n"
           "roundtrips and coverage.")
       .def("compile", &compile, py::arg("state_dict"), py::arg("direction") = "to_prime",
            py::kw_only(), py::arg("expert_offset") = 0, py::arg("strict") = false,
+           py::arg("params") = py::none(), py::arg("config") = py::none(),
            "The conversion of state_dict's key set worked out once (from shapes and dtypes; the\n"
            "dict is not changed), as a Replay to run on new tensors of the same keys.")
       .def_property_readonly("file", &api::Chain::file)

@@ -43,19 +43,18 @@ std::vector<TensorRef> refs_of(const TensorMap& dict) {
 }
 
 std::shared_ptr<const Compiled> lookup(const Chain::Impl& chain,
-                                       const std::vector<TensorRef>& key_set,
-                                       Direction direction, const Options& options,
-                                       std::vector<uint32_t>& order) {
+                                       const std::vector<TensorRef>& key_set, Direction direction,
+                                       const Options& options, std::vector<uint32_t>& order) {
   Signature signature;
   signature.count = key_set.size();
   signature.direction = direction;
   signature.expert_offset = options.expert_offset;
   signature.strict = options.strict;
+  signature.params = params_hash(options);
   std::vector<uint64_t> hashes(key_set.size());
   for (size_t i = 0; i < key_set.size(); ++i) {
     const at::Tensor& t = *key_set[i].tensor;
-    if (!t.defined())
-      throw Error("tensor '" + std::string(key_set[i].key) + "' is undefined");
+    if (!t.defined()) throw Error("tensor '" + std::string(key_set[i].key) + "' is undefined");
     hashes[i] = key_hash(key_set[i].key);
     const uint64_t e = entry_hash(hashes[i], t);
     signature.sum += e;  // order-independent: a sum and a sum of squares-like mix
@@ -77,7 +76,8 @@ std::shared_ptr<const Compiled> lookup(const Chain::Impl& chain,
   std::vector<TensorSpec> specs;
   specs.reserve(key_set.size());
   for (const TensorRef& r : key_set)
-    specs.push_back({std::string(r.key), r.tensor->sizes().vec(), &dtype_of(r.tensor->scalar_type())});
+    specs.push_back(
+        {std::string(r.key), r.tensor->sizes().vec(), &dtype_of(r.tensor->scalar_type())});
   std::shared_ptr<const Compiled> compiled =
       Compiled::make(lower(*chain.chain, direction, std::move(specs), options));
   // The program's inputs are the key set in key order: where each one is in `key_set`.

@@ -14,6 +14,14 @@ uint64_t key_hash(std::string_view key) {
   return h ^ (h >> 33);
 }
 
+uint64_t params_hash(const Options& options) {
+  if (options.params.empty() && options.config.empty()) return 0;
+  uint64_t h = key_hash(options.config) * 0x9E3779B97F4A7C15ull + 1;
+  for (const auto& [name, value] : options.params)
+    h = (h ^ key_hash(name)) * 0x100000001b3ull ^ key_hash(value) * 31;
+  return h | 1;
+}
+
 uint64_t entry_hash(uint64_t key_hash, const at::Tensor& tensor) {
   uint64_t h = key_hash ^ (static_cast<uint64_t>(tensor.scalar_type()) + 0x9E3779B97F4A7C15ull);
   for (int64_t size : tensor.sizes()) h = (h ^ static_cast<uint64_t>(size)) * 0x100000001b3ull;

@@ -38,6 +38,8 @@ struct Compiled {
 };
 
 uint64_t key_hash(std::string_view key);
+// Options::params and Options::config, hashed (0 when both are empty: the common case).
+uint64_t params_hash(const Options& options);
 
 struct Signature {
   uint64_t sum = 0, mix = 0;
@@ -45,9 +47,10 @@ struct Signature {
   Direction direction = Direction::to_prime;
   int64_t expert_offset = 0;
   bool strict = false;
+  uint64_t params = 0;  // Options::params and Options::config (0 when both are empty)
   bool operator==(const Signature& o) const {
     return sum == o.sum && mix == o.mix && count == o.count && direction == o.direction &&
-           expert_offset == o.expert_offset && strict == o.strict;
+           expert_offset == o.expert_offset && strict == o.strict && params == o.params;
   }
 };
 struct SignatureHash {

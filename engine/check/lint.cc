@@ -67,6 +67,15 @@ std::vector<Finding> lint_text(const std::string& text, const std::string& name,
 
   if (sources.is_chain && !has_errors(findings)) {
     for (Finding& f : check_flow(*chain)) add_finding(findings, std::move(f));
+    // Values given for the chain's parameters (--set) must be ones it declares, of its types.
+    try {
+      ParamEnv(chain->params, options.run);
+    } catch (const Error& e) {
+      findings.push_back(Finding{e.pos().known() ? e.pos() : Position{name, 1, 1}, Severity::error,
+                                 e.message(), "params"});
+      sort_findings(findings);
+      return findings;
+    }
     if (options.layout) {
       const auto& types = chain->model_types;
       if (!options.model_type.empty() &&

@@ -26,4 +26,20 @@ std::string substitute_params(const std::string& text,
   return out;
 }
 
+std::map<std::string, std::string> param_assignments(const std::vector<std::string>& sets,
+                                                     const std::string& hf_experts) {
+  std::map<std::string, std::string> params;
+  auto add = [&](const std::string& name, const std::string& value, const std::string& as) {
+    if (!params.emplace(name, value).second)
+      throw Error(as + ": parameter '" + name + "' is set twice");
+  };
+  for (const std::string& set : sets) {
+    const size_t eq = set.find('=');
+    if (eq == std::string::npos || eq == 0) throw Error("--set " + set + ": expected NAME=VALUE");
+    add(set.substr(0, eq), set.substr(eq + 1), "--set " + set);
+  }
+  if (!hf_experts.empty()) add("hf_experts", hf_experts, "--hf-experts " + hf_experts);
+  return params;
+}
+
 }  // namespace chainconv

@@ -189,7 +189,9 @@ class SourceReader {
 // Compiles a chain's files: the header, the pieces of every file (includes first), the ops.
 class Loader {
  public:
-  Loader(Chain& chain, Diagnostics* diagnostics) : chain_(chain), compiler_(diagnostics) {}
+  Loader(Chain& chain, Diagnostics* diagnostics) : chain_(chain), compiler_(diagnostics) {
+    compiler_.use_params(&chain_.params);
+  }
 
   void load(const ChainSources& sources) {
     for (const SourceFile& file : sources.files) {
@@ -234,10 +236,11 @@ class Loader {
 
   void load_chain(const Node& root) {
     guarded([&] {
-      root.allow_only(
-          {"version", "model_types", "description", "include", "pieces", "ops", "expect_converted"},
-          "a chain file");
+      root.allow_only({"version", "model_types", "description", "include", "params", "pieces",
+                       "ops", "expect_converted"},
+                      "a chain file");
     });
+    load_params(root);
     guarded([&] { check_header(root, true); });
     guarded([&] {
       Node types = root.required("model_types", "a chain file");
@@ -251,6 +254,16 @@ class Loader {
         for (const Node& t : root["expect_converted"].list("a list of key templates"))
           chain_.expect_converted.push_back(compiler_.key(t));
       });
+  }
+
+  // Before any op compiles: ops and pieces (wherever defined) read the chain's parameters.
+  void load_params(const Node& root) {
+    if (!root.has("params")) return;
+    std::vector<std::pair<Node, Node>> entries;
+    guarded(
+        [&] { entries = root["params"].entries("a mapping of parameter names to parameters"); });
+    for (const auto& [name, body] : entries)
+      guarded([&, &name = name, &body = body] { parse_param_decl(name, body, chain_.params); });
   }
 
   void check_header(const Node& root, bool is_chain) {

@@ -25,6 +25,9 @@ struct Chain {
   std::string description;
   std::vector<std::string> includes;  // every file included, directly or not
   std::vector<PieceInfo> pieces;      // every piece defined, in this file or an included one
+  // Its parameters (`params:`) and the config values it reads; bound per lowering from
+  // Options::params and Options::config (ops/params.h).
+  ParamTable params;
   OpList ops;
   // Checks only: templates no key may still match after forward (e.g. a leftover per-expert
   // key); chainlint's coverage check warns about untouched keys that do.

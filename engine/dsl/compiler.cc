@@ -36,6 +36,27 @@ std::vector<KeyTemplate> Compiler::keys(const Node& node) const {
   return result;
 }
 
+IntArg Compiler::integer(const Node& node, const std::string& what) const {
+  return IntArg::parse(*params_, node.expression_text(what), node.pos(), what);
+}
+
+IntListArg Compiler::int_list(const Node& node, const std::string& what) const {
+  if (node.is_list()) {
+    std::vector<IntArg> items;
+    for (const Node& item : node.list(what)) items.push_back(integer(item, "an integer"));
+    return IntListArg(std::move(items));
+  }
+  const std::string text = node.expression_text(what);
+  std::shared_ptr<const IntExpr> ref = params_->parse_reference(text, node.pos());
+  if (!ref) throw CheckError(node.pos(), "schema", "expected " + what + ", found '" + text + "'");
+  const std::optional<ParamType> type = params_->type_of_reference(*ref);
+  if (type && *type != ParamType::int_list)
+    throw CheckError(node.pos(), "schema",
+                     "expected " + what + ": '" + text + "' is a " +
+                         std::string(param_type_name(*type)) + " parameter, not an int_list");
+  return IntListArg(node.pos(), text, std::move(ref));
+}
+
 OpList Compiler::ops(const Node& list) {
   OpList result;
   for (const Node& item : list.list("a list of ops")) {

@@ -14,6 +14,7 @@
 
 #include "dsl/node.h"
 #include "ops/op.h"
+#include "ops/params.h"
 
 namespace chainconv {
 
@@ -35,6 +36,8 @@ class Compiler {
   static constexpr size_t kMaxOps = 100'000;
 
   explicit Compiler(Diagnostics* diagnostics = nullptr) : diagnostics_(diagnostics) {}
+  Compiler(const Compiler&) = delete;
+  Compiler& operator=(const Compiler&) = delete;
 
   // Reports a problem: thrown at once without a diagnostics sink, recorded with one (the
   // caller then goes on; what it builds is never run, since the chain has errors).
@@ -50,6 +53,19 @@ class Compiler {
   // "template" error, an unknown ${param} in it a "reference" error.
   KeyTemplate key(const Node& node, bool prefix = false) const;
   std::vector<KeyTemplate> keys(const Node& node) const;  // one or a list
+
+  // THE way an op reads an integer argument (a dim, a size, an index, a shape entry): an
+  // integer, or an expression over chain parameters and config values such as
+  // "${heads} * ${head_dim}" or "${config.hidden_size} / 2" (ops/params.h). Syntax, unknown
+  // names and types are errors at the node; the op evaluates it while lowering, once per
+  // call, with `arg.value(ctx.params)` (a constant costs nothing).
+  IntArg integer(const Node& node, const std::string& what = "an integer") const;
+  // A list of such integers, or one ${param} / ${config.field} naming an int list.
+  IntListArg int_list(const Node& node, const std::string& what = "a list of integers") const;
+
+  // The chain's parameters (declared under `params:`), for predicates and expressions.
+  ParamTable& params() const { return *params_; }
+  void use_params(ParamTable* table) { params_ = table; }
 
   // A list of ops; with diagnostics, an op that fails is reported and left out.
   OpList ops(const Node& list);
@@ -78,6 +94,8 @@ class Compiler {
   bool exhausted_ = false;  // kMaxOps reached: compiling stops
   std::map<std::string, PieceDef> pieces_;
   std::vector<std::string> use_stack_;
+  ParamTable own_params_;  // until a chain's table is in use
+  ParamTable* params_ = &own_params_;
 };
 
 }  // namespace chainconv

@@ -43,6 +43,24 @@ std::string Node::str(const std::string& what) const {
   }
 }
 
+std::string Node::expression_text(const std::string& what) const {
+  if (!yaml_.IsScalar()) throw error("expected " + what + ", found " + describe_kind());
+  std::string kept;  // "${name}" for a name that is not a piece parameter
+  auto lookup = [&](const std::string& name) -> const std::string* {
+    if (params_) {
+      auto found = params_->find(name);
+      if (found != params_->end()) return &found->second;
+    }
+    kept = "${" + name + "}";
+    return &kept;
+  };
+  try {
+    return substitute_params(yaml_.Scalar(), lookup, pos(), "piece parameter");
+  } catch (const Error& e) {
+    throw CheckError(e.pos(), "schema", e.message());
+  }
+}
+
 int64_t Node::integer(const std::string& what) const {
   std::string text = str(what);
   try {

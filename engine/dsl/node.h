@@ -47,6 +47,10 @@ class Node {
   // Reading values; each throws Error at this node saying what was expected.
   std::string str(const std::string& what = "a string") const;  // ${param} substituted
   int64_t integer(const std::string& what = "an integer") const;
+  // A scalar with piece parameters substituted and every other ${...} left as written: the
+  // text of an expression over chain parameters and config values (ops read those through
+  // Compiler::integer).
+  std::string expression_text(const std::string& what) const;
   bool boolean(const std::string& what = "true or false") const;
   std::vector<Node> list(const std::string& what = "a list") const;
   // A scalar or a list of scalars, as a list.

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/read_file.h"
 #include "core/text.h"
 #include "dsl/chain.h"
 #include "io/compute.h"
@@ -206,6 +207,10 @@ ConversionPlan plan_conversion(const std::string& src, const ConvertOptions& opt
   plan.chain = load_chain_file(plan.chain_file);
   plan.direction = options.direction;
   plan.run = options.run;
+  // The ${config.X} values a chain reads are the checkpoint's own (verify reads the copy).
+  const fs::path config = fs::path(src) / "config.json";
+  if (plan.run.config.empty() && fs::is_regular_file(config))
+    plan.run.config = read_regular_file(config.string(), kMaxTextFileSize, "config.json");
   plan.source = Checkpoint::open(src, options.cancelled);
   plan.groups = group_inputs(plan.source);
   for (size_t g = 0; g < plan.groups.size(); ++g) {

@@ -60,12 +60,12 @@ class Conditional final : public Op {
     for (const std::string& n : for_each_)
       if (!ctx.scope.get(n)) names.push_back(n);
     if (names.empty()) {
-      run_ops(predicate_.eval(ctx.dict, ctx.program, ctx.scope) ? then_ : else_, ctx);
+      run_ops(predicate_.eval(ctx.dict, ctx.program, ctx.scope, ctx.params) ? then_ : else_, ctx);
       return;
     }
     for (const Bindings& b : scope_bindings(ctx, names)) {
       Context inner = ctx.with_scope(b);
-      run_ops(predicate_.eval(ctx.dict, ctx.program, b) ? then_ : else_, inner);
+      run_ops(predicate_.eval(ctx.dict, ctx.program, b, ctx.params) ? then_ : else_, inner);
     }
   }
 

@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "core/key_template.h"
+#include "ops/params.h"
 #include "program/program.h"
 
 namespace chainconv {
@@ -30,7 +31,8 @@ struct Context {
   KeyIndex& dict;  // the state dict as the previous op left it
   Direction direction;
   const Options& options;
-  Bindings scope;  // placeholders fixed by enclosing conditionals (e.g. layer=3)
+  const ParamEnv& params;  // the chain's parameters and config values, bound for this lowering
+  Bindings scope;          // placeholders fixed by enclosing conditionals (e.g. layer=3)
 
   Context with_scope(Bindings bindings) const;
   // Records a warning, or throws it as an Error in strict mode.

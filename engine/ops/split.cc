@@ -18,8 +18,8 @@ namespace {
 
 class Split final : public Op {
  public:
-  Split(Position pos, KeyTemplate from, std::vector<KeyTemplate> into, int64_t dim,
-        std::vector<int64_t> sizes)
+  Split(Position pos, KeyTemplate from, std::vector<KeyTemplate> into, IntArg dim,
+        std::vector<IntArg> sizes)
       : Op(std::move(pos)),
         from_(std::move(from)),
         into_(std::move(into)),
@@ -29,19 +29,37 @@ class Split final : public Op {
   std::string_view kind() const override { return "split"; }
 
   void forward(Context& ctx) const override {
+    // Evaluated once, for the first match: a key set this op does not touch needs no value.
+    bool evaluated = false;
+    int64_t dim_arg = 0;
+    std::vector<int64_t> declared;
+    auto evaluate = [&] {
+      if (evaluated) return;
+      evaluated = true;
+      dim_arg = dim_.value(ctx.params);
+      for (const IntArg& size : sizes_) {
+        declared.push_back(size.value(ctx.params));
+        if (declared.back() <= 0)
+          throw Error(size.pos(), "split: size " + size.text() + " is " +
+                                      std::to_string(declared.back()) +
+                                      ", expected a positive size");
+      }
+    };
     for (const TemplateMatch& m : from_.matches(ctx.dict, ctx.scope)) {
+      evaluate();
       const TensorDesc& t = ctx.desc(m.slot);
-      const int64_t dim = checked_dim(ctx, m.key, t.dim());
+      const int64_t dim = checked_dim(ctx, m.key, t.dim(), dim_arg);
       const int64_t length = t.shape[dim];
-      const std::vector<int64_t> sizes = part_sizes(length);
+      const std::vector<int64_t> sizes = part_sizes(length, declared);
       const int64_t total = std::accumulate(sizes.begin(), sizes.end(), int64_t{0});
       if (sizes_.empty() && length % static_cast<int64_t>(into_.size()) != 0) {
         throw ctx.error(*this, "'" + std::string(m.key) + "' has size " + std::to_string(length) +
-                                   " along dim " + std::to_string(dim_) + ", not divisible into " +
-                                   std::to_string(into_.size()) + " equal parts");
+                                   " along dim " + std::to_string(dim_arg) +
+                                   ", not divisible into " + std::to_string(into_.size()) +
+                                   " equal parts");
       } else if (total != length) {
         throw ctx.error(*this, "'" + std::string(m.key) + "' has size " + std::to_string(length) +
-                                   " along dim " + std::to_string(dim_) +
+                                   " along dim " + std::to_string(dim_arg) +
                                    " but the parts add up to " + std::to_string(total));
       }
       std::vector<std::string> keys;
@@ -80,14 +98,15 @@ class Split final : public Op {
         parts.push_back(*slot);
       }
       const TensorDesc& first = ctx.desc(parts.front());
-      const int64_t dim = checked_dim(ctx, inputs.front(), first.dim());
+      const int64_t dim_arg = dim_.value(ctx.params);  // per rebuilt tensor, never per key set
+      const int64_t dim = checked_dim(ctx, inputs.front(), first.dim(), dim_arg);
       for (size_t i = 1; i < parts.size(); ++i) {
         std::vector<int64_t> a = first.shape, b = ctx.desc(parts[i]).shape;
         if (a.size() == b.size()) a[dim] = b[dim] = 0;
         if (a != b)
           throw ctx.error(*this, "cannot rebuild '" + whole + "': part '" + inputs[i] +
                                      "' does not match '" + inputs.front() + "' outside dim " +
-                                     std::to_string(dim_));
+                                     std::to_string(dim_arg));
       }
       for (const std::string& key : inputs) ctx.dict.erase(key);
       ctx.put(*this, ctx.program.add_concat(*this, parts, dim, whole));
@@ -103,22 +122,22 @@ class Split final : public Op {
 
  private:
   // The declared sizes, or `length` cut into equal parts (forward checks that they add up).
-  std::vector<int64_t> part_sizes(int64_t length) const {
-    if (!sizes_.empty()) return sizes_;
+  std::vector<int64_t> part_sizes(int64_t length, const std::vector<int64_t>& declared) const {
+    if (!declared.empty()) return declared;
     return std::vector<int64_t>(into_.size(), length / static_cast<int64_t>(into_.size()));
   }
 
-  int64_t checked_dim(const Context& ctx, std::string_view key, int64_t ndim) const {
-    if (dim_ >= ndim || dim_ < -ndim)
+  int64_t checked_dim(const Context& ctx, std::string_view key, int64_t ndim, int64_t dim) const {
+    if (dim >= ndim || dim < -ndim)
       throw ctx.error(*this, "'" + std::string(key) + "' has " + std::to_string(ndim) +
-                                 " dims, no dim " + std::to_string(dim_));
-    return dim_ < 0 ? dim_ + ndim : dim_;
+                                 " dims, no dim " + std::to_string(dim));
+    return dim < 0 ? dim + ndim : dim;
   }
 
   KeyTemplate from_;
   std::vector<KeyTemplate> into_;
-  int64_t dim_;
-  std::vector<int64_t> sizes_;
+  IntArg dim_;
+  std::vector<IntArg> sizes_;
 };
 
 OpPtr parse_split(const Node& op, Compiler& c) {
@@ -128,18 +147,19 @@ OpPtr parse_split(const Node& op, Compiler& c) {
   for (const Node& part : into.list("a list of at least two key templates"))
     parts.push_back(c.key(part));
   if (parts.size() < 2) throw into.error("'into' needs at least two parts");
-  std::vector<int64_t> sizes;
+  std::vector<IntArg> sizes;
   if (args.has("sizes")) {
     Node sizes_node = args["sizes"];
     for (const Node& s : sizes_node.list("a list of sizes")) {
-      sizes.push_back(s.integer("a positive size"));
-      if (sizes.back() <= 0) throw s.error("expected a positive size");
+      sizes.push_back(c.integer(s, "a positive size"));
+      if (sizes.back().is_constant() && sizes.back().value(no_params()) <= 0)
+        throw s.error("expected a positive size");
     }
     if (sizes.size() != parts.size())
       throw sizes_node.error("'sizes' has " + std::to_string(sizes.size()) + " entries for " +
                              std::to_string(parts.size()) + " parts");
   }
-  int64_t dim = args.has("dim") ? args["dim"].integer() : 0;
+  IntArg dim = args.has("dim") ? c.integer(args["dim"]) : IntArg(0);
   KeyTemplate from = c.key(args.required("from", "'split'"));
   for (const KeyTemplate& part : parts) require_same_placeholders(c, from, part);
   return std::make_unique<Split>(op.pos(), std::move(from), std::move(parts), dim,

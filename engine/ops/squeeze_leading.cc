@@ -13,7 +13,7 @@ namespace {
 
 class SqueezeLeading final : public Op {
  public:
-  SqueezeLeading(Position pos, KeyTemplate key, int64_t ndim)
+  SqueezeLeading(Position pos, KeyTemplate key, IntArg ndim)
       : Op(std::move(pos)), key_(std::move(key)), ndim_(ndim) {}
 
   std::string_view kind() const override { return "squeeze_leading"; }
@@ -21,8 +21,9 @@ class SqueezeLeading final : public Op {
 
   void backward(Context& ctx) const override {
     for (const TemplateMatch& m : key_.matches(ctx.dict, ctx.scope)) {
+      const int64_t ndim = ndim_.value(ctx.params);  // a constant in every shipped chain
       const TensorDesc& d = ctx.desc(m.slot);
-      if (d.dim() != ndim_ || d.shape[0] != 1) continue;
+      if (d.dim() != ndim || d.shape[0] != 1) continue;
       std::string key(m.key);
       const uint32_t in = ctx.take(m);
       ctx.put(*this, ctx.program.add_view(*this, in, ViewSpec{ViewSpec::Kind::squeeze, 0, 0, 0},
@@ -40,13 +41,14 @@ class SqueezeLeading final : public Op {
 
  private:
   KeyTemplate key_;
-  int64_t ndim_;
+  IntArg ndim_;
 };
 
 OpPtr parse_squeeze_leading(const Node& op, Compiler& c) {
   Node args = c.args(op, "squeeze_leading", {"key", "ndim"});
-  int64_t ndim = args.has("ndim") ? args["ndim"].integer() : 3;
-  if (ndim < 1) throw args["ndim"].error("expected ndim >= 1");
+  IntArg ndim = args.has("ndim") ? c.integer(args["ndim"], "a number of dims") : IntArg(3);
+  if (ndim.is_constant() && ndim.value(no_params()) < 1)
+    throw args["ndim"].error("expected ndim >= 1");
   return std::make_unique<SqueezeLeading>(op.pos(),
                                           c.key(args.required("key", "'squeeze_leading'")), ndim);
 }

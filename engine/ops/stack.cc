@@ -21,7 +21,7 @@ namespace {
 
 class Stack final : public Op {
  public:
-  Stack(Position pos, KeyTemplate from, KeyTemplate to, std::string index, int64_t dim,
+  Stack(Position pos, KeyTemplate from, KeyTemplate to, std::string index, IntArg dim,
         bool use_offset)
       : Op(std::move(pos)),
         from_(std::move(from)),
@@ -55,6 +55,7 @@ class Stack final : public Op {
     }
     const int64_t offset = offset_of(ctx);
     std::vector<uint32_t> slots;
+    const int64_t stack_dim = groups.empty() ? 0 : dim_.value(ctx.params);
     for (auto& [id, group] : groups) {
       const std::string& target = group.target;
       std::vector<Member>& members = group.members;
@@ -83,11 +84,12 @@ class Stack final : public Op {
                                      "' has " + shape_str(first.shape));
         slots.push_back(m.slot);
       }
-      if (dim_ < -(first.dim() + 1) || dim_ > first.dim())
-        throw ctx.error(*this, "dim " + std::to_string(dim_) + " is out of range for stacking " +
-                                   std::to_string(first.dim()) + "-d tensors");
+      if (stack_dim < -(first.dim() + 1) || stack_dim > first.dim())
+        throw ctx.error(*this, "dim " + std::to_string(stack_dim) +
+                                   " is out of range for stacking " + std::to_string(first.dim()) +
+                                   "-d tensors");
       for (const Member& member : members) ctx.take(*member.match);
-      const int64_t dim = dim_ < 0 ? dim_ + first.dim() + 1 : dim_;
+      const int64_t dim = stack_dim < 0 ? stack_dim + first.dim() + 1 : stack_dim;
       ctx.put(*this, ctx.program.add_stack(*this, slots, dim, target));
     }
   }
@@ -95,11 +97,13 @@ class Stack final : public Op {
   void backward(Context& ctx) const override {
     const int64_t offset = offset_of(ctx);
     for (const TemplateMatch& m : to_.matches(ctx.dict, ctx.scope)) {
+      const int64_t stack_dim = dim_.value(ctx.params);  // per stacked tensor: a layer's
       const TensorDesc& t = ctx.desc(m.slot);
-      if (dim_ >= t.dim() || dim_ < -t.dim())
+      if (stack_dim >= t.dim() || stack_dim < -t.dim())
         throw ctx.error(*this, "'" + std::string(m.key) + "' has " + std::to_string(t.dim()) +
-                                   " dims, too few to unstack along dim " + std::to_string(dim_));
-      const int64_t dim = dim_ < 0 ? dim_ + t.dim() : dim_;
+                                   " dims, too few to unstack along dim " +
+                                   std::to_string(stack_dim));
+      const int64_t dim = stack_dim < 0 ? stack_dim + t.dim() : stack_dim;
       const int64_t rows = t.shape[dim];
       const uint32_t stacked = ctx.take(m);
       Bindings b = m.bindings;
@@ -147,14 +151,14 @@ class Stack final : public Op {
   KeyTemplate from_;
   KeyTemplate to_;
   std::string index_;
-  int64_t dim_;
+  IntArg dim_;
   bool use_offset_;
 };
 
 OpPtr parse_stack(const Node& op, Compiler& c) {
   Node args = c.args(op, "stack", {"from", "to", "index", "dim", "offset"});
   std::string index = args.has("index") ? args["index"].str("a placeholder name") : "expert";
-  int64_t dim = args.has("dim") ? args["dim"].integer() : 0;
+  IntArg dim = args.has("dim") ? c.integer(args["dim"]) : IntArg(0);
   bool use_offset = true;
   if (args.has("offset")) {
     std::string offset = args["offset"].str();

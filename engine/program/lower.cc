@@ -36,7 +36,8 @@ Program lower(const Chain& chain, Direction direction, std::vector<TensorSpec> i
     const uint32_t slot = program.add_input(std::move(in.key), *in.dtype, std::move(in.shape));
     dict.emplace_hint(dict.end(), program.name(slot), slot);
   }
-  Context ctx{program, dict, direction, options, {}};
+  const ParamEnv params(chain.params, options);  // once per lowering, never per key
+  Context ctx{program, dict, direction, options, params, {}};
   run_ops(chain.ops, ctx);
   std::vector<uint32_t> outputs;
   outputs.reserve(dict.size());

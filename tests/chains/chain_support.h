@@ -157,6 +157,26 @@ inline void unfuse_by_hand(StateDict& d, const std::string& mlp) {
   }
 }
 
+// The fused HF form of per-expert experts under `mlp`, by hand: gate_up_proj [E, 2I, H] is
+// every expert's gate rows then its up rows (stacked gates and ups concatenated on dim 1),
+// down_proj [E, H, I] the stacked downs.
+inline void fuse_by_hand(StateDict& d, const std::string& mlp) {
+  const std::string x = mlp + ".experts.";
+  auto key = [&](const char* proj) {
+    return [=](int e) { return x + std::to_string(e) + "." + proj + ".weight"; };
+  };
+  const int n = count_from(d, key("gate_proj"), 0);
+  if (n == 0) return;
+  std::vector<at::Tensor> gate, up, down;
+  for (int e = 0; e < n; ++e) {
+    gate.push_back(d.take(key("gate_proj")(e)).tensor);
+    up.push_back(d.take(key("up_proj")(e)).tensor);
+    down.push_back(d.take(key("down_proj")(e)).tensor);
+  }
+  d.insert(x + "gate_up_proj", at::cat({at::stack(gate), at::stack(up)}, 1));
+  d.insert(x + "down_proj", at::stack(down));
+}
+
 // A model's expectations, written by hand from docs/MODELS.md in its test file.
 struct ModelCase {
   std::string model_type;
@@ -165,13 +185,15 @@ struct ModelCase {
   // What prime -> HF gives back for the prime dict to_prime(hf): hf itself for canonical
   // models; models with lossy or canonicalising steps say what changes.
   std::function<StateDict(StateDict hf)> hf_after_roundtrip = [](StateDict hf) { return hf; };
+  // The options of every conversion (the chain's parameters, e.g. hf_experts).
+  Options options = {};
 };
 
 // HF -> prime on the tiny checkpoint, in the given expert layout, against the hand-built dict.
 inline void check_forward(const ModelCase& m, ExpertLayout experts) {
   auto chain = model_chain(m.model_type);
   StateDict hf = tiny_hf(m.model_type, experts);
-  require_identical(convert(*chain, hf, Direction::to_prime), m.to_prime(clone(hf), 0));
+  require_identical(convert(*chain, hf, Direction::to_prime, m.options), m.to_prime(clone(hf), 0));
 }
 
 // prime -> HF from the hand-built prime dict, and both roundtrips.
@@ -180,12 +202,14 @@ inline void check_backward_and_roundtrips(const ModelCase& m) {
   StateDict hf = tiny_hf(m.model_type);
   StateDict prime = m.to_prime(clone(hf), 0);
   StateDict expected_hf = m.hf_after_roundtrip(clone(hf));
-  require_identical(convert(*chain, prime, Direction::to_hf), expected_hf);
+  require_identical(convert(*chain, prime, Direction::to_hf, m.options), expected_hf);
   // HF -> prime -> HF
-  require_identical(convert(*chain, convert(*chain, hf, Direction::to_prime), Direction::to_hf),
+  require_identical(convert(*chain, convert(*chain, hf, Direction::to_prime, m.options),
+                            Direction::to_hf, m.options),
                     expected_hf);
   // prime -> HF -> prime
-  require_identical(convert(*chain, convert(*chain, prime, Direction::to_hf), Direction::to_prime),
+  require_identical(convert(*chain, convert(*chain, prime, Direction::to_hf, m.options),
+                            Direction::to_prime, m.options),
                     prime);
 }
 
@@ -195,9 +219,10 @@ inline void check_single_layer(const ModelCase& m, const std::string& layer_pref
   StateDict layer = subset(tiny_hf(m.model_type),
                            [&](const std::string& k) { return starts_with(k, layer_prefix); });
   REQUIRE(layer.size() > 0);
-  StateDict prime = convert(*chain, layer, Direction::to_prime);
+  StateDict prime = convert(*chain, layer, Direction::to_prime, m.options);
   require_identical(prime, m.to_prime(clone(layer), 0));
-  require_identical(convert(*chain, prime, Direction::to_hf), m.hf_after_roundtrip(clone(layer)));
+  require_identical(convert(*chain, prime, Direction::to_hf, m.options),
+                    m.hf_after_roundtrip(clone(layer)));
 }
 
 // An expert-parallel shard: one MoE layer holding global experts 2 and 3 of 4 (and the
@@ -215,7 +240,7 @@ inline void check_shard(const ModelCase& m, const std::string& layer_prefix,
   StateDict shard = subset(tiny_hf(m.model_type), in_shard);
   REQUIRE(!shard.keys_with_prefix(experts_prefix + "3.").empty());
   REQUIRE(shard.keys_with_prefix(experts_prefix + "0.").empty());
-  Options shard_options;
+  Options shard_options = m.options;
   shard_options.expert_offset = 2;
   StateDict expected_prime = m.to_prime(clone(shard), 2);
   StateDict prime = convert(*chain, shard, Direction::to_prime, shard_options);

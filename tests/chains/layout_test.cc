@@ -284,6 +284,8 @@ TEST_CASE("a new model needs only a chain file a layout and a config") {
 model_types: [toy_moe]
 description: A toy MoE whose router is called `router`.
 include: [common/moe.yaml]
+params:
+  hf_experts: {type: string, values: [per_expert, fused], default: per_expert, doc: layout}
 ops:
   - rename: {from: "model.layers.{layer}.mlp.router.weight", to: "model.layers.{layer}.mlp.router.gate.weight"}
   - use: routed_experts

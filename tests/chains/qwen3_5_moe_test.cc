@@ -27,8 +27,26 @@ StateDict qwen3_5_by_hand(StateDict d, int offset) {
   return d;
 }
 
-const ModelCase kVlm{"qwen3_5_moe", qwen3_5_by_hand};
-const ModelCase kText{"qwen3_5_moe_text", qwen3_5_by_hand};
+// Backward writes fused routed experts by default (hf_experts: fused, as published): every
+// MoE layer's per-expert experts come back fused; the mtp layers' experts are untouched.
+StateDict fused_by_hand(StateDict d) {
+  for (const std::string prefix : {"model.layers.", "model.language_model.layers."})
+    for (int layer = 0; layer < 8; ++layer) fuse_by_hand(d, layer_key(layer, "mlp", prefix));
+  return d;
+}
+
+Options per_expert() {
+  Options o;
+  o.params["hf_experts"] = "per_expert";
+  return o;
+}
+
+const ModelCase kVlm{"qwen3_5_moe", qwen3_5_by_hand, fused_by_hand};
+const ModelCase kText{"qwen3_5_moe_text", qwen3_5_by_hand, fused_by_hand};
+const ModelCase kVlmPerExpert{"qwen3_5_moe", qwen3_5_by_hand, [](StateDict hf) { return hf; },
+                              per_expert()};
+const ModelCase kTextPerExpert{"qwen3_5_moe_text", qwen3_5_by_hand, [](StateDict hf) { return hf; },
+                               per_expert()};
 
 }  // namespace
 
@@ -64,14 +82,41 @@ TEST_CASE("qwen3_5_moe_text HF to prime with per-expert and with fused experts")
   check_forward(kText, ExpertLayout::fused);
 }
 
-TEST_CASE("qwen3_5_moe prime to HF and both roundtrips for VLM and text") {
+TEST_CASE("qwen3_5_moe prime to HF (fused by default, per-expert when asked) and roundtrips") {
   check_backward_and_roundtrips(kVlm);
   check_backward_and_roundtrips(kText);
+  check_backward_and_roundtrips(kVlmPerExpert);
+  check_backward_and_roundtrips(kTextPerExpert);
+}
+
+TEST_CASE(
+    "qwen3_5_moe published fused HF -> prime -> fused HF gives back the same keys and values") {
+  auto chain = model_chain("qwen3_5_moe");
+  for (const std::string type : {"qwen3_5_moe", "qwen3_5_moe_text"}) {
+    StateDict hf = tiny_hf(type, ExpertLayout::fused);
+    const std::string x = type == "qwen3_5_moe" ? "model.language_model.layers.1.mlp.experts."
+                                                : "model.layers.1.mlp.experts.";
+    REQUIRE(hf.contains(x + "gate_up_proj"));
+    REQUIRE(!hf.contains(x + "gate_up_proj.weight"));
+    REQUIRE(hf.keys_with_prefix(x + "0.").empty());
+    StateDict prime = convert(*chain, hf, Direction::to_prime);
+    require_identical(convert(*chain, prime, Direction::to_hf), hf);
+    // hf_experts=per_expert: the same prime dict comes back per expert.
+    StateDict unfused = clone(hf);
+    for (int layer = 0; layer < 8; ++layer)
+      for (const std::string prefix : {"model.layers.", "model.language_model.layers."})
+        unfuse_by_hand(unfused, layer_key(layer, "mlp", prefix));
+    REQUIRE(!unfused.keys_with_prefix(x + "0.").empty());
+    require_identical(convert(*chain, prime, Direction::to_hf, per_expert()), unfused);
+  }
 }
 
 TEST_CASE("qwen3_5_moe single layer and expert-parallel shard") {
   check_single_layer(kVlm, "model.language_model.layers.3.");
   check_single_layer(kText, "model.layers.2.");
-  check_shard(kVlm, "model.language_model.layers.1.", "model.language_model.layers.1.mlp.experts.");
-  check_shard(kText, "model.layers.3.", "model.layers.3.mlp.experts.");
+  check_single_layer(kVlmPerExpert, "model.language_model.layers.3.");
+  // A shard converts with per_expert: a fused tensor has no place for the expert offset.
+  check_shard(kVlmPerExpert, "model.language_model.layers.1.",
+              "model.language_model.layers.1.mlp.experts.");
+  check_shard(kTextPerExpert, "model.layers.3.", "model.layers.3.mlp.experts.");
 }

@@ -9,6 +9,8 @@ static const char* kExpertsChain = R"(version: 1
 model_types: [test]
 description: routed experts from the shared piece
 include: [common/moe.yaml]
+params:  # the piece writes backward the layout this parameter names
+  hf_experts: {type: string, values: [per_expert, fused], default: per_expert, doc: layout}
 ops:
   - use: routed_experts
     with: {prefix: "model.layers.{layer}.mlp"}

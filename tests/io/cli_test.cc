@@ -406,3 +406,65 @@ tensors:
   CHECK_THAT(d.out, Catch::Contains("model.layers.{0..1}.mlp.router.gate.weight"));
   CHECK_THAT(d.out, Catch::Contains("identical to the input"));
 }
+
+TEST_CASE("convert and plan take the chain's parameters: --hf-experts and --set") {
+  Scratch s;
+  write_checkpoint(s / "src", qwen3_moe_dict(1, 4), "qwen3_moe");
+  REQUIRE(run_cli(s, {"convert", s / "src", s / "prime", "--to", "prime", "--quiet"}).status == 0);
+  // qwen3_moe's published layout, per expert, is the default.
+  REQUIRE(run_cli(s, {"convert", s / "prime", s / "per", "--to", "hf", "--quiet"}).status == 0);
+  CHECK(Checkpoint::open(s / "per").tensors().count("model.layers.0.mlp.experts.3.up_proj.weight"));
+  CommandResult fused = run_cli(s, {"convert", s / "prime", s / "fused", "--to", "hf",
+                                    "--hf-experts", "fused", "--quiet", "--verify"});
+  INFO(fused.err);
+  REQUIRE(fused.status == 0);
+  const Checkpoint out = Checkpoint::open(s / "fused");
+  REQUIRE(out.tensors().count("model.layers.0.mlp.experts.gate_up_proj"));
+  CHECK(out.locate("model.layers.0.mlp.experts.gate_up_proj").entry->shape ==
+        std::vector<int64_t>{4, 8, 8});  // [E, 2I, H] with E = 4, I = 4, H = 8
+  CHECK(out.locate("model.layers.0.mlp.experts.down_proj").entry->shape ==
+        std::vector<int64_t>{4, 8, 4});  // [E, H, I]
+  CHECK(out.tensors().count("model.layers.0.mlp.experts.0.gate_proj.weight") == 0);
+
+  CommandResult plan = run_cli(s, {"plan", s / "prime", "--to", "hf", "--set", "hf_experts=fused"});
+  REQUIRE(plan.status == 0);
+  CHECK_THAT(plan.out, Catch::Contains("model.layers.0.mlp.experts.gate_up_proj  BF16 [4, 8, 8]  "
+                                       "concatenated"));
+
+  CommandResult unknown = run_cli(s, {"plan", s / "prime", "--to", "hf", "--set", "nope=1"});
+  CHECK(unknown.status == 1);
+  CHECK_THAT(unknown.err, Catch::Contains("the chain has no parameter 'nope' (its parameters: "
+                                          "hf_experts)"));
+  CommandResult malformed = run_cli(s, {"plan", s / "prime", "--to", "hf", "--set", "nope"});
+  CHECK(malformed.status == 1);
+  CHECK_THAT(malformed.err, Catch::Contains("--set nope: expected NAME=VALUE"));
+  CommandResult bad_layout =
+      run_cli(s, {"plan", s / "prime", "--to", "hf", "--hf-experts", "stacked"});
+  CHECK(bad_layout.status == 2);
+}
+
+TEST_CASE("a chain's ${config.X} values are the checkpoint's config.json") {
+  Scratch s;
+  write_text(s / "rows.yaml", R"(version: 1
+model_types: [rows_test]
+description: split by a config value
+ops:
+  - split: {from: w, into: [a, b], sizes: ["${config.rows}", "6 - ${config.rows}"]}
+)");
+  fs::create_directories(s / "src");
+  write_state_dict(s / "src", StateDict{{"w", counting({6, 2})}}, kDefaultMaxShardSize);
+  write_text(s / "src" / "config.json", R"({"model_type": "rows_test", "rows": 2})");
+  CommandResult r = run_cli(s, {"convert", s / "src", s / "dst", "--to", "prime", "--chain",
+                                s / "rows.yaml", "--quiet", "--verify"});
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const Checkpoint out = Checkpoint::open(s / "dst");
+  CHECK(out.locate("a").entry->shape == std::vector<int64_t>{2, 2});
+  CHECK(out.locate("b").entry->shape == std::vector<int64_t>{4, 2});
+
+  write_text(s / "src" / "config.json", R"({"model_type": "rows_test"})");
+  CommandResult missing =
+      run_cli(s, {"plan", s / "src", "--to", "prime", "--chain", s / "rows.yaml"});
+  CHECK(missing.status == 1);
+  CHECK_THAT(missing.err, Catch::Contains("rows.yaml:5:44: config.json has no field 'rows'"));
+}

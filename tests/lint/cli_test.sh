@@ -115,4 +115,14 @@ expect_status 0 "the symbolic checks on a checkpoint's headers" -- --layout-from
 echo '{"model_type": "glm4_moe"}' >"$tmp/ckpt/config.json"
 expect_status 1 "a checkpoint of another model type" -- --layout-from "$tmp/ckpt" chains/qwen3_moe.yaml
 expect_line "$tmp/out" "model_type 'glm4_moe', which this chain does not serve"
+# Chain parameters: --set and --hf-experts are checked against each chain's declarations and
+# used on the layout.
+expect_status 0 "--hf-experts on a layout" -- --config chains/layouts/qwen3_moe.config.json --hf-experts fused chains/qwen3_moe.yaml
+expect_status 0 "--set of a declared parameter" -- --set hf_experts=per_expert chains/qwen3_5_moe.yaml
+expect_status 1 "--set of an undeclared parameter" -- --set dequantize=true chains/qwen3_moe.yaml
+expect_line "$tmp/out" "chains/qwen3_moe.yaml:1:1: error: the chain has no parameter 'dequantize' (its parameters: hf_experts) [params]"
+expect_status 1 "--hf-experts a chain does not offer" -- --hf-experts per_expert chains/gpt_oss.yaml
+expect_line "$tmp/out" "is string: expected one of: fused, found 'per_expert' [params]"
+expect_status 2 "a malformed --set" -- --set hf_experts chains/qwen3_moe.yaml
+expect_line "$tmp/err" "--set hf_experts: expected NAME=VALUE"
 exit $fail

@@ -329,3 +329,59 @@ def test_a_cached_conversion_keeps_views_and_leaves_the_dict_on_failure(chain):
         with pytest.raises(chainconv.Error, match="stack"):
             chain.to_prime(gap)
         assert list(gap) == list(before) and all(gap[k] is before[k] for k in gap)
+
+
+def test_params_choose_the_hf_expert_layout_and_are_part_of_the_cached_conversion(chain):
+    hf = hf_layer()
+    gate = [hf[f"{L3}experts.{e}.gate_proj.weight"] for e in range(4)]
+    up = [hf[f"{L3}experts.{e}.up_proj.weight"] for e in range(4)]
+    down = [hf[f"{L3}experts.{e}.down_proj.weight"] for e in range(4)]
+    chain.to_prime(hf)
+    prime = dict(hf)
+    # The same key set twice: once per expert (the default), once fused; the chain's cache
+    # of compiled conversions must tell them apart.
+    per = dict(prime)
+    chain.to_hf(per)
+    assert f"{L3}experts.3.up_proj.weight" in per
+    fused = dict(prime)
+    chain.to_hf(fused, params={"hf_experts": "fused"})
+    assert f"{L3}experts.0.gate_proj.weight" not in fused
+    # gate_up_proj [E, 2I, H]: each expert's gate rows, then its up rows.
+    expected = torch.cat([torch.stack(gate), torch.stack(up)], dim=1)
+    assert torch.equal(fused[L3 + "experts.gate_up_proj"], expected)
+    assert torch.equal(fused[L3 + "experts.down_proj"], torch.stack(down))
+    plan = chain.plan(prime, "to_hf", params={"hf_experts": "fused"})
+    assert L3 + "experts.gate_up_proj" in [e["key"] for e in plan]
+    with pytest.raises(chainconv.Error, match="no parameter 'nope'"):
+        chain.to_hf(dict(prime), params={"nope": 1})
+    with pytest.raises(chainconv.Error, match="expected one of: per_expert, fused"):
+        chain.to_hf(dict(prime), params={"hf_experts": "stacked"})
+    with pytest.raises(TypeError):
+        chain.to_hf(dict(prime), params={"hf_experts": 1.5})
+
+
+def test_config_values_come_from_the_config_keyword():
+    chain = chainconv.Chain.from_string("""version: 1
+model_types: [test]
+description: config and params
+params:
+  rows: {type: int, default: "${config.text_config.rows}", doc: rows of a}
+  on: {type: bool, default: false, doc: rename b}
+ops:
+  - split: {from: w, into: [a, b], sizes: ["${rows}", "6 - ${rows}"]}
+  - if: {param: on}
+    then:
+      - rename: {from: b, to: c}
+""")
+    w = counting(6, 2)
+    sd = {"w": w}
+    chain.to_prime(sd, config={"text_config": {"rows": 2}})  # a dict ...
+    assert torch.equal(sd["a"], w[:2]) and torch.equal(sd["b"], w[2:])
+    sd = {"w": w}
+    chain.to_prime(sd, config='{"text_config": {"rows": 1}}', params={"on": True})  # ... or text
+    assert sorted(sd) == ["a", "c"] and sd["a"].shape == (1, 2)
+    sd = {"w": w}
+    chain.to_prime(sd, params={"rows": 3})  # a value given needs no config
+    assert sd["a"].shape == (3, 2)
+    with pytest.raises(chainconv.Error, match="config.json has no field 'text_config.rows'"):
+        chain.to_prime({"w": w}, config={"rows": 2})

@@ -10,6 +10,7 @@
 #include "chainconv/signals.h"
 #include "core/error.h"
 #include "core/expert_offset.h"
+#include "core/params.h"
 #include "io/convert.h"
 #include "io/temp_dir.h"
 
@@ -18,7 +19,8 @@ namespace {
 
 struct ConvertArgs {
   std::string src, dst, chain, max_shard_size = "5GB";
-  std::vector<std::string> chains_dirs;
+  std::vector<std::string> chains_dirs, sets;
+  std::string hf_experts;
   Direction direction = Direction::to_prime;
   int64_t expert_offset = 0;
   bool force = false, verify = false, quiet = false, no_sync = false;
@@ -68,6 +70,7 @@ Command add_convert(CLI::App& app) {
   cmd->add_flag("--quiet", args->quiet,
                 "No progress and no summary (the --verify verdict is still printed)");
   add_chains_dir_option(cmd, args->chains_dirs);
+  add_param_options(cmd, args->sets, args->hf_experts);
   cmd->add_flag("--no-sync", args->no_sync,
                 "Leave writing to disk to the kernel, as cp does: faster, and DST still appears "
                 "whole or not at all, but a crash soon after may lose data already visible");
@@ -80,6 +83,7 @@ Command add_convert(CLI::App& app) {
     options.chain_file = args->chain;
     options.chains_dirs = args->chains_dirs;
     options.run.expert_offset = args->expert_offset;
+    options.run.params = param_assignments(args->sets, args->hf_experts);
     options.max_shard_size = parse_size(args->max_shard_size);
     options.force = args->force;
     options.verify = args->verify;

@@ -9,6 +9,7 @@
 #include "chainconv/report_format.h"
 #include "core/expert_offset.h"
 #include "core/key_ranges.h"
+#include "core/params.h"
 #include "io/convert.h"
 
 namespace chainconv::cli {
@@ -16,7 +17,8 @@ namespace {
 
 struct PlanArgs {
   std::string src, chain, format = "text";
-  std::vector<std::string> chains_dirs;
+  std::vector<std::string> chains_dirs, sets;
+  std::string hf_experts;
   Direction direction = Direction::to_prime;
   int64_t expert_offset = 0;
 };
@@ -103,6 +105,7 @@ Command add_plan(CLI::App& app) {
   cmd->add_option("--expert-offset", args->expert_offset, "Global index of the first local expert");
   cmd->add_option("--format", args->format, "text or json")->check(CLI::IsMember({"text", "json"}));
   add_chains_dir_option(cmd, args->chains_dirs);
+  add_param_options(cmd, args->sets, args->hf_experts);
   return [args]() {
     check_expert_offset(args->expert_offset);
     ConvertOptions options;
@@ -110,6 +113,7 @@ Command add_plan(CLI::App& app) {
     options.chain_file = args->chain;
     options.chains_dirs = args->chains_dirs;
     options.run.expert_offset = args->expert_offset;
+    options.run.params = param_assignments(args->sets, args->hf_experts);
     ConversionPlan plan = plan_conversion(args->src, options);
     if (args->format == "json")
       print_json(plan, *args);

@@ -45,6 +45,17 @@ void add_direction_option(CLI::App* cmd, Direction& direction) {
       ->transform(CLI::CheckedTransformer(names, CLI::ignore_case));
 }
 
+void add_param_options(CLI::App* cmd, std::vector<std::string>& sets, std::string& hf_experts) {
+  cmd->add_option("--set", sets,
+                  "NAME=VALUE: a chain parameter (its params:), e.g. --set dequantize=true; "
+                  "repeatable")
+      ->allow_extra_args(false);
+  cmd->add_option("--hf-experts", hf_experts,
+                  "The HF layout of routed experts written by --to hf: per_expert or fused "
+                  "(default: the chain's, the published checkpoint's); --set hf_experts=...")
+      ->check(CLI::IsMember({"per_expert", "fused"}));
+}
+
 void add_chains_dir_option(CLI::App* cmd, std::vector<std::string>& dirs) {
   cmd->add_option("--chains-dir", dirs,
                   "A directory of chains (and layouts/) searched before the default; "

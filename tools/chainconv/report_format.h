@@ -25,6 +25,8 @@ std::string duration_text(double seconds);
 // Registers --to prime|hf on `cmd` (required).
 void add_direction_option(CLI::App* cmd, Direction& direction);
 // Registers --chains-dir DIR (repeatable): directories searched, in order, before the default.
+// --set NAME=VALUE (repeatable) and --hf-experts per_expert|fused: the chain's parameters.
+void add_param_options(CLI::App* cmd, std::vector<std::string>& sets, std::string& hf_experts);
 void add_chains_dir_option(CLI::App* cmd, std::vector<std::string>& dirs);
 
 // "1 unchanged, 5 moved, 0 split, ..., 0 transformed, 0 dropped": every category of Made, in

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -14,6 +15,8 @@
 #include "check/lint.h"
 #include "core/config.h"
 #include "core/expert_offset.h"
+#include "core/params.h"
+#include "core/read_file.h"
 #include "io/checkpoint.h"
 #include "layout/layout.h"
 
@@ -62,8 +65,8 @@ nlohmann::json to_json(const Finding& f) {
 
 int main(int argc, char** argv) {
   CLI::App app{"chainlint: check chain files against the schema, statically, and on a layout"};
-  std::vector<std::string> files, chains_dirs;
-  std::string config, checkpoint, format = "text";
+  std::vector<std::string> files, chains_dirs, sets;
+  std::string config, checkpoint, format = "text", hf_experts;
   bool fused = false, strict = false, quiet = false;
   int64_t expert_offset = 0;
   app.add_option("files", files, "chain and layout files to check")->required();
@@ -86,6 +89,13 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false)  // one DIR per --chains-dir: never a file to check
       ->check(CLI::ExistingDirectory);
   app.add_flag("--quiet", quiet, "text: no summary line after the findings");
+  app.add_option("--set", sets,
+                 "NAME=VALUE: a chain parameter (its params:), checked against its declaration "
+                 "and used on the layout; repeatable")
+      ->allow_extra_args(false);
+  app.add_option("--hf-experts", hf_experts,
+                 "per_expert or fused: the HF expert layout backward writes (--set hf_experts=)")
+      ->check(CLI::IsMember({"per_expert", "fused"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -95,15 +105,24 @@ int main(int argc, char** argv) {
 
   int status = 0;
   std::optional<LoadedLayout> layout;
+  LintOptions options;
   try {
     check_expert_offset(expert_offset);
-    if (!config.empty()) layout = layout_from_config(config, fused, chains_dirs);
-    if (!checkpoint.empty()) layout = layout_from_checkpoint(checkpoint);
+    options.run.params = param_assignments(sets, hf_experts);
+    if (!config.empty()) {
+      layout = layout_from_config(config, fused, chains_dirs);
+      options.run.config = read_regular_file(config, kMaxTextFileSize, "config");
+    }
+    if (!checkpoint.empty()) {
+      layout = layout_from_checkpoint(checkpoint);
+      const std::string checkpoint_config = checkpoint + "/config.json";
+      if (std::filesystem::is_regular_file(checkpoint_config))
+        options.run.config = read_regular_file(checkpoint_config, kMaxTextFileSize, "config");
+    }
   } catch (const Error& e) {
     std::cerr << "chainlint: error: " << e.what() << "\n";
     return 2;
   }
-  LintOptions options;
   if (layout) {
     options.layout = &layout->tensors;
     options.model_type = layout->model_type;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -54,6 +55,14 @@ struct Options {
   int64_t expert_offset = 0;
   // Throw warnings as Errors.
   bool strict = false;
+  // Values of the chain's parameters (its `params:`), by name, as text: "true", "fused",
+  // "8", "128,128". A name the chain does not declare, or a value of the wrong type, is an
+  // Error naming the parameter.
+  std::map<std::string, std::string> params;
+  // The text of the model's config.json, for the ${config.field} values a chain reads (its
+  // parameters' defaults, its expressions); empty when there is none. Parsed only when the
+  // chain reads one; a field it reads that is missing is an Error at the place that reads it.
+  std::string config;
 };
 // Expert indices become key segments and are summed with local indices: far below int64's
 // range no sum can overflow into a negative id, and no real model has 2^31 experts.
