@@ -88,7 +88,9 @@ class Stack final : public Op {
                                    std::to_string(first.dim()) + "-d tensors");
       for (const Member& member : members) ctx.take(*member.match);
       const int64_t dim = dim_ < 0 ? dim_ + first.dim() + 1 : dim_;
-      ctx.put(*this, ctx.program.add_stack(*this, slots, dim, target));
+      const uint32_t stacked = ctx.program.add_stack(*this, slots, dim, target);
+      if (use_offset_) ctx.program.mark_expert_dim(stacked, dim);
+      ctx.put(*this, stacked);
     }
   }
 
