@@ -10,8 +10,16 @@
 namespace chainconv {
 namespace {
 
-at::Tensor view_of(const at::Tensor& t, const ViewSpec& view) {
+// Reshape and permute read their dims from the program, not from the input's description:
+// the tensor a caller passes may have other strides than the description assumes, and
+// ATen's own rules keep the result right on any of them (reshape copies where no view fits).
+at::Tensor view_of(const Program& program, const Step& step, const at::Tensor& t) {
+  const ViewSpec& view = step.view;
   switch (view.kind) {
+    case ViewSpec::Kind::reshape:
+      return t.reshape(program.desc(step.output).shape);
+    case ViewSpec::Kind::permute:
+      return t.permute(program.permutation(step));
     case ViewSpec::Kind::select:
       return t.select(view.dim, view.start);
     case ViewSpec::Kind::narrow:
@@ -64,7 +72,10 @@ std::vector<at::Tensor> execute(const Program& program, std::vector<at::Tensor> 
             break;
           }
         }
-        slots[step.output] = view_of(operand(0), step.view);
+        slots[step.output] = view_of(program, step, operand(0));
+        break;
+      case StepKind::copy:
+        slots[step.output] = operand(0).contiguous();
         break;
       case StepKind::stack:
       case StepKind::concat:

@@ -19,6 +19,10 @@ struct TensorDesc {
   std::vector<int64_t> strides;  // in elements
   uint64_t offset = 0;           // in bytes, into the storage
   uint32_t storage = 0;          // the slot whose storage this views
+  // The dim that numbers experts, as a stack with the expert offset made it (-1: none): on an
+  // expert-parallel shard it holds only the shard's experts, so an op that needs the whole
+  // dim (merging, splitting or concatenating along it) is refused there.
+  int32_t expert_dim = -1;
 
   // A contiguous tensor that owns its storage (the storage is slot `storage` itself).
   static TensorDesc fresh(const DtypeInfo& dtype, std::vector<int64_t> shape, uint32_t storage);
@@ -45,5 +49,19 @@ struct TensorSpec {
 
 // Row-major strides of `shape`, in elements.
 std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape);
+
+// The strides a view of `shape` / `strides` reshaped to `new_shape` (same element count) has,
+// or an empty result with `ok` false when no view can express it (the data must be copied).
+struct ReshapedStrides {
+  bool ok = false;
+  std::vector<int64_t> strides;
+};
+ReshapedStrides reshaped_strides(const std::vector<int64_t>& shape,
+                                 const std::vector<int64_t>& strides,
+                                 const std::vector<int64_t>& new_shape);
+// Where dim `dim` of `shape` is in `new_shape` (same element count) when it stays a dim of its
+// own there (same size, same element count before it), or -1.
+int64_t reshaped_dim(const std::vector<int64_t>& shape, int64_t dim,
+                     const std::vector<int64_t>& new_shape);
 
 }  // namespace chainconv

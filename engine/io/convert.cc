@@ -41,7 +41,8 @@ std::vector<PlannedGroup> group_inputs(const Checkpoint& source) {
 Made how_made(const Program& program, const Lineage& lineage, const std::string& key) {
   if (lineage.created) return Made::synthesised;
   if (lineage.computed) return Made::transformed;
-  bool select = false, narrow = false, stack = false, concat = false, renamed = false;
+  bool select = false, narrow = false, stack = false, concat = false, renamed = false,
+       reshaped = false;
   for (size_t i : lineage.steps) {
     const Step& step = program.step(i);
     switch (step.kind) {
@@ -51,18 +52,24 @@ Made how_made(const Program& program, const Lineage& lineage, const std::string&
       case StepKind::concat:
         concat = true;
         break;
+      case StepKind::copy:
+        reshaped = true;
+        break;
       case StepKind::view:
         if (step.view.kind == ViewSpec::Kind::select)
           select = true;
         else if (step.view.kind == ViewSpec::Kind::narrow)
           narrow = true;
-        else
+        else if (step.view.kind == ViewSpec::Kind::squeeze)
           renamed = true;  // a squeeze changes the shape, never the bytes
+        else
+          reshaped = true;
         break;
       default:
         break;
     }
   }
+  if (reshaped) return Made::reshaped;
   if ((stack || concat) && (select || narrow)) return Made::restacked;
   if (stack) return Made::stacked;
   if (concat) return Made::concatenated;
@@ -173,6 +180,8 @@ std::string_view made_name(Made made) {
       return "synthesised";
     case Made::transformed:
       return "transformed";
+    case Made::reshaped:
+      return "reshaped";
   }
   return "?";
 }

@@ -54,7 +54,8 @@ struct ConvertOptions {
 
 // What a conversion's step program did to an output, from the step kinds on its way (the
 // first that applies): synthesised (a create step), transformed (a compute step: new
-// values), restacked (views, such as a split or an unstack, and a stack or concatenation),
+// values), reshaped (reshape or permute steps: the same values in another shape or order),
+// restacked (views, such as a split or an unstack, and a stack or concatenation),
 // stacked, concatenated, unstacked (select views: one expert of a stacked tensor), split
 // (narrow views: part of a fused tensor), moved (renames, dropping a leading singleton dim),
 // unchanged (no step: the input key as it was).
@@ -68,10 +69,11 @@ enum class Made : uint8_t {
   concatenated,
   synthesised,
   transformed,
+  reshaped,
 };
-inline constexpr Made kAllMade[] = {Made::unchanged,    Made::moved,       Made::split,
-                                    Made::unstacked,    Made::stacked,     Made::restacked,
-                                    Made::concatenated, Made::synthesised, Made::transformed};
+inline constexpr Made kAllMade[] = {
+    Made::unchanged, Made::moved,        Made::split,       Made::unstacked,   Made::stacked,
+    Made::restacked, Made::concatenated, Made::synthesised, Made::transformed, Made::reshaped};
 std::string_view made_name(Made made);
 
 struct PlannedOutput {

@@ -31,6 +31,8 @@ class ByteExecutor {
       out.from = OutputBytes::From::computed;
     } else if (producer >= 0 && program_.step(producer).kind == StepKind::create) {
       out.from = OutputBytes::From::zeros;
+    } else if (scattered(d)) {
+      out.from = OutputBytes::From::computed;
     } else {
       out.runs = view(d, *storage_[d.storage]);
     }
@@ -48,6 +50,17 @@ class ByteExecutor {
     return out;
   }
 
+  // A view whose innermost dim is not contiguous (a permute moved it) is one run per
+  // element: copying it run by run would cost a system call per element, so ATen gathers it
+  // in memory instead (small ones stay runs).
+  static bool scattered(const TensorDesc& d) {
+    if (d.nbytes() <= kScatteredBytes) return false;
+    for (size_t i = d.shape.size(); i-- > 0;)
+      if (d.shape[i] != 1) return d.strides[i] != 1;
+    return false;
+  }
+  static constexpr uint64_t kScatteredBytes = 4096;
+
   // A step that makes data gets its storage's runs, or is marked computed (its values, and
   // any data made from them, need the ATen executor).
   void play(const Step& step) {
@@ -58,14 +71,22 @@ class ByteExecutor {
       return;
     }
     if (step.kind == StepKind::create) return;
+    if (step.kind == StepKind::copy) {
+      const TensorDesc& d = program_.desc(program_.operand(step, 0));
+      if (computed_[d.storage] || !storage_[d.storage] || scattered(d))
+        computed_[out] = true;
+      else
+        storage_[out] = view(d, *storage_[d.storage]);
+      return;
+    }
     // A stack or a concatenation along `dim`: for each index of the dims before it, one
     // block of each operand in turn.
     std::vector<ByteRuns> parts;
     for (uint32_t k = 0; k < step.operands; ++k) {
       const uint32_t in = program_.operand(step, k);
       const TensorDesc& d = program_.desc(in);
-      if (computed_[d.storage] || !storage_[d.storage]) {
-        computed_[out] = true;  // made from computed values, or from zeros: compute it
+      if (computed_[d.storage] || !storage_[d.storage] || scattered(d)) {
+        computed_[out] = true;  // made from computed values, from zeros or scattered: compute it
         return;
       }
       parts.push_back(view(d, *storage_[d.storage]));

@@ -3,8 +3,37 @@
 #include <algorithm>
 
 #include "dsl/compiler.h"
+#include "ops/op.h"
 
 namespace chainconv {
+
+int64_t integer_arg(Compiler&, const Node& node, const std::string& what) {
+  return node.integer(what);
+}
+
+std::vector<int64_t> integer_list_arg(Compiler& c, const Node& node, const std::string& what) {
+  std::vector<int64_t> out;
+  for (const Node& item : node.list("a list of " + what)) out.push_back(integer_arg(c, item, what));
+  return out;
+}
+
+int64_t tensor_dim(const Context& ctx, const Op& op, std::string_view key, int64_t ndim,
+                   int64_t dim) {
+  if (dim >= ndim || dim < -ndim)
+    throw ctx.error(op, "'" + std::string(key) + "' has " + std::to_string(ndim) +
+                            " dims, no dim " + std::to_string(dim));
+  return dim < 0 ? dim + ndim : dim;
+}
+
+void refuse_on_shard(const Context& ctx, const Op& op, std::string_view key, const TensorDesc& desc,
+                     bool needs_whole_expert_dim, const std::string& why) {
+  if (!needs_whole_expert_dim || desc.expert_dim < 0 || ctx.options.expert_offset == 0) return;
+  throw ctx.error(op, "cannot " + why + ": dim " + std::to_string(desc.expert_dim) + " of '" +
+                          std::string(key) +
+                          "' numbers experts and this expert-parallel shard (expert offset " +
+                          std::to_string(ctx.options.expert_offset) +
+                          ") holds only some of them, but the op needs the whole dim");
+}
 
 void require_bound(Compiler& c, const KeyTemplate& source, const KeyTemplate& target) {
   for (const std::string& name : target.placeholder_names())

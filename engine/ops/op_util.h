@@ -9,6 +9,25 @@
 namespace chainconv {
 
 class Compiler;
+class Node;
+class Op;
+struct Context;
+struct TensorDesc;
+
+// Every integer argument of an op (a dim, a size, a head count) is read here, so that what
+// an integer may be written as (a literal, a piece's ${param}) is decided in one place.
+int64_t integer_arg(Compiler& c, const Node& node, const std::string& what);
+// A list of them (a shape, a permutation).
+std::vector<int64_t> integer_list_arg(Compiler& c, const Node& node, const std::string& what);
+
+// `dim` (negative counts from the end) as a dim of a `ndim`-dim tensor, or an Error at the op
+// naming `key`.
+int64_t tensor_dim(const Context& ctx, const Op& op, std::string_view key, int64_t ndim,
+                   int64_t dim);
+// Refuses, at the op, a tensor of an expert-parallel shard (a nonzero expert offset) whose
+// expert dim the op needs whole: `why` says what the op would do to it.
+void refuse_on_shard(const Context& ctx, const Op& op, std::string_view key, const TensorDesc& desc,
+                     bool needs_whole_expert_dim, const std::string& why);
 
 // Invertibility needs both sides of a move to bind the same placeholders (minus `except`):
 // a target placeholder the source does not bind could not be filled, and a source

@@ -90,7 +90,9 @@ class Stack final : public Op {
                                    "-d tensors");
       for (const Member& member : members) ctx.take(*member.match);
       const int64_t dim = stack_dim < 0 ? stack_dim + first.dim() + 1 : stack_dim;
-      ctx.put(*this, ctx.program.add_stack(*this, slots, dim, target));
+      const uint32_t stacked = ctx.program.add_stack(*this, slots, dim, target);
+      if (use_offset_) ctx.program.mark_expert_dim(stacked, dim);
+      ctx.put(*this, stacked);
     }
   }
 

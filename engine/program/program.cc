@@ -13,6 +13,8 @@ std::string_view step_kind_name(StepKind kind) {
       return "move";
     case StepKind::view:
       return "view";
+    case StepKind::copy:
+      return "copy";
     case StepKind::stack:
       return "stack";
     case StepKind::concat:
@@ -28,6 +30,12 @@ std::string_view step_kind_name(StepKind kind) {
 }
 
 static Error internal(const std::string& message) { return Error("internal error: " + message); }
+
+// The expert dim after dim `removed` is gone.
+static int32_t dim_removed(int32_t expert_dim, int64_t removed) {
+  if (expert_dim < 0 || expert_dim == removed) return -1;
+  return expert_dim > removed ? expert_dim - 1 : expert_dim;
+}
 
 void Program::reserve(size_t slots) {
   descs_.reserve(slots);
@@ -77,6 +85,7 @@ uint32_t Program::add_view(const Op& op, uint32_t in, const ViewSpec& view, std:
       desc.offset += static_cast<uint64_t>(view.start * desc.strides[dim]) * itemsize;
       desc.shape.erase(desc.shape.begin() + view.dim);
       desc.strides.erase(desc.strides.begin() + view.dim);
+      desc.expert_dim = dim_removed(desc.expert_dim, view.dim);
       break;
     case ViewSpec::Kind::narrow:
       if (view.start < 0 || view.length < 0 || view.start + view.length > desc.shape[dim])
@@ -89,13 +98,83 @@ uint32_t Program::add_view(const Op& op, uint32_t in, const ViewSpec& view, std:
       if (desc.shape[dim] != 1) throw internal("squeeze of a dim whose size is not 1");
       desc.shape.erase(desc.shape.begin() + view.dim);
       desc.strides.erase(desc.strides.begin() + view.dim);
+      desc.expert_dim = dim_removed(desc.expert_dim, view.dim);
       break;
+    case ViewSpec::Kind::reshape:
+    case ViewSpec::Kind::permute:
+      throw internal("a reshape or permute view added without its dims");
   }
   Step step{StepKind::view, &op};
   step.view = view;
   const uint32_t out = add_step(step, {in}, true);
   add_slot(std::move(key), std::move(desc), static_cast<int32_t>(steps_.size() - 1));
   return out;
+}
+
+uint32_t Program::add_reshape(const Op& op, uint32_t in, std::vector<int64_t> shape,
+                              std::string key) {
+  const TensorDesc& source = descs_[in];
+  int64_t numel = 1;
+  for (int64_t s : shape) numel *= s;
+  if (numel != source.numel()) throw internal("a reshape that changes the element count");
+  ReshapedStrides strides = reshaped_strides(source.shape, source.strides, shape);
+  if (!strides.ok) return add_reshape(op, add_copy(op, in, key), std::move(shape), std::move(key));
+  TensorDesc desc = source;
+  desc.expert_dim =
+      source.expert_dim < 0
+          ? -1
+          : static_cast<int32_t>(reshaped_dim(source.shape, source.expert_dim, shape));
+  desc.shape = std::move(shape);
+  desc.strides = std::move(strides.strides);
+  Step step{StepKind::view, &op};
+  step.view.kind = ViewSpec::Kind::reshape;
+  const uint32_t out = add_step(step, {in}, true);
+  add_slot(std::move(key), std::move(desc), static_cast<int32_t>(steps_.size() - 1));
+  return out;
+}
+
+uint32_t Program::add_permute(const Op& op, uint32_t in, const std::vector<int64_t>& dims,
+                              std::string key) {
+  const TensorDesc& source = descs_[in];
+  if (static_cast<int64_t>(dims.size()) != source.dim()) throw internal("a permute of other dims");
+  std::vector<bool> seen(dims.size(), false);
+  TensorDesc desc = source;
+  desc.expert_dim = -1;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    const int64_t d = dims[i];
+    if (d < 0 || d >= source.dim() || seen[static_cast<size_t>(d)])
+      throw internal("a permute whose dims are not a permutation");
+    seen[static_cast<size_t>(d)] = true;
+    desc.shape[i] = source.shape[static_cast<size_t>(d)];
+    desc.strides[i] = source.strides[static_cast<size_t>(d)];
+    if (d == source.expert_dim) desc.expert_dim = static_cast<int32_t>(i);
+  }
+  Step step{StepKind::view, &op};
+  step.view.kind = ViewSpec::Kind::permute;
+  step.view.start = static_cast<int64_t>(permutations_.size());
+  step.view.length = static_cast<int64_t>(dims.size());
+  permutations_.insert(permutations_.end(), dims.begin(), dims.end());
+  const uint32_t out = add_step(step, {in}, true);
+  add_slot(std::move(key), std::move(desc), static_cast<int32_t>(steps_.size() - 1));
+  return out;
+}
+
+std::vector<int64_t> Program::permutation(const Step& step) const {
+  const auto first = permutations_.begin() + step.view.start;
+  return std::vector<int64_t>(first, first + step.view.length);
+}
+
+uint32_t Program::add_copy(const Op& op, uint32_t in, std::string key) {
+  const TensorDesc& source = descs_[in];
+  const uint32_t out = add_step(Step{StepKind::copy, &op}, {in}, true);
+  TensorDesc desc = TensorDesc::fresh(*source.dtype, source.shape, out);
+  desc.expert_dim = source.expert_dim;
+  add_slot(std::move(key), std::move(desc), static_cast<int32_t>(steps_.size() - 1));
+  return out;
+}
+
+void Program::mark_expert_dim(uint32_t slot, int64_t dim) {
+  descs_[slot].expert_dim = static_cast<int32_t>(dim);
 }
 
 uint32_t Program::add_stack(const Op& op, const std::vector<uint32_t>& in, int64_t dim,
@@ -122,11 +201,13 @@ uint32_t Program::add_concat(const Op& op, const std::vector<uint32_t>& in, int6
   std::vector<int64_t> shape = first.shape;
   for (size_t i = 1; i < in.size(); ++i) shape[dim] += descs_[in[i]].shape[dim];
   const DtypeInfo& dtype = *first.dtype;
+  const int32_t expert_dim = first.expert_dim;
   Step step{StepKind::concat, &op};
   step.dim = dim;
   const uint32_t out = add_step(step, in, true);
-  add_slot(std::move(key), TensorDesc::fresh(dtype, std::move(shape), out),
-           static_cast<int32_t>(steps_.size() - 1));
+  TensorDesc desc = TensorDesc::fresh(dtype, std::move(shape), out);
+  desc.expert_dim = expert_dim;
+  add_slot(std::move(key), std::move(desc), static_cast<int32_t>(steps_.size() - 1));
   return out;
 }
 

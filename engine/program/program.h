@@ -8,7 +8,8 @@
 // steps, each a value-level primitive:
 //
 //   move      a new name for the same tensor (rename)
-//   view      select / narrow / squeeze of one input: no data made
+//   view      select / narrow / squeeze / reshape / permute of one input: no data made
+//   copy      a contiguous copy of its input (before a reshape its strides cannot view)
 //   stack     inputs stacked along a new dim: new data
 //   concat    inputs concatenated along an existing dim: new data
 //   compute   a named transform (transforms.h) of its inputs: new data
@@ -35,14 +36,16 @@ namespace chainconv {
 class Op;
 struct Transform;
 
-enum class StepKind : uint8_t { move, view, stack, concat, compute, create, drop };
+enum class StepKind : uint8_t { move, view, copy, stack, concat, compute, create, drop };
 std::string_view step_kind_name(StepKind kind);
 
+// A reshape's new shape is its output's description (Program::desc of the step's output); a
+// permutation's dims are kept by the program (Program::permutation), so a step stays small.
 struct ViewSpec {
-  enum class Kind : uint8_t { select, narrow, squeeze };
+  enum class Kind : uint8_t { select, narrow, squeeze, reshape, permute };
   Kind kind = Kind::select;
-  int64_t dim = 0;     // non-negative
-  int64_t start = 0;   // select: the index; narrow: the first index
+  int64_t dim = 0;     // non-negative (select, narrow, squeeze)
+  int64_t start = 0;   // select: the index; narrow: the first index; permute: see Program
   int64_t length = 0;  // narrow
 };
 
@@ -51,7 +54,7 @@ struct Step {
   const Op* op = nullptr;  // the op whose lowering made the step: its position, kind, lossy
   uint32_t first_operand = 0, operands = 0;  // a range of Program::operands
   uint32_t output = 0;                       // the slot it makes (none for a drop)
-  ViewSpec view;                             // view
+  ViewSpec view = {};                        // view
   int64_t dim = 0;                           // stack, concat
   const Transform* transform = nullptr;      // compute
 };
@@ -73,6 +76,9 @@ class Program {
   const Step& step(size_t i) const { return steps_[i]; }
   uint32_t operand(const Step& step, uint32_t k) const { return operands_[step.first_operand + k]; }
 
+  // The dims of a permute view: output dim i is input dim permutation(step)[i].
+  std::vector<int64_t> permutation(const Step& step) const;
+
   // The slots left in the dict at the end, in lexicographic key order.
   const std::vector<uint32_t>& outputs() const { return outputs_; }
   const std::vector<Warning>& warnings() const { return warnings_; }
@@ -82,6 +88,15 @@ class Program {
   // Each returns the new slot. The output description follows from the step's rule.
   uint32_t add_move(const Op& op, uint32_t in, std::string key);
   uint32_t add_view(const Op& op, uint32_t in, const ViewSpec& view, std::string key);
+  // A reshape view when the input's strides allow one; otherwise a contiguous copy, then the
+  // view (never a wrong stride). `shape` has the input's element count.
+  uint32_t add_reshape(const Op& op, uint32_t in, std::vector<int64_t> shape, std::string key);
+  // A permute view: output dim i is input dim dims[i] (a permutation of the input's dims).
+  uint32_t add_permute(const Op& op, uint32_t in, const std::vector<int64_t>& dims,
+                       std::string key);
+  uint32_t add_copy(const Op& op, uint32_t in, std::string key);
+  // Records that dim `dim` of `slot` numbers experts (TensorDesc::expert_dim).
+  void mark_expert_dim(uint32_t slot, int64_t dim);
   uint32_t add_stack(const Op& op, const std::vector<uint32_t>& in, int64_t dim, std::string key);
   uint32_t add_concat(const Op& op, const std::vector<uint32_t>& in, int64_t dim, std::string key);
   uint32_t add_compute(const Op& op, const std::vector<uint32_t>& in, const Transform& transform,
@@ -102,6 +117,7 @@ class Program {
   std::vector<int32_t> producers_;
   std::vector<Step> steps_;
   std::vector<uint32_t> operands_;
+  std::vector<int64_t> permutations_;  // the dims of every permute view, one after another
   std::vector<uint32_t> outputs_;
   std::vector<Warning> warnings_;
 };
@@ -111,8 +127,8 @@ class Program {
 inline bool consumes(StepKind kind) { return kind != StepKind::create; }
 // Whether a step of this kind makes new data (and so a storage of its own).
 inline bool makes_data(StepKind kind) {
-  return kind == StepKind::stack || kind == StepKind::concat || kind == StepKind::compute ||
-         kind == StepKind::create;
+  return kind == StepKind::copy || kind == StepKind::stack || kind == StepKind::concat ||
+         kind == StepKind::compute || kind == StepKind::create;
 }
 
 }  // namespace chainconv

@@ -176,7 +176,7 @@ TEST_CASE("plan shows each output's sources and the chain lines that made it") {
   // is renamed; the three projections of three experts stack into w1, w2, w3.
   CHECK_THAT(r.out, Catch::Contains("summary: 9 tensors out: 5 unchanged, 1 moved, 0 split, 0 "
                                     "unstacked, 3 stacked, 0 restacked, 0 concatenated, 0 "
-                                    "synthesised, 0 transformed, 0 dropped; "));
+                                    "synthesised, 0 transformed, 0 reshaped, 0 dropped; "));
   CHECK_FALSE(fs::exists(s / "dst"));
 
   CommandResult j = run_cli(s, {"plan", s / "src", "--to", "prime", "--format", "json"});
@@ -211,7 +211,7 @@ TEST_CASE("plan labels each output by what the step program did to it") {
                                        "unstacked <- model.layers.0.mlp.experts.w3\n"));
   CHECK_THAT(back.out, Catch::Contains("summary: 12 tensors out: 5 unchanged, 1 moved, 0 split, 6 "
                                        "unstacked, 0 stacked, 0 restacked, 0 concatenated, 0 "
-                                       "synthesised, 0 transformed, 0 dropped; "));
+                                       "synthesised, 0 transformed, 0 reshaped, 0 dropped; "));
 
   // A chain splitting fused per-expert tensors and stacking the halves (restacked), splitting
   // one tensor (split; concatenated back), creating one (synthesised), negating one
@@ -248,7 +248,7 @@ ops:
   CHECK_THAT(r.out, Catch::Contains("junk  dropped by drop at "));
   CHECK_THAT(r.out, Catch::Contains("summary: 7 tensors out: 1 unchanged, 0 moved, 2 split, 0 "
                                     "unstacked, 0 stacked, 2 restacked, 0 concatenated, 1 "
-                                    "synthesised, 1 transformed, 1 dropped; "));
+                                    "synthesised, 1 transformed, 0 reshaped, 1 dropped; "));
 
   REQUIRE(run_cli(s, {"convert", s / "toy", s / "toy_prime", "--to", "prime", "--chain",
                       s / "toy.yaml", "--quiet"})

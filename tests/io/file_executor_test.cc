@@ -209,3 +209,41 @@ ops:
   CHECK(t.program.name(t.program.operand(drop, 0)) == "mtp.w");
   REQUIRE(t.program.outputs().size() == 1);
 }
+
+TEST_CASE("reshapes, permutes and their copies resolve to runs through the strides") {
+  auto chain = chain_from(R"(version: 1
+model_types: [test]
+description: shape ops
+ops:
+  - permute: {key: "a", dims: [1, 2, 0]}
+  - reshape: {key: "a", from: [5, 7, 3], to: [-1, 3]}
+  - rope_permute: {key: "q", heads: 3, head_dim: 4}
+  - concat: {from: ["b", "c"], to: "bc", dim: 1}
+  - transpose: {key: "bc", dims: [0, 1]}
+)");
+  StateDict hf{{"a", counting({3, 5, 7})},
+               {"q", counting({12, 5}, 100)},
+               {"b", counting({2, 3}, 200)},
+               {"c", counting({2, 3}, 300)}};
+  Traced forward = trace(*chain, hf, Direction::to_prime);
+  require_runs_match(forward);
+  // q's rows are whole runs, HF rows 0,2,1,3, 4,6,5,7, 8,10,9,11: rows 3 and 4 (and 7 and 8)
+  // are adjacent in the file, so 12 rows make 10 runs.
+  CHECK(forward.of("q").runs.runs().size() == 10);
+  StateDict prime = clone(forward.real);
+  Traced backward = trace(*chain, prime, Direction::to_hf);
+  require_runs_match(backward);
+}
+
+TEST_CASE("a large permute of the innermost dim is gathered by ATen, not copied per element") {
+  auto chain = chain_from(R"(version: 1
+model_types: [test]
+description: transpose
+ops:
+  - transpose: {key: "{name:segment}", dims: [0, 1]}
+)");
+  StateDict hf{{"w", counting({64, 64})}, {"small", counting({4, 4})}};
+  Traced t = trace(*chain, hf, Direction::to_prime);
+  CHECK(t.of("w").from == OutputBytes::From::computed);
+  CHECK(t.of("small").from == OutputBytes::From::runs);
+}
