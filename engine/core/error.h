@@ -24,4 +24,20 @@ inline Direction opposite(Direction d) {
 }
 std::string_view severity_name(Severity s);  // "error", "warning", "note"
 
+// A failure its user resolves with a choice that only the interface they called can name (a
+// flag of the CLI, an argument of the API): the engine says what is wrong, the tool says how
+// to choose (tools/chainconv/report_format.cc).
+class ChoiceError : public Error {
+ public:
+  enum class Choice {
+    replace_destination,  // the destination exists
+    name_chain,           // nothing says which chain converts the checkpoint
+  };
+  ChoiceError(Choice choice, const std::string& message) : Error(message), choice_(choice) {}
+  Choice choice() const { return choice_; }
+
+ private:
+  Choice choice_;
+};
+
 }  // namespace chainconv

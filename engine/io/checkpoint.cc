@@ -105,7 +105,8 @@ std::string read_model_type(const std::string& dir) {
   fs::path path = fs::path(dir) / "config.json";
   std::error_code ec;
   if (!fs::exists(path, ec))
-    throw Error(dir + ": no config.json (needed for the model_type; or pass --chain)");
+    throw ChoiceError(ChoiceError::Choice::name_chain,
+                      dir + ": no config.json (needed for the model_type)");
   return model_type_of(read_config_file(path.string()), path.string());
 }
 

@@ -96,7 +96,7 @@ void check_destination(const std::string& src, const std::string& dst, bool forc
   if (!fs::is_directory(d.parent_path()))
     throw Error(dst + ": its parent directory does not exist");
   if (fs::symlink_status(d, ec).type() != fs::file_type::not_found && !force)
-    throw Error(dst + ": already exists (use --force to replace it)");
+    throw ChoiceError(ChoiceError::Choice::replace_destination, dst + ": already exists");
 }
 
 }  // namespace chainconv

@@ -197,7 +197,7 @@ void TempDir::commit(const std::string& target_name, bool replace, bool sync,
     if (::rename(path_.c_str(), target.c_str()) != 0)
       throw Error(target + ": cannot move the result into place: " + std::strerror(errno));
   } else if (!replace) {
-    throw Error(target + ": already exists (use --force to replace it)");
+    throw ChoiceError(ChoiceError::Choice::replace_destination, target + ": already exists");
   } else if (renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) != 0) {
     // No atomic exchange here (filesystem or kernel): move the old one aside first.
     const std::string aside = (fs::path(outer_) / "old").string();

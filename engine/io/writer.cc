@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/text.h"
 #include "io/checkpoint.h"
+#include "io/index_writer.h"
 #include "io/mapped_file.h"
 
 namespace fs = std::filesystem;
@@ -28,46 +29,7 @@ constexpr uint64_t kCopyChunk = 64ull << 20;
 constexpr uint64_t kPiece = 32ull << 20;  // the most one copy thread takes at a time
 constexpr unsigned kMaxCopyThreads = 4;
 
-std::string shard_name(size_t i, size_t n) {
-  if (n == 1) return kSingleFile;
-  char name[64];
-  std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", i + 1, n);
-  return name;
-}
-
-size_t itemsize_of(const OutputTensor& t) {
-  const DtypeInfo* info = find_dtype(t.dtype);
-  if (!info) throw Error("cannot write tensor '" + t.key + "': unknown dtype '" + t.dtype + "'");
-  return info->itemsize;
-}
-
 }  // namespace
-
-uint64_t parse_size(const std::string& text) {
-  size_t i = 0;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-  std::string unit = text.substr(i);
-  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  static const std::vector<std::pair<std::string, uint64_t>> units = {{"", 1},
-                                                                      {"B", 1},
-                                                                      {"KB", 1000ull},
-                                                                      {"MB", 1000000ull},
-                                                                      {"GB", 1000000000ull},
-                                                                      {"TB", 1000000000000ull},
-                                                                      {"KIB", 1ull << 10},
-                                                                      {"MIB", 1ull << 20},
-                                                                      {"GIB", 1ull << 30},
-                                                                      {"TIB", 1ull << 40}};
-  auto it =
-      std::find_if(units.begin(), units.end(), [&](const auto& u) { return u.first == unit; });
-  if (i == 0 || i > 15 || it == units.end())
-    throw Error("invalid size '" + text +
-                "' (expected e.g. 5GB, 500MB, 2GiB or a number of bytes)");
-  uint64_t value = std::stoull(text.substr(0, i));
-  if (value == 0) throw Error("invalid size '" + text + "': must be positive");
-  if (value > UINT64_MAX / it->second) throw Error("invalid size '" + text + "': too large");
-  return value * it->second;
-}
 
 SafetensorsWriter::SafetensorsWriter(std::string dir, std::vector<OutputTensor> tensors,
                                      uint64_t max_shard_size, std::function<void()> check,
@@ -76,72 +38,19 @@ SafetensorsWriter::SafetensorsWriter(std::string dir, std::vector<OutputTensor> 
   copy_threads_ = settings.copy_threads;
   if (copy_threads_ == 0)
     copy_threads_ = std::clamp(std::thread::hardware_concurrency(), 1u, kMaxCopyThreads);
-  sort_naturally(tensors, [](const OutputTensor& t) -> std::string_view { return t.key; });
-  for (size_t i = 1; i < tensors.size(); ++i)
-    if (tensors[i].key == tensors[i - 1].key)
-      throw Error("two output tensors are named '" + tensors[i].key + "'");
-  // HF's rule: start a new shard when the next tensor would overflow a non-empty one; a
-  // tensor larger than the limit gets a shard of its own.
-  std::vector<std::vector<const OutputTensor*>> shards;
-  uint64_t current = 0;
-  for (const OutputTensor& t : tensors) {
-    if (shards.empty() || (!shards.back().empty() && current + t.nbytes > max_shard_size)) {
-      shards.emplace_back();
-      current = 0;
-    }
-    shards.back().push_back(&t);
-    current += t.nbytes;
-  }
-  if (shards.empty()) shards.emplace_back();
+  tensors_ = std::move(tensors);
+  const std::vector<ShardLayout> shards = layout_shards(tensors_, max_shard_size, check_);
   try {
     for (size_t s = 0; s < shards.size(); ++s) {
-      if (check_) check_();  // thousands of shards take a while to lay out
-      names_.push_back(shard_name(s, shards.size()));
-      const std::string path = (fs::path(dir_) / names_.back()).string();
-      // Data ordered widest dtype first (as the safetensors library does) keeps every tensor
-      // aligned to its item size; the header lists keys in natural order.
-      std::vector<const OutputTensor*> data_order = shards[s];
-      std::stable_sort(data_order.begin(), data_order.end(),
-                       [](const OutputTensor* a, const OutputTensor* b) {
-                         return itemsize_of(*a) > itemsize_of(*b);
-                       });
-      std::map<const OutputTensor*, uint64_t> begin;
-      uint64_t data_size = 0;
-      for (const OutputTensor* t : data_order) {
-        begin[t] = data_size;
-        data_size += t->nbytes;
-      }
-      // Written out directly, as nlohmann's dump() would, but in one pass: an ordered JSON
-      // object looks each key up by a linear scan, quadratic in the tensors of a shard.
-      std::string text = R"({"__metadata__":{"format":"pt"})";
-      for (const OutputTensor* t : shards[s]) {
-        text += ',' + nlohmann::json(t->key).dump() + R"(:{"dtype":)" +
-                nlohmann::json(t->dtype).dump() + R"(,"shape":)" + nlohmann::json(t->shape).dump() +
-                R"(,"data_offsets":[)" + std::to_string(begin[t]) + ',' +
-                std::to_string(begin[t] + t->nbytes) + "]}";
-      }
-      text += '}';
-      text.append((8 - text.size() % 8) % 8, ' ');
-      // Extra padding (a multiple of 8, under a page) so that the most bytes of tensors with
-      // a page phase start at it: data_start = phase - begin (mod kPageSize) for each.
-      std::map<uint64_t, uint64_t> votes;
-      for (const OutputTensor* t : data_order)
-        if (t->page_phase >= 0) {
-          const uint64_t want =
-              (static_cast<uint64_t>(t->page_phase) + kPageSize - begin[t] % kPageSize) % kPageSize;
-          if (want % 8 == 0) votes[want] += t->nbytes;
-        }
-      uint64_t best = 0, best_votes = 0;
-      for (const auto& [want, bytes] : votes)
-        if (bytes > best_votes) best = want, best_votes = bytes;
-      if (best_votes > 0)
-        text.append((best + kPageSize - (8 + text.size()) % kPageSize) % kPageSize, ' ');
-      const uint64_t data_start = 8 + text.size();
-
+      if (check_) check_();
+      const ShardLayout& shard = shards[s];
+      names_.push_back(shard.name);
+      const std::string path = (fs::path(dir_) / shard.name).string();
+      const std::string& text = shard.header;
       int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
       if (fd < 0) throw Error(path + ": cannot create: " + std::strerror(errno));
       fds_.push_back(fd);
-      const uint64_t file_size = data_start + data_size;
+      const uint64_t file_size = shard.file_size();
       int rc = posix_fallocate(fd, 0, static_cast<off_t>(file_size));
       if (rc == EOPNOTSUPP || rc == EINVAL)
         rc = ftruncate(fd, static_cast<off_t>(file_size)) == 0 ? 0 : errno;
@@ -152,10 +61,10 @@ SafetensorsWriter::SafetensorsWriter(std::string dir, std::vector<OutputTensor> 
       for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(text.size() >> (8 * i));
       pwrite_all(s, length, 8, 0);
       pwrite_all(s, text.data(), text.size(), 8);
-      shard_bytes_.push_back(data_size);
-      for (const OutputTensor* t : shards[s]) {
-        slots_[t->key] = Slot{s, data_start + begin[t], t->nbytes};
-        weight_map_[t->key] = names_.back();
+      shard_bytes_.push_back(shard.data_size);
+      for (const ShardLayout::Place& place : shard.places) {
+        slots_[place.tensor->key] = Slot{s, place.offset, place.tensor->nbytes};
+        weight_map_.emplace_back(place.tensor->key, shard.name);
       }
     }
   } catch (...) {
@@ -418,22 +327,9 @@ void SafetensorsWriter::finish() {
     fds_[f] = -1;
   }
   if (names_.size() <= 1) return;
-  std::vector<std::pair<std::string, std::string>> entries(weight_map_.begin(), weight_map_.end());
-  sort_naturally(entries, [](const auto& e) -> std::string_view { return e.first; });
   uint64_t total = 0;
   for (uint64_t b : shard_bytes_) total += b;
-  // As nlohmann's dump(2) lays it out, in one pass (see the header above).
-  std::string text = "{\n  \"metadata\": {\n    \"total_size\": " + std::to_string(total) +
-                     "\n  },\n  \"weight_map\": {";
-  for (size_t i = 0; i < entries.size(); ++i)
-    text += std::string(i ? "," : "") + "\n    " + nlohmann::json(entries[i].first).dump() + ": " +
-            nlohmann::json(entries[i].second).dump();
-  text += entries.empty() ? "}\n}" : "\n  }\n}";
-  const fs::path path = fs::path(dir_) / kIndexFile;
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text << "\n";
-  out.close();
-  if (!out) throw Error(path.string() + ": cannot write");
+  write_index((fs::path(dir_) / kIndexFile).string(), std::move(weight_map_), total);
 }
 
 }  // namespace chainconv

@@ -1,7 +1,5 @@
-// Writes a safetensors checkpoint the way HuggingFace does: shards of at most a given size
-// named model-00001-of-0000N.safetensors (or one model.safetensors), an index
-// model.safetensors.index.json with metadata.total_size and the weight_map, header
-// metadata {"format": "pt"}, keys in natural order, headers padded to 8 bytes.
+// Writes a safetensors checkpoint the way HuggingFace does: shards laid out by
+// io/shard_layout.h, and an index (io/index_writer.h) when there is more than one.
 //
 // Every tensor's place is fixed up front (the shapes are known from the plan), so tensors
 // can be written in any order, each straight into its place: copied file to file from
@@ -28,13 +26,12 @@
 #include <vector>
 
 #include "io/byte_runs.h"
+#include "io/shard_layout.h"
 
 namespace chainconv {
 
 class MappedFile;
 
-// "5GB" (10^9), "500MB", "2GiB" (2^30), "1024" (bytes). Throws Error when malformed.
-uint64_t parse_size(const std::string& text);
 inline constexpr uint64_t kDefaultMaxShardSize = 5'000'000'000;
 
 struct WriterSettings {
@@ -46,18 +43,6 @@ struct WriterSettings {
   // soon after may lose data that a rename has already made visible.
   bool sync_to_disk = true;
 };
-
-struct OutputTensor {
-  std::string key;
-  std::string dtype;  // safetensors name
-  std::vector<int64_t> shape;
-  uint64_t nbytes = 0;
-  // Where the tensor would like to start modulo kPageSize (-1: anywhere): a tensor copied
-  // from a file copies fastest when its bytes keep their offset within a page. The writer
-  // pads each header (with spaces, as the format allows) so that most bytes get their wish.
-  int64_t page_phase = -1;
-};
-inline constexpr uint64_t kPageSize = 4096;
 
 class SafetensorsWriter {
  public:
@@ -130,7 +115,8 @@ class SafetensorsWriter {
   std::vector<int> fds_;
   std::vector<uint64_t> shard_bytes_;
   std::map<std::string, Slot> slots_;
-  std::map<std::string, std::string> weight_map_;
+  std::vector<OutputTensor> tensors_;                            // what the layout points into
+  std::vector<std::pair<std::string, std::string>> weight_map_;  // key -> shard file
   std::function<void()> check_;
   std::function<void(size_t, uint64_t)> progress_;
   unsigned copy_threads_ = 1;

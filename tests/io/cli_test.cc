@@ -86,6 +86,23 @@ TEST_CASE("convert refuses an existing DST with a one-line reason unless --force
   CHECK(fs::exists(s / "dst/model.safetensors"));
 }
 
+TEST_CASE("a checkpoint without config.json is refused with the flag that names a chain") {
+  Scratch s;
+  write_checkpoint(s / "src", qwen3_moe_dict(1, 2), "qwen3_moe");
+  fs::remove(s / "src/config.json");
+  CommandResult refused = run_cli(s, {"convert", s / "src", s / "dst", "--to", "prime"});
+  CHECK(refused.status == 1);
+  CHECK(lines(refused.err) == 1);
+  CHECK_THAT(refused.err, Catch::Contains("no config.json (needed for the model_type)") &&
+                              Catch::EndsWith("(pass --chain FILE)\n"));
+  CHECK(!fs::exists(s / "dst"));
+  CommandResult named =
+      run_cli(s, {"convert", s / "src", s / "dst", "--to", "prime", "--quiet", "--chain",
+                  std::string(CHAINCONV_SOURCE_DIR) + "/chains/qwen3_moe.yaml"});
+  INFO(named.err);
+  CHECK(named.status == 0);
+}
+
 TEST_CASE("convert options reach the conversion: expert offset and shard size") {
   Scratch s;
   write_checkpoint(s / "src", qwen3_moe_dict(1, 2), "qwen3_moe");

@@ -233,8 +233,9 @@ TEST_CASE("an existing destination is refused unless forced") {
   write_checkpoint(s / "src", qwen3_moe_dict(1, 2), "qwen3_moe");
   fs::create_directories(s / "dst");
   write_text(s / "dst/keep.txt", "old");
+  // The library says what is wrong; the advice on the CLI's flags is the CLI's (cli_test).
   CHECK_THAT(error_of([&] { convert_checkpoint(s / "src", s / "dst", to(Direction::to_prime)); }),
-             Catch::Contains("already exists (use --force to replace it)"));
+             Catch::Contains("already exists") && !Catch::Contains("--force"));
   CHECK(read_text(s / "dst/keep.txt") == "old");
 
   ConvertOptions forced = to(Direction::to_prime);

@@ -19,19 +19,6 @@ std::pair<std::string, uint64_t> raw_header(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("sizes parse with decimal and binary units") {
-  CHECK(parse_size("5GB") == 5'000'000'000ull);
-  CHECK(parse_size("500MB") == 500'000'000ull);
-  CHECK(parse_size("2GiB") == 2ull << 30);
-  CHECK(parse_size("10kb") == 10'000ull);
-  CHECK(parse_size("1234") == 1234ull);
-  CHECK(parse_size("7B") == 7ull);
-  CHECK_THROWS_WITH(parse_size("5 GB"), Catch::Contains("invalid size '5 GB'"));
-  CHECK_THROWS_WITH(parse_size("GB"), Catch::Contains("invalid size"));
-  CHECK_THROWS_WITH(parse_size("0"), Catch::Contains("must be positive"));
-  CHECK_THROWS_WITH(parse_size("5XB"), Catch::Contains("invalid size"));
-}
-
 TEST_CASE("shards are named like HF's and the index lists every tensor with the total size") {
   Scratch dir;
   // Ten F32 tensors of 400 bytes each, named so that natural and lexicographic order differ.

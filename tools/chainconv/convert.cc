@@ -8,6 +8,7 @@
 #include "chainconv/progress.h"
 #include "chainconv/report_format.h"
 #include "chainconv/signals.h"
+#include "chainconv/size_arg.h"
 #include "core/error.h"
 #include "core/expert_offset.h"
 #include "core/params.h"

@@ -33,6 +33,10 @@ int main(int argc, char** argv) {
     std::cerr << "chainconv: error: " << e.what() << "; " << chainconv::cli::lookup_advice(e)
               << "\n";
     return 1;
+  } catch (const chainconv::ChoiceError& e) {
+    std::cerr << "chainconv: error: " << e.what() << " (" << chainconv::cli::choice_advice(e)
+              << ")\n";
+    return 1;
   } catch (const chainconv::Error& e) {
     std::cerr << "chainconv: error: " << e.what() << "\n";
     return 1;

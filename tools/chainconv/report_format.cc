@@ -84,4 +84,14 @@ std::string lookup_advice(const NotFoundError& error) {
   return {};
 }
 
+std::string choice_advice(const ChoiceError& error) {
+  switch (error.choice()) {
+    case ChoiceError::Choice::replace_destination:
+      return "use --force to replace it";
+    case ChoiceError::Choice::name_chain:
+      return "pass --chain FILE";
+  }
+  return {};
+}
+
 }  // namespace chainconv::cli

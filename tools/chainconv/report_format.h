@@ -36,5 +36,7 @@ std::string made_counts(const PlanSummary& summary);
 // What to tell the user when a lookup in the chains directories failed: the options that
 // would have made it succeed.
 std::string lookup_advice(const NotFoundError& error);
+// The same for a failure the user resolves with one of chainconv's options.
+std::string choice_advice(const ChoiceError& error);
 
 }  // namespace chainconv::cli

@@ -7,6 +7,7 @@
 
 #include "chainconv/commands.h"
 #include "chainconv/report_format.h"
+#include "chainconv/size_arg.h"
 #include "chainconv/synth_inputs.h"
 #include "core/error.h"
 #include "io/fs_util.h"
