@@ -470,7 +470,7 @@ ops:
 )");
   fs::create_directories(s / "src");
   write_state_dict(s / "src", StateDict{{"w", counting({6, 2})}}, kDefaultMaxShardSize);
-  write_text(s / "src" / "config.json", R"({"model_type": "rows_test", "rows": 2})");
+  write_text(s / "src/config.json", R"({"model_type": "rows_test", "rows": 2})");
   CommandResult r = run_cli(s, {"convert", s / "src", s / "dst", "--to", "prime", "--chain",
                                 s / "rows.yaml", "--quiet", "--verify"});
   INFO(r.err);
@@ -479,7 +479,7 @@ ops:
   CHECK(out.locate("a").entry->shape == std::vector<int64_t>{2, 2});
   CHECK(out.locate("b").entry->shape == std::vector<int64_t>{4, 2});
 
-  write_text(s / "src" / "config.json", R"({"model_type": "rows_test"})");
+  write_text(s / "src/config.json", R"({"model_type": "rows_test"})");
   CommandResult missing =
       run_cli(s, {"plan", s / "src", "--to", "prime", "--chain", s / "rows.yaml"});
   CHECK(missing.status == 1);
