@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 build=${1:-build}
 runs=${2:-3}
 zeros=${3:-1000000}
-cli=$build/tools/chainconv/chainconv
+cli=$build/tools/chainconv
 [[ -x $cli ]] || { echo "many_tensors.sh: build first (no $cli)" >&2; exit 2; }
 work=$(mktemp -d -p "${TMPDIR:-/tmp}" chainconv-many.XXXXXX)
 trap 'rm -rf "$work"' EXIT
