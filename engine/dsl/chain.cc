@@ -7,6 +7,9 @@
 #include <set>
 #include <sstream>
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/yaml.h>
+
 #include "core/read_file.h"
 #include "registry/chain_registry.h"
 
@@ -71,21 +74,44 @@ int second_document_line(const std::string& text) {
   return 0;
 }
 
+// Parser events, dropped: only whether a document is there matters.
+class IgnoreEvents : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
 Node parse_yaml(const std::string& text, const std::string& name) {
   auto file = std::make_shared<const std::string>(name);
-  std::vector<YAML::Node> documents;
+  YAML::Node root;
+  bool second_document = false;
   try {
-    documents = YAML::LoadAll(text);
+    root = YAML::Load(text);
+    // Whether a second document follows, asked of the parser twice at most: YAML::LoadAll
+    // can loop forever on some malformed input (found by the chain_loader fuzzer).
+    std::istringstream stream(text);
+    YAML::Parser parser(stream);
+    IgnoreEvents ignore;
+    second_document = parser.HandleNextDocument(ignore) && parser.HandleNextDocument(ignore);
   } catch (const YAML::Exception& e) {
     throw CheckError(Position{name, e.mark.line + 1, e.mark.column + 1}, "syntax",
                      "YAML syntax error: " + e.msg);
   }
-  if (documents.size() > 1) {
+  if (second_document) {
     const int line = second_document_line(text);
     throw CheckError(Position{name, line > 0 ? line : 1, 1}, "syntax",
                      "a chain file is one YAML document; another one starts here");
   }
-  YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
   reject_reused_nodes(root, name);
   return Node(root, file, nullptr, Position{name, 1, 1});
 }
