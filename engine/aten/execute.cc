@@ -4,6 +4,7 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/stack.h>
 
+#include "aten/dtypes.h"
 #include "aten/kernels.h"
 #include "aten/views.h"
 
@@ -19,7 +20,7 @@ at::Tensor view_of(const Program& program, const Step& step, const at::Tensor& t
     case ViewSpec::Kind::reshape:
       return t.reshape(program.desc(step.output).shape);
     case ViewSpec::Kind::permute:
-      return t.permute(program.permutation(step));
+      return t.permute(program.integers(step));
     case ViewSpec::Kind::select:
       return t.select(view.dim, view.start);
     case ViewSpec::Kind::narrow:
@@ -86,13 +87,17 @@ std::vector<at::Tensor> execute(const Program& program, std::vector<at::Tensor> 
           slots[step.output] = at::stack(operands, step.dim);
         } else if (step.kind == StepKind::concat) {
           slots[step.output] = at::cat(operands, step.dim);
-        } else if (operands.front().is_meta()) {
-          // Meta tensors have no values to compute on (and many kernels no meta version):
-          // the result is what the step's rule says it is.
-          slots[step.output] =
-              at::empty(program.desc(step.output).shape, operands.front().options());
         } else {
-          slots[step.output] = apply_transform(*step.transform, operands);
+          const TensorDesc& out = program.desc(step.output);
+          const c10::ScalarType type = storage_type(*out.dtype);
+          if (operands.front().is_meta()) {
+            // Meta tensors have no values to compute on (and many kernels no meta version):
+            // the result is what the step's rule says it is.
+            slots[step.output] = at::empty(out.shape, operands.front().options().dtype(type));
+          } else {
+            const std::vector<int64_t> integers = program.integers(step);
+            slots[step.output] = apply_transform(*step.transform, {operands, integers, type});
+          }
         }
         break;
       case StepKind::create:

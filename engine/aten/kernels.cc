@@ -10,7 +10,7 @@
 namespace chainconv {
 namespace {
 
-using Kernel = at::Tensor (*)(const std::vector<at::Tensor>&);
+using Kernel = at::Tensor (*)(const KernelArgs&);
 
 struct Entry {
   std::string_view name;
@@ -19,22 +19,28 @@ struct Entry {
 
 const std::vector<Entry>& kernels() {
   static const std::vector<Entry> all = {
-      {"identity", [](const std::vector<at::Tensor>& x) { return x.front(); }},
-      {"negate", [](const std::vector<at::Tensor>& x) { return x.front().neg(); }},
+      {"identity", [](const KernelArgs& a) { return a.inputs.front(); }},
+      {"negate", [](const KernelArgs& a) { return a.inputs.front().neg(); }},
       {"subtract_min",
-       [](const std::vector<at::Tensor>& x) {
-         const at::Tensor& t = x.front();
+       [](const KernelArgs& a) {
+         const at::Tensor& t = a.inputs.front();
          return t.numel() == 0 ? t : t.sub(t.min());
        }},
+      {"fp8_block_dequantize", fp8_block_dequantize},
+      {"fp8_block_scale", fp8_block_scale},
+      {"fp8_block_quantize", fp8_block_quantize},
+      {"mxfp4_dequantize", mxfp4_dequantize},
+      {"mxfp4_scale", mxfp4_scale},
+      {"mxfp4_quantize", mxfp4_quantize},
   };
   return all;
 }
 
 }  // namespace
 
-at::Tensor apply_transform(const Transform& transform, const std::vector<at::Tensor>& inputs) {
+at::Tensor apply_transform(const Transform& transform, const KernelArgs& args) {
   for (const Entry& e : kernels())
-    if (e.name == transform.name) return e.kernel(inputs);
+    if (e.name == transform.name) return e.kernel(args);
   throw Error("internal error: the transform '" + std::string(transform.name) + "' has no kernel");
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/dtypes.h"
 #include "dsl/compiler.h"
 #include "ops/op.h"
 
@@ -15,6 +16,18 @@ std::vector<int64_t> integer_list_arg(Compiler& c, const Node& node, const std::
   std::vector<int64_t> out;
   for (const Node& item : node.list("a list of " + what)) out.push_back(integer_arg(c, item, what));
   return out;
+}
+
+const DtypeInfo& float_dtype_arg(const Node& args, const std::string& field,
+                                 std::string_view fallback) {
+  if (!args.has(field)) return dtype_named(fallback);
+  const Node node = args[field];
+  const std::string name = node.str("a dtype name");
+  const DtypeInfo* dtype = find_dtype(name);
+  if (!dtype || !dtype->floating())
+    throw CheckError(node.pos(), "schema",
+                     "expected a float dtype (BF16, F16, F32 or F64), found '" + name + "'");
+  return *dtype;
 }
 
 int64_t tensor_dim(const Context& ctx, const Op& op, std::string_view key, int64_t ndim,

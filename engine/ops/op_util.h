@@ -13,12 +13,18 @@ class Node;
 class Op;
 struct Context;
 struct TensorDesc;
+struct DtypeInfo;
 
 // Every integer argument of an op (a dim, a size, a head count) is read here, so that what
 // an integer may be written as (a literal, a piece's ${param}) is decided in one place.
 int64_t integer_arg(Compiler& c, const Node& node, const std::string& what);
 // A list of them (a shape, a permutation).
 std::vector<int64_t> integer_list_arg(Compiler& c, const Node& node, const std::string& what);
+
+// The float dtype named by `args[field]` (a safetensors name: BF16, F16, F32, F64), or
+// `fallback` when the field is absent; an Error at the field for any other name.
+const DtypeInfo& float_dtype_arg(const Node& args, const std::string& field,
+                                 std::string_view fallback);
 
 // `dim` (negative counts from the end) as a dim of a `ndim`-dim tensor, or an Error at the op
 // naming `key`.

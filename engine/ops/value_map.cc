@@ -13,27 +13,13 @@
 
 namespace chainconv {
 
-const std::vector<Transform>& transforms() {
-  static const std::vector<Transform> all = {
-      {"identity", "identity", "x"},
-      {"negate", "negate", "-x"},
-      {"subtract_min", "", "x - min(x): shift so the smallest value is 0"},
-  };
-  return all;
-}
-
-const Transform* find_transform(std::string_view name) {
-  for (const Transform& t : transforms())
-    if (t.name == name) return &t;
-  return nullptr;
-}
-
 namespace {
 
 const Transform& find_transform(const Node& node) {
   std::string name = node.str("a transform name");
   std::string known;
   for (const Transform& t : transforms()) {
+    if (!t.for_map) continue;
     if (t.name == name) return t;
     known += (known.empty() ? "" : ", ") + std::string(t.name);
   }

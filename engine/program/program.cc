@@ -151,17 +151,21 @@ uint32_t Program::add_permute(const Op& op, uint32_t in, const std::vector<int64
   }
   Step step{StepKind::view, &op};
   step.view.kind = ViewSpec::Kind::permute;
-  step.view.start = static_cast<int64_t>(permutations_.size());
-  step.view.length = static_cast<int64_t>(dims.size());
-  permutations_.insert(permutations_.end(), dims.begin(), dims.end());
+  keep_integers(step, dims);
   const uint32_t out = add_step(step, {in}, true);
   add_slot(std::move(key), std::move(desc), static_cast<int32_t>(steps_.size() - 1));
   return out;
 }
 
-std::vector<int64_t> Program::permutation(const Step& step) const {
-  const auto first = permutations_.begin() + step.view.start;
-  return std::vector<int64_t>(first, first + step.view.length);
+void Program::keep_integers(Step& step, const std::vector<int64_t>& integers) {
+  step.first_integer = static_cast<uint32_t>(integers_.size());
+  step.integers = static_cast<uint32_t>(integers.size());
+  integers_.insert(integers_.end(), integers.begin(), integers.end());
+}
+
+std::vector<int64_t> Program::integers(const Step& step) const {
+  const auto first = integers_.begin() + step.first_integer;
+  return std::vector<int64_t>(first, first + step.integers);
 }
 
 uint32_t Program::add_copy(const Op& op, uint32_t in, std::string key) {
@@ -213,9 +217,11 @@ uint32_t Program::add_concat(const Op& op, const std::vector<uint32_t>& in, int6
 
 uint32_t Program::add_compute(const Op& op, const std::vector<uint32_t>& in,
                               const Transform& transform, const DtypeInfo& dtype,
-                              std::vector<int64_t> shape, std::string key) {
+                              std::vector<int64_t> shape, std::string key,
+                              const std::vector<int64_t>& integers) {
   Step step{StepKind::compute, &op};
   step.transform = &transform;
+  keep_integers(step, integers);
   const uint32_t out = add_step(step, in, true);
   add_slot(std::move(key), TensorDesc::fresh(dtype, std::move(shape), out),
            static_cast<int32_t>(steps_.size() - 1));

@@ -40,12 +40,13 @@ enum class StepKind : uint8_t { move, view, copy, stack, concat, compute, create
 std::string_view step_kind_name(StepKind kind);
 
 // A reshape's new shape is its output's description (Program::desc of the step's output); a
-// permutation's dims are kept by the program (Program::permutation), so a step stays small.
+// permutation's dims, like a compute step's integer arguments, are kept by the program
+// (Program::integers), so a step stays small.
 struct ViewSpec {
   enum class Kind : uint8_t { select, narrow, squeeze, reshape, permute };
   Kind kind = Kind::select;
   int64_t dim = 0;     // non-negative (select, narrow, squeeze)
-  int64_t start = 0;   // select: the index; narrow: the first index; permute: see Program
+  int64_t start = 0;   // select: the index; narrow: the first index
   int64_t length = 0;  // narrow
 };
 
@@ -57,6 +58,7 @@ struct Step {
   ViewSpec view = {};                        // view
   int64_t dim = 0;                           // stack, concat
   const Transform* transform = nullptr;      // compute
+  uint32_t first_integer = 0, integers = 0;  // permute, compute: a range of Program::integers
 };
 
 class Program {
@@ -76,8 +78,9 @@ class Program {
   const Step& step(size_t i) const { return steps_[i]; }
   uint32_t operand(const Step& step, uint32_t k) const { return operands_[step.first_operand + k]; }
 
-  // The dims of a permute view: output dim i is input dim permutation(step)[i].
-  std::vector<int64_t> permutation(const Step& step) const;
+  // A step's integers: a permute view's dims (output dim i is input dim integers[i]), a
+  // compute step's arguments (a block size).
+  std::vector<int64_t> integers(const Step& step) const;
 
   // The slots left in the dict at the end, in lexicographic key order.
   const std::vector<uint32_t>& outputs() const { return outputs_; }
@@ -99,8 +102,11 @@ class Program {
   void mark_expert_dim(uint32_t slot, int64_t dim);
   uint32_t add_stack(const Op& op, const std::vector<uint32_t>& in, int64_t dim, std::string key);
   uint32_t add_concat(const Op& op, const std::vector<uint32_t>& in, int64_t dim, std::string key);
+  // The output's dtype and shape are the op's to say (a dequantization changes both);
+  // `integers` are the transform's arguments.
   uint32_t add_compute(const Op& op, const std::vector<uint32_t>& in, const Transform& transform,
-                       const DtypeInfo& dtype, std::vector<int64_t> shape, std::string key);
+                       const DtypeInfo& dtype, std::vector<int64_t> shape, std::string key,
+                       const std::vector<int64_t>& integers = {});
   uint32_t add_create(const Op& op, uint32_t like, std::vector<int64_t> shape, std::string key);
   void add_drop(const Op& op, uint32_t in);
   void set_outputs(std::vector<uint32_t> outputs) { outputs_ = std::move(outputs); }
@@ -110,6 +116,7 @@ class Program {
  private:
   uint32_t add_slot(std::string key, TensorDesc desc, int32_t producer);
   uint32_t add_step(Step step, const std::vector<uint32_t>& in, bool makes_slot);
+  void keep_integers(Step& step, const std::vector<int64_t>& integers);
 
   uint32_t inputs_ = 0;
   std::vector<TensorDesc> descs_;
@@ -117,7 +124,7 @@ class Program {
   std::vector<int32_t> producers_;
   std::vector<Step> steps_;
   std::vector<uint32_t> operands_;
-  std::vector<int64_t> permutations_;  // the dims of every permute view, one after another
+  std::vector<int64_t> integers_;  // every step's integers, one step's after another
   std::vector<uint32_t> outputs_;
   std::vector<Warning> warnings_;
 };

@@ -39,7 +39,7 @@ TEST_CASE("an unknown op is named with its position and the known ops") {
   std::string text = kHead + "ops:\n  - rename: {from: a, to: b}\n  - renam: {from: a, to: b}\n";
   CHECK_THAT(error_of(text),
              Catch::StartsWith(pos_of(text, "renam:")) && Catch::Contains("unknown op 'renam'") &&
-                 Catch::Contains("expected one of: concat, drop, if, map, permute, prefix_rename, rename"));
+                 Catch::Contains("expected one of: concat, dequant_fp8_block, dequant_mxfp4, drop, if, map, permute, prefix_rename, rename"));
 }
 
 TEST_CASE("a missing field is named at its op") {
