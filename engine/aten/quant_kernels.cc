@@ -82,8 +82,9 @@ at::Tensor decode(const at::Tensor& values, const at::Tensor& codes) {
 // boundaries are the midpoints between the format's consecutive magnitudes.
 at::Tensor nearest_code(const at::Tensor& magnitude, const at::Tensor& boundaries) {
   // At a midpoint, the left search gives the lower code and the right one the upper.
-  at::Tensor lower = at::bucketize(magnitude, boundaries, /*out_int32=*/true, /*right=*/false);
-  at::Tensor upper = at::bucketize(magnitude, boundaries, /*out_int32=*/true, /*right=*/true);
+  const at::Tensor m = magnitude.contiguous();  // the search copies (and warns) otherwise
+  at::Tensor lower = at::bucketize(m, boundaries, /*out_int32=*/true, /*right=*/false);
+  at::Tensor upper = at::bucketize(m, boundaries, /*out_int32=*/true, /*right=*/true);
   return at::where(lower.remainder(2).eq(0), lower, upper);
 }
 

@@ -46,11 +46,14 @@ std::string lossy_reasons(const ConversionPlan& forward, const ConversionPlan& b
     }
   for (const PlannedOutput& out : back.outputs)
     if (out.key == key) ops.insert(ops.end(), out.ops.begin(), out.ops.end());
+  // By text: the two directions load the chain apart, so one op is two objects.
   std::string reasons;
-  std::set<const Op*> seen;
-  for (const Op* op : ops)
-    if (!op->lossy().empty() && seen.insert(op).second)
-      reasons += (reasons.empty() ? "" : "; ") + op->lossy() + " [" + op_where(op) + "]";
+  std::set<std::string> seen;
+  for (const Op* op : ops) {
+    if (op->lossy().empty()) continue;
+    std::string reason = op->lossy() + " [" + op_where(op) + "]";
+    if (seen.insert(reason).second) reasons += (reasons.empty() ? "" : "; ") + reason;
+  }
   return reasons;
 }
 

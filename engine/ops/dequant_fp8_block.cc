@@ -1,6 +1,7 @@
-// dequant_fp8_block: {key: T, scale: S, block: [128, 128], dtype: BF16, scale_dtype: F32}
+// dequant_fp8_block: {key: T | [T, ...], scale: S, block: [128, 128], dtype: BF16,
+//                     scale_dtype: F32}
 //
-// Forward turns every block-scaled FP8 weight matching T (F8_E4M3, [..., R, C]) and its scale
+// Forward turns every block-scaled FP8 weight matching a T (F8_E4M3, [..., R, C]) and its scale
 // companion (the same bindings of S, by default T's text with `_scale_inv` appended: the
 // `X.weight_scale_inv` of `X.weight`; [..., ceil(R/b0), ceil(C/b1)], F32 or BF16) into one
 // `dtype` tensor under the weight's name: W = value(Wq) * S[r / b0, c / b1] (TARGETS.md 4.3).
@@ -30,11 +31,15 @@ namespace {
 
 class DequantFp8Block final : public Op {
  public:
-  DequantFp8Block(Position pos, KeyTemplate key, KeyTemplate scale, IntListArg block,
-                  const DtypeInfo& dtype, const DtypeInfo& scale_dtype)
+  // A weight template and its companion's.
+  struct Pair {
+    KeyTemplate weight, scale;
+  };
+
+  DequantFp8Block(Position pos, std::vector<Pair> pairs, IntListArg block, const DtypeInfo& dtype,
+                  const DtypeInfo& scale_dtype)
       : Op(std::move(pos)),
-        key_(std::move(key)),
-        scale_(std::move(scale)),
+        pairs_(std::move(pairs)),
         block_(std::move(block)),
         dtype_(dtype),
         scale_dtype_(scale_dtype) {}
@@ -42,7 +47,28 @@ class DequantFp8Block final : public Op {
   std::string_view kind() const override { return "dequant_fp8_block"; }
 
   void forward(Context& ctx) const override {
-    const std::vector<TemplateMatch> found = key_.matches(ctx.dict, ctx.scope);
+    for (const Pair& pair : pairs_) dequantize(ctx, pair);
+  }
+  void backward(Context& ctx) const override {
+    for (const Pair& pair : pairs_) quantize(ctx, pair);
+  }
+
+  void footprint(Direction d, Footprint& out) const override {
+    for (const Pair& pair : pairs_) {
+      out.reads.push_back(&pair.weight);
+      out.writes.push_back(&pair.weight);
+      (d == Direction::to_prime ? out.reads : out.writes).push_back(&pair.scale);
+    }
+  }
+
+  std::string lossy() const override {
+    return "re-quantizing gives the original FP8 bytes only where a block's largest code was "
+           "448";
+  }
+
+ private:
+  void dequantize(Context& ctx, const Pair& pair) const {
+    const std::vector<TemplateMatch> found = pair.weight.matches(ctx.dict, ctx.scope);
     if (found.empty()) return;
     const std::vector<int64_t> block = block_of(ctx);
     static const Transform& dequantize = transform_named("fp8_block_dequantize");
@@ -53,7 +79,7 @@ class DequantFp8Block final : public Op {
         throw ctx.error(*this, "'" + key + "' is " + std::string(w.dtype->name) +
                                    ", not F8_E4M3 (the template names the quantized weights)");
       require_matrix(ctx, key, w);
-      const std::string scale_key = scale_.expand(m.bindings);
+      const std::string scale_key = pair.scale.expand(m.bindings);
       const uint32_t* scale_slot = ctx.find(scale_key);
       if (!scale_slot)
         throw ctx.error(*this, "'" + key + "' has no scale companion '" + scale_key + "'");
@@ -73,8 +99,8 @@ class DequantFp8Block final : public Op {
     }
   }
 
-  void backward(Context& ctx) const override {
-    const std::vector<TemplateMatch> found = key_.matches(ctx.dict, ctx.scope);
+  void quantize(Context& ctx, const Pair& pair) const {
+    const std::vector<TemplateMatch> found = pair.weight.matches(ctx.dict, ctx.scope);
     if (found.empty()) return;
     const std::vector<int64_t> block = block_of(ctx);
     static const Transform& scale_of = transform_named("fp8_block_scale");
@@ -87,7 +113,7 @@ class DequantFp8Block final : public Op {
         throw ctx.error(*this, "cannot quantize '" + key + "': its dtype " +
                                    std::string(x.dtype->name) + " is not a float dtype");
       require_matrix(ctx, key, x);
-      const std::string scale_key = scale_.expand(m.bindings);
+      const std::string scale_key = pair.scale.expand(m.bindings);
       ctx.require_free(*this, scale_key);
       std::vector<int64_t> shape = x.shape;
       const uint32_t in = ctx.take(m);
@@ -99,18 +125,6 @@ class DequantFp8Block final : public Op {
     }
   }
 
-  void footprint(Direction d, Footprint& out) const override {
-    out.reads.push_back(&key_);
-    out.writes.push_back(&key_);
-    (d == Direction::to_prime ? out.reads : out.writes).push_back(&scale_);
-  }
-
-  std::string lossy() const override {
-    return "re-quantizing gives the original FP8 bytes only where a block's largest code was "
-           "448";
-  }
-
- private:
   std::vector<int64_t> block_of(const Context& ctx) const {
     std::vector<int64_t> block = block_.value(ctx.params);
     if (block.size() != 2 || block[0] <= 0 || block[1] <= 0)
@@ -133,7 +147,7 @@ class DequantFp8Block final : public Op {
     return shape;
   }
 
-  KeyTemplate key_, scale_;
+  std::vector<Pair> pairs_;
   IntListArg block_;
   const DtypeInfo& dtype_;
   const DtypeInfo& scale_dtype_;
@@ -142,17 +156,25 @@ class DequantFp8Block final : public Op {
 OpPtr parse_dequant_fp8_block(const Node& op, Compiler& c) {
   Node args = c.args(op, "dequant_fp8_block", {"key", "scale", "block", "dtype", "scale_dtype"});
   Node key_node = args.required("key", "'dequant_fp8_block'");
-  KeyTemplate key = c.key(key_node);
-  KeyTemplate scale = args.has("scale")
-                          ? c.key(args["scale"])
-                          : KeyTemplate::compile(key.text() + "_scale_inv", key_node.pos());
-  require_same_placeholders(c, key, scale);
+  std::vector<KeyTemplate> keys = c.keys(key_node);
+  if (args.has("scale") && keys.size() != 1)
+    c.report(args["scale"].pos(), "schema",
+             "'scale' names the companion of one weight template; with a list of them each "
+             "companion is its weight's name with _scale_inv appended");
+  std::vector<DequantFp8Block::Pair> pairs;
+  for (KeyTemplate& key : keys) {
+    KeyTemplate scale = args.has("scale")
+                            ? c.key(args["scale"])
+                            : KeyTemplate::compile(key.text() + "_scale_inv", key.pos());
+    require_same_placeholders(c, key, scale);
+    pairs.push_back({std::move(key), std::move(scale)});
+  }
   IntListArg block = args.has("block") ? c.int_list(args["block"], "a block size [rows, cols]")
                                        : IntListArg({IntArg(128), IntArg(128)});
   const DtypeInfo& dtype = float_dtype_arg(args, "dtype", "BF16");
   const DtypeInfo& scale_dtype = float_dtype_arg(args, "scale_dtype", "F32");
-  return std::make_unique<DequantFp8Block>(op.pos(), std::move(key), std::move(scale),
-                                           std::move(block), dtype, scale_dtype);
+  return std::make_unique<DequantFp8Block>(op.pos(), std::move(pairs), std::move(block), dtype,
+                                           scale_dtype);
 }
 
 }  // namespace
