@@ -4,6 +4,8 @@
 // published FP8 weights move as bytes and each weight_scale_inv companion follows its weight:
 // stacked with the routed experts into experts.w{1,2,3}_scale_inv, renamed with the shared
 // experts to shared_expert.w{1,2,3}_scale_inv; every other companion passes through.
+#include <fstream>
+
 #include "chains/chain_support.h"
 
 using namespace chainconv;
@@ -197,4 +199,45 @@ TEST_CASE("deepseek_v3 accepts fused experts on forward and writes them back per
     expected.insert(p + "down_proj.weight", counting({E, H, I}, 100)[e]);
   }
   require_identical(hf, expected);
+}
+
+TEST_CASE("deepseek_v3 with dequantize=true gives a BF16 prime checkpoint without companions") {
+  auto chain = model_chain("deepseek_v3");
+  StateDict hf = tiny_hf("deepseek_v3");
+  // Set two weights' codes and scales by hand (the tiny config's blocks are 4 x 4): o_proj
+  // [8, 4] all code 0x40 (2.0) with scales [[3], [5]]; expert 2's gate_proj [4, 8] (layer 1)
+  // all code 0xB8 (-1.0) with scales [[0.5, 4]].
+  const std::string o = "model.layers.0.self_attn.o_proj.weight";
+  const std::string gate = "model.layers.1.mlp.experts.2.gate_proj.weight";
+  hf.set(o, Item{at::full({8, 4}, 0x40, at::kByte), "F8_E4M3"});
+  hf.set(o + "_scale_inv", Item{at::tensor({3.0f, 5.0f}).reshape({2, 1}), ""});
+  hf.set(gate, Item{at::full({4, 8}, 0xB8, at::kByte), "F8_E4M3"});
+  hf.set(gate + "_scale_inv", Item{at::tensor({0.5f, 4.0f}).reshape({1, 2}), ""});
+  Options options;
+  options.params["dequantize"] = "true";
+  std::ifstream config(chains_dir() + "/layouts/deepseek_v3.config.json");
+  options.config.assign(std::istreambuf_iterator<char>(config), {});
+  StateDict prime = convert(*chain, hf, Direction::to_prime, options);
+  for (const auto& [key, item] : prime) {
+    INFO("key " << key);
+    CHECK(key.find("scale_inv") == std::string::npos);
+    CHECK(item.opaque_dtype.empty());
+    CHECK((item.tensor.scalar_type() == at::kBFloat16 ||
+           key.find("expert_bias") != std::string::npos));
+  }
+  at::Tensor want_o = at::full({8, 4}, 6.0);
+  want_o.narrow(0, 4, 4).fill_(10.0);
+  CHECK(at::equal(prime.at(o).to(at::kFloat), want_o));
+  at::Tensor w1 = prime.at("model.layers.1.mlp.experts.w1").select(0, 2).to(at::kFloat);
+  at::Tensor want_gate = at::full({4, 8}, -0.5);
+  want_gate.narrow(1, 4, 4).fill_(-4.0);
+  CHECK(at::equal(w1, want_gate));
+
+  // Back to HF: every FP8 weight and companion again, the hand-set ones exactly (each block's
+  // o_proj: 2.0 x 3 = 6 everywhere, so its block scale is 6 / 448 and every code 448).
+  StateDict back = convert(*chain, prime, Direction::to_hf, options);
+  CHECK(back.keys() == hf.keys());
+  CHECK(back.item(o).opaque_dtype == "F8_E4M3");
+  CHECK(back.at(o + "_scale_inv")[0][0].item<float>() == 6.0f / 448.0f);
+  CHECK(at::equal(back.at(o), at::full({8, 4}, 0x7E, at::kByte)));
 }
