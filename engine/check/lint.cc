@@ -11,6 +11,7 @@
 #include "check/schema.h"
 #include "check/static_checks.h"
 #include "check/symbolic.h"
+#include "check/target_check.h"
 #include "core/read_file.h"
 #include "dsl/chain.h"
 
@@ -32,6 +33,22 @@ bool has_errors(const std::vector<Finding>& findings) {
 
 bool same_place(const Position& a, const Position& b) {
   return a.file == b.file && a.line == b.line && a.col == b.col;
+}
+
+// The HF layout backward writes: the expert layout the chain's hf_experts names.
+const std::vector<TensorSpec>& hf_written_back(const Chain& chain, const LintOptions& options) {
+  std::string experts;
+  if (auto it = options.run.params.find("hf_experts"); it != options.run.params.end())
+    experts = it->second;
+  else if (const ParamDecl* decl = chain.params.find("hf_experts");
+           decl && decl->default_value && std::holds_alternative<std::string>(*decl->default_value))
+    experts = std::get<std::string>(*decl->default_value);
+  if (experts == "fused" && options.fused_layout) return *options.fused_layout;
+  // Without the parameter a chain writes the canonical per-expert layout back (a fused
+  // input is canonicalised), as every model without a fused published checkpoint does.
+  if ((experts == "per_expert" || experts.empty()) && options.per_expert_layout)
+    return *options.per_expert_layout;
+  return *options.layout;
 }
 
 }  // namespace
@@ -87,6 +104,11 @@ std::vector<Finding> lint_text(const std::string& text, const std::string& name,
       } else {
         for (Finding& f : check_on_layout(*chain, *options.layout, options.run))
           add_finding(findings, std::move(f));
+        if (options.target_layout)
+          for (Finding& f : check_against_target(*chain, *options.layout, *options.target_layout,
+                                                 hf_written_back(*chain, options),
+                                                 options.target_name, options.run))
+            add_finding(findings, std::move(f));
       }
     }
   }

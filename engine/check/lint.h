@@ -1,6 +1,6 @@
 // Everything chainlint checks about one chain file, in one call: compile the chain
 // (collecting every problem, each under its check), then run passes over the compiled chain
-// and, with a layout, over its step programs.
+// and, with a layout, over its step programs (and with a target layout, against it).
 #pragma once
 
 #include <string>
@@ -17,6 +17,13 @@ struct LintOptions {
   const std::vector<TensorSpec>* layout = nullptr;
   // The model_type the layout is for; a chain that does not serve it is a finding.
   std::string model_type;
+  // The other side (check/target_check.h): what forward must make of `layout`, named
+  // `target_name` ("prime"); and the HF layout in each expert layout, for what backward
+  // writes (the chain's hf_experts decides; `layout` itself when these are absent).
+  const std::vector<TensorSpec>* target_layout = nullptr;
+  std::string target_name = "prime";
+  const std::vector<TensorSpec>* per_expert_layout = nullptr;
+  const std::vector<TensorSpec>* fused_layout = nullptr;
   Options run;
 };
 

@@ -50,17 +50,19 @@ std::vector<std::string> layouts_dirs(const std::vector<std::string>& chains_dir
   return dirs;
 }
 
+// `target` "" is the HF side; otherwise the layouts that name that target side.
 std::string find_layout_path(const std::string& model_type,
-                             const std::vector<std::string>& chains_dirs) {
+                             const std::vector<std::string>& chains_dirs,
+                             const std::string& target = "") {
   const std::vector<std::string> dirs = layouts_dirs(chains_dirs);
   // A user's chains directory need not have layouts of its own.
-  auto by_type = scan_model_types(dirs, "layout", /*missing_ok=*/true);
+  auto by_type = scan_model_types(dirs, "layout", /*missing_ok=*/true, {target, ""});
   auto it = by_type.find(model_type);
   if (it == by_type.end())
     throw NotFoundError(
         NotFoundError::Kind::layout,
-        "no layout for model_type '" + model_type + "' (" +
-            (chains_dirs.empty() ? searched_dirs({}) : searched_dirs(dirs)) +
+        "no " + (target.empty() ? std::string() : target + " ") + "layout for model_type '" +
+            model_type + "' (" + (chains_dirs.empty() ? searched_dirs({}) : searched_dirs(dirs)) +
             "; known: " + (by_type.empty() ? std::string("none") : joined_keys(by_type)) + ")");
   return it->second;
 }
@@ -423,6 +425,19 @@ Layout make_layout(const json& config, ExpertLayout experts,
     throw Error("config.json has no field 'model_type' (a string naming the model type)");
   return evaluate(load_layout(find_layout_path(config["model_type"], chains_dirs)), config,
                   experts);
+}
+
+std::optional<Layout> make_target_layout(const json& config, const std::string& target,
+                                         const std::vector<std::string>& chains_dirs) {
+  if (!config.is_object() || !config.contains("model_type") || !config["model_type"].is_string())
+    throw Error("config.json has no field 'model_type' (a string naming the model type)");
+  std::string path;
+  try {
+    path = find_layout_path(config["model_type"], chains_dirs, target);
+  } catch (const NotFoundError&) {
+    return std::nullopt;
+  }
+  return evaluate(load_layout(path), config, ExpertLayout::per_expert);
 }
 
 Layout make_layout(const json& config, ExpertLayout experts, const std::string& chains_dir) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,13 @@ Layout make_layout(const nlohmann::json& config, ExpertLayout experts,
 // The same with the layout file `layout_file` itself, whatever model types it lists.
 Layout make_layout_from_file(const std::string& layout_file, const nlohmann::json& config,
                              ExpertLayout experts = ExpertLayout::per_expert);
+
+// The other side: what a chain's forward must make of the layout `config` describes, for the
+// target `target` ("prime"), from a layout file that names it (`target: prime`); nullopt when
+// no layout file describes that side of the model type.
+std::optional<Layout> make_target_layout(
+    const nlohmann::json& config, const std::string& target,
+    const std::vector<std::string>& chains_dirs = chains_search_path());
 
 // The layout file serving `model_type`; throws NotFoundError as make_layout does.
 std::string find_layout_file(const std::string& model_type,

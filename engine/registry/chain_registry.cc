@@ -70,8 +70,8 @@ std::string searched_dirs(const std::vector<std::string>& dirs) {
   return "searched " + join(quoted);
 }
 
-std::map<std::string, std::string> scan_model_types(const std::string& dir,
-                                                    const std::string& what) {
+std::map<std::string, std::string> scan_model_types(const std::string& dir, const std::string& what,
+                                                    const TargetFilter& filter) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw Error(what + "s directory '" + dir + "' does not exist");
   std::vector<fs::path> files;
@@ -89,6 +89,9 @@ std::map<std::string, std::string> scan_model_types(const std::string& dir,
       throw Error(Position{file.string(), e.mark.line + 1, e.mark.column + 1},
                   "YAML syntax error: " + e.msg);
     }
+    const YAML::Node target = root.IsMap() ? root["target"] : YAML::Node();
+    const std::string side = target && target.IsScalar() ? target.Scalar() : filter.absent_means;
+    if (side != filter.target) continue;
     YAML::Node types = root.IsMap() ? root["model_types"] : YAML::Node();
     if (!types || !types.IsSequence())
       throw Error(Position{file.string(), 1, 1},
@@ -108,12 +111,14 @@ std::map<std::string, std::string> scan_model_types(const std::string& dir,
 }
 
 std::map<std::string, std::string> scan_model_types(const std::vector<std::string>& dirs,
-                                                    const std::string& what, bool missing_ok) {
+                                                    const std::string& what, bool missing_ok,
+                                                    const TargetFilter& filter) {
   std::map<std::string, std::string> by_type;
   for (const std::string& dir : dirs) {
     std::error_code ec;
     if (missing_ok && !fs::exists(dir, ec)) continue;
-    for (auto& [type, file] : scan_model_types(dir, what)) by_type.emplace(type, std::move(file));
+    for (auto& [type, file] : scan_model_types(dir, what, filter))
+      by_type.emplace(type, std::move(file));
   }
   return by_type;
 }
@@ -121,7 +126,7 @@ std::map<std::string, std::string> scan_model_types(const std::vector<std::strin
 ChainRegistry ChainRegistry::scan(const std::vector<std::string>& dirs) {
   ChainRegistry registry;
   registry.dirs_ = dirs;
-  registry.by_type_ = scan_model_types(dirs, "chain");
+  registry.by_type_ = scan_model_types(dirs, "chain", /*missing_ok=*/false, {"prime", "prime"});
   return registry;
 }
 

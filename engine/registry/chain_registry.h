@@ -40,12 +40,21 @@ class NotFoundError : public Error {
   Kind kind_;
 };
 
+// Which files of a scan count: those whose `target` field (the side they describe or convert
+// to) is `target`, a file without one counting as `absent_means`. Chains convert to a
+// target ("prime" unless they say); layouts describe HF unless they name a target side.
+struct TargetFilter {
+  std::string target;
+  std::string absent_means;
+};
+
 // model_type -> file, for the top-level *.yaml files of `dir` that list `model_types` (chains,
-// or layouts): the one scan of a directory of model files. `what` names the files in errors
-// ("chain", "layout"). Throws Error for a directory that does not exist, a file whose header
-// is malformed, or two files of `dir` claiming one model type (naming both).
-std::map<std::string, std::string> scan_model_types(const std::string& dir,
-                                                    const std::string& what);
+// or layouts) and pass `filter`: the one scan of a directory of model files. `what` names
+// the files in errors ("chain", "layout"). Throws Error for a directory that does not exist, a
+// file whose header is malformed, or two files of `dir` claiming one model type for one
+// target (naming both).
+std::map<std::string, std::string> scan_model_types(const std::string& dir, const std::string& what,
+                                                    const TargetFilter& filter = {});
 
 // The same over a search path: the first directory that serves a model type wins (a user's
 // chain overrides the shipped one); within one directory a model type claimed twice is still
@@ -53,7 +62,8 @@ std::map<std::string, std::string> scan_model_types(const std::string& dir,
 // directory without layouts/); otherwise it is an error.
 std::map<std::string, std::string> scan_model_types(const std::vector<std::string>& dirs,
                                                     const std::string& what,
-                                                    bool missing_ok = false);
+                                                    bool missing_ok = false,
+                                                    const TargetFilter& filter = {});
 
 class ChainRegistry {
  public:

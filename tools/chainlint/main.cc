@@ -104,7 +104,8 @@ int main(int argc, char** argv) {
   }
 
   int status = 0;
-  std::optional<LoadedLayout> layout;
+  std::optional<LoadedLayout> layout, per_expert, fused_layout;
+  std::optional<Layout> target;
   LintOptions options;
   try {
     check_expert_offset(expert_offset);
@@ -112,6 +113,15 @@ int main(int argc, char** argv) {
     if (!config.empty()) {
       layout = layout_from_config(config, fused, chains_dirs);
       options.run.config = read_regular_file(config, kMaxTextFileSize, "config");
+      // The other side, where a layout describes it; a shard is not the whole of it.
+      if (expert_offset == 0)
+        target = make_target_layout(read_config_file(config, "config"), "prime",
+                                    chains_search_path(chains_dirs));
+      if (target) {
+        per_expert = layout_from_config(config, false, chains_dirs);
+        if (has_fused_layout(layout->model_type, chains_search_path(chains_dirs)))
+          fused_layout = layout_from_config(config, true, chains_dirs);
+      }
     }
     if (!checkpoint.empty()) {
       layout = layout_from_checkpoint(checkpoint);
@@ -126,6 +136,11 @@ int main(int argc, char** argv) {
   if (layout) {
     options.layout = &layout->tensors;
     options.model_type = layout->model_type;
+  }
+  if (target) {
+    options.target_layout = &target->tensors;
+    options.per_expert_layout = &per_expert->tensors;
+    if (fused_layout) options.fused_layout = &fused_layout->tensors;
   }
   options.run.expert_offset = expert_offset;
   options.run.strict = strict;

@@ -1,0 +1,107 @@
+#include "check/target_check.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "core/text.h"
+#include "ops/op.h"
+#include "program/lower.h"
+
+namespace chainconv {
+namespace {
+
+// Most differences one direction reports: past these, a count (a wrong op upstream makes
+// many wrong tensors, and the first ones say where).
+constexpr size_t kShown = 12;
+
+std::string describe(const std::vector<int64_t>& shape, const DtypeInfo& dtype) {
+  return std::string(dtype.name) + " " + shape_str(shape);
+}
+
+struct Difference {
+  size_t order;  // the step that made the tensor (steps ran in this order); last: no step
+  Position pos;
+  std::string message;
+};
+
+// Compares what `program` made with `expected`; keys in `never_back` (what the other direction
+// dropped, a declared loss) are not expected.
+void compare(const Chain& chain, const Program& program, const std::vector<TensorSpec>& expected,
+             const std::set<std::string>& never_back, const std::string& made_side,
+             std::vector<Finding>& out) {
+  const Direction direction = program.direction;
+  const std::string label = std::string(direction_name(direction));
+  std::map<std::string_view, const TensorSpec*> want;
+  for (const TensorSpec& t : expected) want.emplace(t.key, &t);
+  const Position chain_pos{chain.file, 1, 1};
+  const size_t untouched = program.steps().size();
+  std::vector<Difference> found;
+  for (uint32_t slot : program.outputs()) {
+    const std::string& key = program.name(slot);
+    const TensorDesc& d = program.desc(slot);
+    const int32_t step = program.producer(slot);
+    const Op* op = step < 0 ? nullptr : program.step(static_cast<size_t>(step)).op;
+    const Position pos = op ? op->pos() : chain_pos;
+    const std::string who = op ? std::string(op->kind()) : std::string("no op");
+    const size_t order = step < 0 ? untouched : static_cast<size_t>(step);
+    auto it = want.find(key);
+    if (it == want.end()) {
+      found.push_back({order, pos,
+                       label + ": " + who + (op ? " makes '" : " touches, so it keeps '") + key +
+                           "' (" + describe(d.shape, *d.dtype) + "), which the " + made_side +
+                           " layout does not have"});
+      continue;
+    }
+    const TensorSpec& t = *it->second;
+    if (t.shape != d.shape || t.dtype != d.dtype)
+      found.push_back({order, pos,
+                       label + ": " + who + " makes '" + key + "' " + describe(d.shape, *d.dtype) +
+                           ", but the " + made_side + " layout has " +
+                           describe(t.shape, *t.dtype)});
+    want.erase(it);
+  }
+  for (const auto& [key, t] : want)
+    if (!never_back.count(std::string(key)))
+      found.push_back({untouched + 1, chain_pos,
+                     label + ": nothing makes the " + made_side + " layout's '" + std::string(key) +
+                         "' (" + describe(t->shape, *t->dtype) + ")"});
+  std::stable_sort(found.begin(), found.end(),
+                   [](const Difference& a, const Difference& b) { return a.order < b.order; });
+  for (size_t i = 0; i < found.size() && i < kShown; ++i)
+    out.push_back(Finding{found[i].pos, Severity::error, found[i].message, "target"});
+  if (found.size() > kShown)
+    out.push_back(Finding{found[kShown].pos, Severity::error,
+                          label + ": " + std::to_string(found.size() - kShown) +
+                              " more tensors differ from the " + made_side + " layout",
+                          "target"});
+}
+
+}  // namespace
+
+std::vector<Finding> check_against_target(const Chain& chain, const std::vector<TensorSpec>& hf,
+                                          const std::vector<TensorSpec>& target,
+                                          const std::vector<TensorSpec>& hf_back,
+                                          const std::string& target_name, const Options& options) {
+  std::vector<Finding> out;
+  Program forward, backward;
+  try {
+    forward = lower(chain, Direction::to_prime, hf, options);
+    backward = lower(chain, Direction::to_hf, target, options);
+  } catch (const Error&) {
+    return out;  // the roundtrip check reports a lowering that fails, at its op
+  }
+  // A drop forward (of an HF-only key, e.g. nemotron_h's mtp.*) is a declared loss: backward
+  // cannot make what the prime side never holds. Prime-only keys dropped backward likewise.
+  auto dropped_by = [](const Program& p) {
+    std::set<std::string> keys;
+    for (const Step& step : p.steps())
+      if (step.kind == StepKind::drop) keys.insert(p.name(p.operand(step, 0)));
+    return keys;
+  };
+  compare(chain, forward, target, dropped_by(backward), target_name, out);
+  compare(chain, backward, hf_back, dropped_by(forward), "HF", out);
+  return out;
+}
+
+}  // namespace chainconv

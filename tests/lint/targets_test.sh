@@ -1,0 +1,51 @@
+#!/bin/sh
+# Every model with a prime layout (chains/layouts/*.prime.yaml) meets it exactly: on its
+# tiny and full-size configs (and every other config shipped for it), in each HF expert layout
+# the model has, forward makes exactly the prime layout and backward exactly the HF one
+# (check/target_check.h). And the check runs: a chain with a wrong split is caught. Run from
+# the repository root.
+set -u
+lint=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+checked=0
+# The target check only: the roundtrip and coverage checks of these chains have tests of
+# their own (nemotron_h's fused input, for one, is a known roundtrip finding).
+expect_clean() {  # expect_clean CHAIN ARGS...
+  chain=$1; shift
+  checked=$((checked + 1))
+  "$lint" "$@" "$chain" >"$tmp/out" 2>&1; got=$?
+  if [ "$got" = 2 ] || grep -q '\[target\]' "$tmp/out" || ! grep -qE '^1 file, ' "$tmp/out"; then
+    echo "FAIL: $chain $*: exit $got"; cat "$tmp/out"; fail=1
+  fi
+}
+for target in chains/layouts/*.prime.yaml; do
+  hf_layout=${target%.prime.yaml}.yaml
+  types=$(sed -n 's/^model_types: *\[\(.*\)\]/\1/p' "$target" | tr -d ' ' | tr ',' ' ')
+  for type in $types; do
+    chain=$(grep -l "^model_types:.*[[ ,]$type[],]" chains/*.yaml | head -n 1)
+    [ -n "$chain" ] || { echo "FAIL: no chain serves $type"; fail=1; continue; }
+    for config in chains/layouts/"$type".config.json chains/layouts/"$type".full.config.json \
+                  chains/layouts/"$type"_*.config.json; do
+      [ -f "$config" ] || continue
+      expect_clean "$chain" --config "$config"
+      if grep -q '^fused_experts: true' "$hf_layout"; then
+        expect_clean "$chain" --config "$config" --fused-experts
+      fi
+    done
+  done
+done
+[ "$checked" -ge 26 ] || { echo "FAIL: only $checked checks ran"; fail=1; }
+
+# A wrong chain is caught: qwen3_moe's fused split on dim 2 instead of 1.
+mkdir "$tmp/chains"
+cp -r chains/common "$tmp/chains/"
+sed 's/\(experts.w3"\], dim: \)1/\12/' chains/common/moe.yaml >"$tmp/chains/common/moe.yaml"
+cp chains/qwen3_moe.yaml "$tmp/chains/"
+"$lint" "$tmp/chains/qwen3_moe.yaml" --config chains/layouts/qwen3_moe.config.json \
+  --fused-experts >"$tmp/out" 2>&1
+if ! grep -q "common/moe.yaml:28:13: error: to_prime: split makes 'model.layers.1.mlp.experts.w1' BF16 \[4, 8, 4\], but the prime layout has BF16 \[4, 4, 8\] \[target\]" "$tmp/out"; then
+  echo "FAIL: the wrong split was not caught"; cat "$tmp/out"; fail=1
+fi
+exit $fail
