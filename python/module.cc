@@ -306,12 +306,15 @@ PYBIND11_MODULE(chainconv, m) {
       .def_static(
           "for_model_type",
           [](const std::string& model_type, const std::string& chains_dir,
-             const std::vector<std::string>& chains_dirs) {
-            return api::Chain::for_model_type(model_type, lookup_of(chains_dir, chains_dirs));
+             const std::vector<std::string>& chains_dirs, const std::string& target) {
+            api::Lookup lookup = lookup_of(chains_dir, chains_dirs);
+            lookup.target = target;
+            return api::Chain::for_model_type(model_type, lookup);
           },
           py::arg("model_type"), py::arg("chains_dir") = "", py::kw_only(),
-          py::arg("chains_dirs") = std::vector<std::string>{},
-          "The chain serving a config.json model_type, from chains_dir alone if given, else\n"
+          py::arg("chains_dirs") = std::vector<std::string>{}, py::arg("target") = "prime",
+          "The chain serving a config.json model_type and converting to `target` (\"prime\",\n"
+          "\"torchtitan\"), from chains_dir alone if given, else\n"
           "from chains_dirs (searched in order) and then default_chains_dir(); the first\n"
           "directory with a chain listing the model type wins.")
       .def(

@@ -136,8 +136,9 @@ Chain Chain::for_model_type(const std::string& model_type, const std::string& ch
 }
 
 Chain Chain::for_model_type(const std::string& model_type, const Lookup& lookup) {
-  return guarded(
-      [&] { return load(ChainRegistry::scan(search_path(lookup)).chain_for(model_type)); });
+  return guarded([&] {
+    return load(ChainRegistry::scan(search_path(lookup), lookup.target).chain_for(model_type));
+  });
 }
 
 std::vector<Warning> Chain::convert(TensorMap& dict, Direction direction,
@@ -199,7 +200,7 @@ std::vector<std::pair<std::string, std::string>> chains(const std::string& chain
 
 std::vector<std::pair<std::string, std::string>> chains(const Lookup& lookup) {
   return guarded([&] {
-    ChainRegistry registry = ChainRegistry::scan(search_path(lookup));
+    ChainRegistry registry = ChainRegistry::scan(search_path(lookup), lookup.target);
     return std::vector<std::pair<std::string, std::string>>(registry.model_types().begin(),
                                                             registry.model_types().end());
   });

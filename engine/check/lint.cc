@@ -104,10 +104,12 @@ std::vector<Finding> lint_text(const std::string& text, const std::string& name,
       } else {
         for (Finding& f : check_on_layout(*chain, *options.layout, options.run))
           add_finding(findings, std::move(f));
-        if (options.target_layout)
-          for (Finding& f : check_against_target(*chain, *options.layout, *options.target_layout,
-                                                 hf_written_back(*chain, options),
-                                                 options.target_name, options.run))
+        const std::vector<TensorSpec>* target =
+            options.target_layout ? options.target_layout(chain->target) : nullptr;
+        if (target)
+          for (Finding& f :
+               check_against_target(*chain, *options.layout, *target,
+                                    hf_written_back(*chain, options), chain->target, options.run))
             add_finding(findings, std::move(f));
       }
     }

@@ -3,6 +3,7 @@
 // and, with a layout, over its step programs (and with a target layout, against it).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,11 +18,11 @@ struct LintOptions {
   const std::vector<TensorSpec>* layout = nullptr;
   // The model_type the layout is for; a chain that does not serve it is a finding.
   std::string model_type;
-  // The other side (check/target_check.h): what forward must make of `layout`, named
-  // `target_name` ("prime"); and the HF layout in each expert layout, for what backward
-  // writes (the chain's hf_experts decides; `layout` itself when these are absent).
-  const std::vector<TensorSpec>* target_layout = nullptr;
-  std::string target_name = "prime";
+  // The other side (check/target_check.h): what forward must make of `layout` for a chain
+  // target ("prime", "torchtitan"), or nullptr where no layout describes it; and the HF
+  // layout in each expert layout, for what backward writes (the chain's hf_experts decides;
+  // `layout` itself when these are absent).
+  std::function<const std::vector<TensorSpec>*(const std::string& target)> target_layout;
   const std::vector<TensorSpec>* per_expert_layout = nullptr;
   const std::vector<TensorSpec>* fused_layout = nullptr;
   Options run;

@@ -262,10 +262,11 @@ class Loader {
 
   void load_chain(const Node& root) {
     guarded([&] {
-      root.allow_only({"version", "model_types", "description", "include", "params", "pieces",
-                       "ops", "expect_converted"},
+      root.allow_only({"version", "model_types", "target", "description", "include", "params",
+                       "pieces", "ops", "expect_converted"},
                       "a chain file");
     });
+    if (root.has("target")) guarded([&] { chain_.target = root["target"].str("a target name"); });
     load_params(root);
     guarded([&] { check_header(root, true); });
     guarded([&] {

@@ -22,6 +22,9 @@ struct Chain {
   std::string file;  // as given when loading
   int version = 1;
   std::vector<std::string> model_types;  // the config.json model_type values it serves
+  // The layout forward converts to (`target:`): "prime" unless the chain names another,
+  // e.g. "torchtitan"; the registry finds a chain by (model_type, target).
+  std::string target = "prime";
   std::string description;
   std::vector<std::string> includes;  // every file included, directly or not
   std::vector<PieceInfo> pieces;      // every piece defined, in this file or an included one

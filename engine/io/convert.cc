@@ -153,7 +153,8 @@ std::string resolve_chain_file(const std::string& src, const ConvertOptions& opt
     return options.chain_file;
   }
   const std::string model_type = read_model_type(src);
-  const ChainRegistry registry = ChainRegistry::scan(chains_search_path(options.chains_dirs));
+  const ChainRegistry registry =
+      ChainRegistry::scan(chains_search_path(options.chains_dirs), options.target);
   if (!registry.serves(model_type))
     throw NotFoundError(NotFoundError::Kind::chain, (fs::path(src) / "config.json").string() +
                                                         ": " + registry.not_found(model_type));

@@ -32,7 +32,8 @@ struct ConvertProgress {
 
 struct ConvertOptions {
   Direction direction = Direction::to_prime;
-  std::string chain_file;  // empty: the registry's chain for config.json's model_type
+  std::string chain_file;        // empty: the registry's chain for config.json's model_type
+  std::string target = "prime";  // and this target (registry/chain_registry.h)
   // Where the registry looks for the chain (and nothing else is read from there): these
   // directories in order, then the default (registry/chain_registry.h).
   std::vector<std::string> chains_dirs;

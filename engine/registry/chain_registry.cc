@@ -123,10 +123,11 @@ std::map<std::string, std::string> scan_model_types(const std::vector<std::strin
   return by_type;
 }
 
-ChainRegistry ChainRegistry::scan(const std::vector<std::string>& dirs) {
+ChainRegistry ChainRegistry::scan(const std::vector<std::string>& dirs, const std::string& target) {
   ChainRegistry registry;
   registry.dirs_ = dirs;
-  registry.by_type_ = scan_model_types(dirs, "chain", /*missing_ok=*/false, {"prime", "prime"});
+  registry.target_ = target;
+  registry.by_type_ = scan_model_types(dirs, "chain", /*missing_ok=*/false, {target, "prime"});
   return registry;
 }
 
@@ -143,7 +144,8 @@ const std::string& ChainRegistry::chain_for(const std::string& model_type) const
 }
 
 std::string ChainRegistry::not_found(const std::string& model_type) const {
-  return "no chain serves model_type '" + model_type + "' (" + searched_dirs(dirs_) +
+  const std::string to = target_ == "prime" ? "" : " for target '" + target_ + "'";
+  return "no chain serves model_type '" + model_type + "'" + to + " (" + searched_dirs(dirs_) +
          "; known: " + (by_type_.empty() ? std::string("none") : joined_keys(by_type_)) + ")";
 }
 

@@ -67,9 +67,12 @@ std::map<std::string, std::string> scan_model_types(const std::vector<std::strin
 
 class ChainRegistry {
  public:
-  // Scans `dirs` in order (see scan_model_types); throws Error if one cannot be read, if a
-  // chain's header is malformed, or if two chains of one directory claim the same model type.
-  static ChainRegistry scan(const std::vector<std::string>& dirs);
+  // Scans `dirs` in order (see scan_model_types) for the chains converting to `target`
+  // (their `target:`, "prime" when absent); throws Error if one cannot be read, if a chain's
+  // header is malformed, or if two chains of one directory claim the same model type and
+  // target.
+  static ChainRegistry scan(const std::vector<std::string>& dirs,
+                            const std::string& target = "prime");
   // The default search path (chains_search_path()).
   static ChainRegistry scan();
   // One directory alone.
@@ -84,9 +87,11 @@ class ChainRegistry {
   const std::map<std::string, std::string>& model_types() const { return by_type_; }
   std::vector<std::string> chain_files() const;
   const std::vector<std::string>& dirs() const { return dirs_; }
+  const std::string& target() const { return target_; }
 
  private:
   std::vector<std::string> dirs_;
+  std::string target_ = "prime";
   std::map<std::string, std::string> by_type_;
 };
 

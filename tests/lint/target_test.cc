@@ -62,7 +62,9 @@ std::vector<std::string> target_errors(const std::string& ops, bool fused) {
                                 per_expert = hf_side(false);
   LintOptions options;
   options.layout = &hf;
-  options.target_layout = &prime;
+  options.target_layout = [&](const std::string& target) {
+    return target == "prime" ? &prime : nullptr;
+  };
   options.per_expert_layout = &per_expert;
   std::vector<std::string> out;
   for (const Finding& f : lint_text(kHead + ops, "t.yaml", CHAINCONV_SOURCE_DIR "/chains", options))

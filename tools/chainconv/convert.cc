@@ -23,6 +23,7 @@ struct ConvertArgs {
   std::vector<std::string> chains_dirs, sets;
   std::string hf_experts;
   Direction direction = Direction::to_prime;
+  DirectionArgs to;
   int64_t expert_offset = 0;
   bool force = false, verify = false, quiet = false, no_sync = false;
 };
@@ -63,7 +64,7 @@ Command add_convert(CLI::App& app) {
   cmd->add_option("SRC", args->src, "Checkpoint directory to read (config.json + safetensors)")
       ->required();
   cmd->add_option("DST", args->dst, "Directory to create")->required();
-  add_direction_option(cmd, args->direction);
+  add_direction_option(cmd, args->to);
   cmd->add_option("--chain", args->chain,
                   "Chain file (default: the registered chain for config.json's model_type)");
   cmd->add_option("--expert-offset", args->expert_offset,
@@ -85,6 +86,7 @@ Command add_convert(CLI::App& app) {
     SignalGuard signals;
     check_expert_offset(args->expert_offset);
     ConvertOptions options;
+    args->direction = resolve_direction(args->to, options.target);
     options.direction = args->direction;
     options.chain_file = args->chain;
     options.chains_dirs = args->chains_dirs;

@@ -38,8 +38,12 @@ void print_keys(const char* title, const std::vector<TensorSpec>& specs) {
 }
 
 // Lowers the chain on `in`, prints the program, and plays it on the bytes.
-Tensors convert(const Chain& chain, const Tensors& in, Direction direction) {
-  Program program = lower(chain, direction, in.specs);
+// `config` is the checkpoint's config.json, for the parameters a chain reads from it.
+Tensors convert(const Chain& chain, const Tensors& in, Direction direction,
+                const nlohmann::json& config) {
+  Options options;
+  options.config = config.dump();
+  Program program = lower(chain, direction, in.specs, options);
   std::cout << "\n" << direction_name(direction) << " (" << program.steps().size() << " steps):\n";
   print_steps(std::cout, program);
   for (const Warning& w : program.warnings()) std::cout << w.str() << "\n";
@@ -107,8 +111,11 @@ Command add_demo(CLI::App& app) {
                       "Model type (default: --config's, else qwen3_moe); its tiny config and "
                       "layout come from the chains directories' layouts/")
           ->capture_default_str();
+  auto target = std::make_shared<std::string>("prime");
   cmd->add_option("--chain", *chain_file,
-                  "Chain file (default: the registered chain for the model type)");
+                  "Chain file (default: the registered chain for the model type and target)");
+  cmd->add_option("--target", *target, "The chain target: prime or another, e.g. torchtitan")
+      ->capture_default_str();
   add_layout_input_options(cmd, *inputs);
   cmd->add_flag("--fused", *fused,
                 "Generate the HF checkpoint with fused experts (where the model has them)");
@@ -120,7 +127,7 @@ Command add_demo(CLI::App& app) {
       type = model_type_of(read_config_file(inputs->config, "config"), inputs->config);
     std::string file =
         chain_file->empty()
-            ? ChainRegistry::scan(chains_search_path(inputs->chains_dirs)).chain_for(type)
+            ? ChainRegistry::scan(chains_search_path(inputs->chains_dirs), *target).chain_for(type)
             : *chain_file;
     auto chain = load_chain_file(file);
     std::cout << "chain " << file << " serves";
@@ -136,13 +143,13 @@ Command add_demo(CLI::App& app) {
     for (const TensorSpec& spec : hf.specs) hf.bytes.push_back(synthetic_bytes(spec, *seed));
     print_keys("HF state dict", hf.specs);
 
-    Tensors prime = convert(*chain, hf, Direction::to_prime);
+    Tensors prime = convert(*chain, hf, Direction::to_prime, loaded.config);
     std::cout << "\n";
-    print_keys("prime state dict", prime.specs);
-    Tensors back = convert(*chain, prime, Direction::to_hf);
+    print_keys((*target + " state dict").c_str(), prime.specs);
+    Tensors back = convert(*chain, prime, Direction::to_hf, loaded.config);
 
     Differences diff = compare(back, hf);
-    std::cout << "\nroundtrip HF -> prime -> HF: " << back.specs.size() << " tensors, ";
+    std::cout << "\nroundtrip HF -> " << *target << " -> HF: " << back.specs.size() << " tensors, ";
     if (diff.none()) {
       std::cout << "identical to the input (keys, dtypes, shapes, values)\n";
       return 0;

@@ -20,6 +20,7 @@ struct PlanArgs {
   std::vector<std::string> chains_dirs, sets;
   std::string hf_experts;
   Direction direction = Direction::to_prime;
+  DirectionArgs to;
   int64_t expert_offset = 0;
 };
 
@@ -99,7 +100,7 @@ Command add_plan(CLI::App& app) {
       "plan", "Show what converting a checkpoint would do, reading headers only");
   auto args = std::make_shared<PlanArgs>();
   cmd->add_option("SRC", args->src, "Checkpoint directory")->required();
-  add_direction_option(cmd, args->direction);
+  add_direction_option(cmd, args->to);
   cmd->add_option("--chain", args->chain,
                   "Chain file (default: the registered chain for config.json's model_type)");
   cmd->add_option("--expert-offset", args->expert_offset, "Global index of the first local expert");
@@ -109,6 +110,7 @@ Command add_plan(CLI::App& app) {
   return [args]() {
     check_expert_offset(args->expert_offset);
     ConvertOptions options;
+    args->direction = resolve_direction(args->to, options.target);
     options.direction = args->direction;
     options.chain_file = args->chain;
     options.chains_dirs = args->chains_dirs;

@@ -1,5 +1,6 @@
 #include "chainconv/report_format.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -37,12 +38,28 @@ std::string duration_text(double seconds) {
   return text;
 }
 
-void add_direction_option(CLI::App* cmd, Direction& direction) {
-  static const std::map<std::string, Direction> names = {{"prime", Direction::to_prime},
-                                                         {"hf", Direction::to_hf}};
-  cmd->add_option("--to", direction, "Target layout: prime (HF -> prime) or hf (prime -> HF)")
-      ->required()
-      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case));
+void add_direction_option(CLI::App* cmd, DirectionArgs& args) {
+  cmd->add_option("--to", args.to,
+                  "Layout to write: prime (HF -> prime), hf (back to HF), or another chain "
+                  "target such as torchtitan (HF -> torchtitan)")
+      ->required();
+  cmd->add_option("--target", args.target,
+                  "The chain target: which trainer layout the chain converts to or, with "
+                  "--to hf, from (default prime)");
+}
+
+Direction resolve_direction(const DirectionArgs& args, std::string& target) {
+  std::string to = args.to;
+  std::transform(to.begin(), to.end(), to.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (to == "hf") {
+    target = args.target.empty() ? "prime" : args.target;
+    return Direction::to_hf;
+  }
+  if (!args.target.empty() && args.target != to)
+    throw Error("--to " + to + " and --target " + args.target +
+                " name two targets (--target is for --to hf)");
+  target = to;
+  return Direction::to_prime;
 }
 
 void add_param_options(CLI::App* cmd, std::vector<std::string>& sets, std::string& hf_experts) {

@@ -22,8 +22,17 @@ std::string op_text(const Op& op);
 // "1m05s", "12s"
 std::string duration_text(double seconds);
 
-// Registers --to prime|hf on `cmd` (required).
-void add_direction_option(CLI::App* cmd, Direction& direction);
+// Registers --to hf|prime|TARGET (required) and --target NAME on `cmd`: `--to` names the
+// layout to write, HF or a chain target ("prime", "torchtitan"); `--target` says which
+// target's chain `--to hf` converts back from (default prime).
+struct DirectionArgs {
+  std::string to;
+  std::string target;
+};
+void add_direction_option(CLI::App* cmd, DirectionArgs& args);
+// The direction the arguments ask for, and the chain target into `target`; throws Error when
+// --to names one target and --target another.
+Direction resolve_direction(const DirectionArgs& args, std::string& target);
 // Registers --chains-dir DIR (repeatable): directories searched, in order, before the default.
 // --set NAME=VALUE (repeatable) and --hf-experts per_expert|fused: the chain's parameters.
 void add_param_options(CLI::App* cmd, std::vector<std::string>& sets, std::string& hf_experts);

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
 
 #include "check/layout_lint.h"
@@ -105,7 +106,8 @@ int main(int argc, char** argv) {
 
   int status = 0;
   std::optional<LoadedLayout> layout, per_expert, fused_layout;
-  std::optional<Layout> target;
+  std::map<std::string, std::optional<Layout>> targets;  // by chain target, loaded on demand
+  nlohmann::json config_json;
   LintOptions options;
   try {
     check_expert_offset(expert_offset);
@@ -113,15 +115,12 @@ int main(int argc, char** argv) {
     if (!config.empty()) {
       layout = layout_from_config(config, fused, chains_dirs);
       options.run.config = read_regular_file(config, kMaxTextFileSize, "config");
-      // The other side, where a layout describes it; a shard is not the whole of it.
-      if (expert_offset == 0)
-        target = make_target_layout(read_config_file(config, "config"), "prime",
-                                    chains_search_path(chains_dirs));
-      if (target) {
+      config_json = read_config_file(config, "config");
+      // Both HF expert layouts, for what backward writes: the one asked for is `layout`.
+      if (fused)
         per_expert = layout_from_config(config, false, chains_dirs);
-        if (has_fused_layout(layout->model_type, chains_search_path(chains_dirs)))
-          fused_layout = layout_from_config(config, true, chains_dirs);
-      }
+      else if (has_fused_layout(layout->model_type, chains_search_path(chains_dirs)))
+        fused_layout = layout_from_config(config, true, chains_dirs);
     }
     if (!checkpoint.empty()) {
       layout = layout_from_checkpoint(checkpoint);
@@ -137,10 +136,23 @@ int main(int argc, char** argv) {
     options.layout = &layout->tensors;
     options.model_type = layout->model_type;
   }
-  if (target) {
-    options.target_layout = &target->tensors;
-    options.per_expert_layout = &per_expert->tensors;
-    if (fused_layout) options.fused_layout = &fused_layout->tensors;
+  // The other side of each chain's target, where a layout describes it (and not on a shard,
+  // which is not the whole of it).
+  if (!config.empty() && expert_offset == 0) {
+    options.per_expert_layout = fused ? &per_expert->tensors : &layout->tensors;
+    if (fused)
+      options.fused_layout = &layout->tensors;
+    else if (fused_layout)
+      options.fused_layout = &fused_layout->tensors;
+    options.target_layout = [&](const std::string& name) -> const std::vector<TensorSpec>* {
+      auto it = targets.find(name);
+      if (it == targets.end())
+        it = targets
+                 .emplace(name,
+                          make_target_layout(config_json, name, chains_search_path(chains_dirs)))
+                 .first;
+      return it->second ? &it->second->tensors : nullptr;
+    };
   }
   options.run.expert_offset = expert_offset;
   options.run.strict = strict;

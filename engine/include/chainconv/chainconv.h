@@ -130,9 +130,12 @@ class Replay;
 // default_chains_dir() unless `default_dir` is false. For each model type the first directory
 // with a chain listing it wins, so a directory of one's own chains extends (or overrides)
 // the shipped ones; a model type listed twice within one directory is an error.
+// `target` picks among a model type's chains the one converting to that layout: "prime"
+// (chains without `target:`) or another a chain names, e.g. "torchtitan".
 struct Lookup {
   std::vector<std::string> chains_dirs;
   bool default_dir = true;
+  std::string target = "prime";
 };
 
 class CHAINCONV_API Chain {

@@ -1,0 +1,155 @@
+"""HF <-> torchtitan chains (chains/llama.torchtitan.yaml, chains/qwen3.torchtitan.yaml)
+against plain torch code written from ../shared/TARGETS.md, never from the chain: the Llama
+RoPE row permutation in its index form (§1.2) for several head counts and head dims,
+grouped-query attention included, the key names of torchtitan HEAD and of the older
+releases (§1.1, §2.1), Qwen3's renames without a permutation (§2.2); then the CLI on a
+synthetic checkpoint, both ways, byte for byte."""
+import os
+import subprocess
+
+import pytest
+import torch
+
+import chainconv
+
+CLI = os.environ["CHAINCONV_CLI"]
+
+# (n_h, n_kv, head_dim, hidden)
+SHAPES = [(4, 4, 8, 16), (8, 2, 4, 12), (6, 3, 6, 10), (2, 1, 10, 8), (32, 8, 2, 5)]
+
+
+def hf_to_tt(w, n):
+    """TARGETS.md §1.2 index form: TT[h*hd + 2i + j, c] = HF[h*hd + j*(hd/2) + i, c]."""
+    hd = w.shape[0] // n
+    out = torch.empty_like(w)
+    for h in range(n):
+        for i in range(hd // 2):
+            for j in range(2):
+                out[h * hd + 2 * i + j] = w[h * hd + j * (hd // 2) + i]
+    return out
+
+
+def config_of(model_type, n_h, n_kv, hd, hidden):
+    return {"model_type": model_type, "hidden_size": hidden, "num_attention_heads": n_h,
+            "num_key_value_heads": n_kv, "head_dim": hd, "intermediate_size": 6,
+            "num_hidden_layers": 2, "vocab_size": 8, "tie_word_embeddings": False}
+
+
+def hf_model(n_h, n_kv, hd, hidden, qk_norm=False, dtype=torch.float32):
+    g = torch.Generator().manual_seed(n_h * 100 + hd)
+    r = lambda *shape: torch.randn(*shape, generator=g).to(dtype)  # noqa: E731
+    sd = {"model.embed_tokens.weight": r(8, hidden), "model.norm.weight": r(hidden),
+          "lm_head.weight": r(8, hidden)}
+    for layer in range(2):
+        p = f"model.layers.{layer}."
+        sd[p + "self_attn.q_proj.weight"] = r(n_h * hd, hidden)
+        sd[p + "self_attn.k_proj.weight"] = r(n_kv * hd, hidden)
+        sd[p + "self_attn.v_proj.weight"] = r(n_kv * hd, hidden)
+        sd[p + "self_attn.o_proj.weight"] = r(hidden, n_h * hd)
+        sd[p + "mlp.gate_proj.weight"] = r(6, hidden)
+        sd[p + "mlp.up_proj.weight"] = r(6, hidden)
+        sd[p + "mlp.down_proj.weight"] = r(hidden, 6)
+        sd[p + "input_layernorm.weight"] = r(hidden)
+        sd[p + "post_attention_layernorm.weight"] = r(hidden)
+        if qk_norm:
+            sd[p + "self_attn.q_norm.weight"] = r(hd)
+            sd[p + "self_attn.k_norm.weight"] = r(hd)
+    return sd
+
+
+def expected_torchtitan(hf, n_h, n_kv, names, rope):
+    """TARGETS.md §1.1 / §2.1: torchtitan HEAD (qkv_linear.w*, lm_head) or the older names."""
+    attn = "attention.qkv_linear." if names == "head" else "attention."
+    out = {"tok_embeddings.weight": hf["model.embed_tokens.weight"],
+           "norm.weight": hf["model.norm.weight"],
+           ("lm_head.weight" if names == "head" else "output.weight"): hf["lm_head.weight"]}
+    for layer in range(2):
+        p, t = f"model.layers.{layer}.", f"layers.{layer}."
+        q, k = hf[p + "self_attn.q_proj.weight"], hf[p + "self_attn.k_proj.weight"]
+        out[t + attn + "wq.weight"] = hf_to_tt(q, n_h) if rope else q
+        out[t + attn + "wk.weight"] = hf_to_tt(k, n_kv) if rope else k
+        out[t + attn + "wv.weight"] = hf[p + "self_attn.v_proj.weight"]
+        out[t + "attention.wo.weight"] = hf[p + "self_attn.o_proj.weight"]
+        out[t + "feed_forward.w1.weight"] = hf[p + "mlp.gate_proj.weight"]
+        out[t + "feed_forward.w3.weight"] = hf[p + "mlp.up_proj.weight"]
+        out[t + "feed_forward.w2.weight"] = hf[p + "mlp.down_proj.weight"]
+        out[t + "attention_norm.weight"] = hf[p + "input_layernorm.weight"]
+        out[t + "ffn_norm.weight"] = hf[p + "post_attention_layernorm.weight"]
+        if p + "self_attn.q_norm.weight" in hf:
+            out[t + "attention.q_norm.weight"] = hf[p + "self_attn.q_norm.weight"]
+            out[t + "attention.k_norm.weight"] = hf[p + "self_attn.k_norm.weight"]
+    return out
+
+
+def check_both_ways(chain, hf, want, config, params=None):
+    sd = dict(hf)
+    chain.to_prime(sd, config=config, params=params)
+    assert sorted(sd) == sorted(want)
+    for key, t in want.items():
+        assert sd[key].dtype == t.dtype and torch.equal(sd[key], t), key
+    chain.to_hf(sd, config=config, params=params)
+    assert sorted(sd) == sorted(hf)
+    for key, t in hf.items():
+        assert torch.equal(sd[key], t), key
+
+
+@pytest.mark.parametrize("n_h,n_kv,hd,hidden", SHAPES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_llama_rope_permutation_for_every_head_count(n_h, n_kv, hd, hidden, dtype):
+    chain = chainconv.Chain.for_model_type("llama", target="torchtitan")
+    hf = hf_model(n_h, n_kv, hd, hidden, dtype=dtype)
+    check_both_ways(chain, hf, expected_torchtitan(hf, n_h, n_kv, "head", rope=True),
+                    config_of("llama", n_h, n_kv, hd, hidden))
+
+
+def test_llama_permutation_example_rows():
+    # TARGETS.md §1.2: with hd = 8, torchtitan rows 0..7 take HF rows 0,4,1,5,2,6,3,7.
+    chain = chainconv.Chain.for_model_type("llama", target="torchtitan")
+    hf = hf_model(1, 1, 8, 3)
+    rows = torch.arange(8.0).reshape(8, 1).repeat(1, 3)
+    hf["model.layers.0.self_attn.q_proj.weight"] = rows.clone()
+    sd = dict(hf)
+    chain.to_prime(sd, config=config_of("llama", 1, 1, 8, 3))
+    got = sd["layers.0.attention.qkv_linear.wq.weight"][:, 0].tolist()
+    assert got == [0, 4, 1, 5, 2, 6, 3, 7]
+
+
+def test_llama_older_names_by_parameter():
+    chain = chainconv.Chain.for_model_type("llama", target="torchtitan")
+    hf = hf_model(4, 2, 4, 8)
+    check_both_ways(chain, hf, expected_torchtitan(hf, 4, 2, "tt_2025_09", rope=True),
+                    config_of("llama", 4, 2, 4, 8), params={"names": "tt_2025_09"})
+
+
+@pytest.mark.parametrize("names", ["head", "tt_2025_12"])
+def test_qwen3_renames_without_a_permutation(names):
+    chain = chainconv.Chain.for_model_type("qwen3", target="torchtitan")
+    hf = hf_model(4, 2, 8, 16, qk_norm=True)
+    check_both_ways(chain, hf, expected_torchtitan(hf, 4, 2, names, rope=False),
+                    config_of("qwen3", 4, 2, 8, 16), params={"names": names})
+
+
+def test_the_prime_registry_does_not_serve_a_torchtitan_chain():
+    with pytest.raises(chainconv.Error, match="no chain serves model_type 'llama'"):
+        chainconv.Chain.for_model_type("llama")
+    with pytest.raises(chainconv.Error, match="for target 'torchtitan'"):
+        chainconv.Chain.for_model_type("mixtral", target="torchtitan")
+
+
+@pytest.mark.parametrize("model", ["llama", "qwen3"])
+def test_cli_converts_to_torchtitan_and_back_byte_for_byte(tmp_path, model):
+    def run(*args):
+        r = subprocess.run([CLI, *args], capture_output=True, text=True)
+        assert r.returncode == 0, (args, r.stderr)
+        return r.stdout
+    run("synth", model, str(tmp_path / "hf"), "--seed", "4")
+    out = run("convert", str(tmp_path / "hf"), str(tmp_path / "tt"), "--to", "torchtitan",
+              "--verify")
+    assert "identical except 0 declared lossy" in out
+    assert "layers.0.attention.qkv_linear.wq.weight" in run("inspect", str(tmp_path / "tt"))
+    run("convert", str(tmp_path / "tt"), str(tmp_path / "back"), "--to", "hf", "--target",
+        "torchtitan")
+    with open(tmp_path / "hf" / "model.safetensors", "rb") as a, \
+            open(tmp_path / "back" / "model.safetensors", "rb") as b:
+        assert a.read() == b.read()
+    assert "identical to the input" in run("demo", "--model-type", model, "--target", "torchtitan")
