@@ -1,5 +1,6 @@
 #!/bin/sh
-# Every model with a prime layout (chains/layouts/*.prime.yaml) meets it exactly: on its
+# Every chain with a target layout (chains/layouts/<model>.<target>.yaml, `target: NAME`: the
+# prime ones and the torchtitan ones) meets it exactly: on its
 # tiny and full-size configs (and every other config shipped for it), in each HF expert layout
 # the model has, forward makes exactly the prime layout and backward exactly the HF one
 # (check/target_check.h). And the check runs: a chain with a wrong split is caught. Run from
@@ -20,12 +21,22 @@ expect_clean() {  # expect_clean CHAIN ARGS...
     echo "FAIL: $chain $*: exit $got"; cat "$tmp/out"; fail=1
   fi
 }
-for target in chains/layouts/*.prime.yaml; do
-  hf_layout=${target%.prime.yaml}.yaml
+# The chain converting a model type to a target: the chain files listing the type, with
+# `target: NAME` (or none, for prime).
+chain_for() {  # chain_for TYPE TARGET
+  for f in $(grep -l "^model_types:.*[[ ,]$1[],]" chains/*.yaml); do
+    t=$(sed -n 's/^target: *//p' "$f"); [ -n "$t" ] || t=prime
+    [ "$t" = "$2" ] && { echo "$f"; return; }
+  done
+}
+for target in chains/layouts/*.*.yaml; do
+  name=$(sed -n 's/^target: *//p' "$target")
+  [ -n "$name" ] || continue
+  hf_layout=${target%."$name".yaml}.yaml
   types=$(sed -n 's/^model_types: *\[\(.*\)\]/\1/p' "$target" | tr -d ' ' | tr ',' ' ')
   for type in $types; do
-    chain=$(grep -l "^model_types:.*[[ ,]$type[],]" chains/*.yaml | head -n 1)
-    [ -n "$chain" ] || { echo "FAIL: no chain serves $type"; fail=1; continue; }
+    chain=$(chain_for "$type" "$name")
+    [ -n "$chain" ] || { echo "FAIL: no chain serves $type for $name"; fail=1; continue; }
     for config in chains/layouts/"$type".config.json chains/layouts/"$type".full.config.json \
                   chains/layouts/"$type"_*.config.json; do
       [ -f "$config" ] || continue
@@ -36,7 +47,7 @@ for target in chains/layouts/*.prime.yaml; do
     done
   done
 done
-[ "$checked" -ge 26 ] || { echo "FAIL: only $checked checks ran"; fail=1; }
+[ "$checked" -ge 34 ] || { echo "FAIL: only $checked checks ran"; fail=1; }
 
 # A wrong chain is caught: qwen3_moe's fused split on dim 2 instead of 1.
 mkdir "$tmp/chains"

