@@ -39,6 +39,8 @@ _DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16,
            "BF16": torch.bfloat16, "I64": torch.int64, "I32": torch.int32, "I16": torch.int16,
            "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool}
 _NAMES = {dtype: name for name, dtype in _DTYPES.items()}
+# Read only: FP8 (no torch dtype in every version) arrives as its bytes.
+_DTYPES["F8_E4M3"] = torch.uint8
 
 
 def read_safetensors(path):

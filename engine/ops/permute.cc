@@ -13,29 +13,6 @@
 namespace chainconv {
 namespace {
 
-class Permute final : public Op {
- public:
-  Permute(Position pos, KeyTemplate key, ShapeStep step)
-      : Op(std::move(pos)), key_(std::move(key)), step_(std::move(step)) {}
-
-  std::string_view kind() const override { return "permute"; }
-  void forward(Context& ctx) const override { apply(ctx, step_); }
-  void backward(Context& ctx) const override { apply(ctx, step_.inverse()); }
-  void footprint(Direction, Footprint& out) const override {
-    out.reads.push_back(&key_);
-    out.writes.push_back(&key_);
-  }
-
- private:
-  void apply(Context& ctx, const ShapeStep& step) const {
-    for (const TemplateMatch& m : key_.matches(ctx.dict, ctx.scope))
-      apply_shape_step(ctx, *this, std::string(m.key), step);
-  }
-
-  KeyTemplate key_;
-  ShapeStep step_;
-};
-
 OpPtr parse_permute(const Node& op, Compiler& c) {
   Node args = c.args(op, "permute", {"key", "dims"});
   KeyTemplate key = c.key(args.required("key", "'permute'"));
@@ -52,7 +29,8 @@ OpPtr parse_permute(const Node& op, Compiler& c) {
     seen[static_cast<size_t>(d)] = true;
   }
   if (dims.empty()) c.report(dims_node.pos(), "schema", "'dims' is empty");
-  return std::make_unique<Permute>(op.pos(), std::move(key), ShapeStep::permute(std::move(dims)));
+  return std::make_unique<ShapeStepOp>(op.pos(), "permute", std::move(key),
+                                       ShapeStep::permute(std::move(dims)));
 }
 
 }  // namespace

@@ -17,29 +17,6 @@
 namespace chainconv {
 namespace {
 
-class Reshape final : public Op {
- public:
-  Reshape(Position pos, KeyTemplate key, ShapeStep step)
-      : Op(std::move(pos)), key_(std::move(key)), step_(std::move(step)) {}
-
-  std::string_view kind() const override { return "reshape"; }
-  void forward(Context& ctx) const override { apply(ctx, step_); }
-  void backward(Context& ctx) const override { apply(ctx, step_.inverse()); }
-  void footprint(Direction, Footprint& out) const override {
-    out.reads.push_back(&key_);
-    out.writes.push_back(&key_);
-  }
-
- private:
-  void apply(Context& ctx, const ShapeStep& step) const {
-    for (const TemplateMatch& m : key_.matches(ctx.dict, ctx.scope))
-      apply_shape_step(ctx, *this, std::string(m.key), step);
-  }
-
-  KeyTemplate key_;
-  ShapeStep step_;
-};
-
 // A shape of sizes >= 0 with at most one -1.
 std::vector<int64_t> parse_shape(const Node& node, Compiler& c) {
   std::vector<int64_t> shape;
@@ -84,8 +61,8 @@ OpPtr parse_reshape(const Node& op, Compiler& c) {
     c.report(from_node.pos(), "schema",
              "'from' " + shape_pattern_str(from) + " cannot hold the " + std::to_string(b) +
                  " elements of 'to' " + shape_pattern_str(to));
-  return std::make_unique<Reshape>(op.pos(), std::move(key),
-                                   ShapeStep::reshape(std::move(from), std::move(to)));
+  return std::make_unique<ShapeStepOp>(op.pos(), "reshape", std::move(key),
+                                       ShapeStep::reshape(std::move(from), std::move(to)));
 }
 
 }  // namespace

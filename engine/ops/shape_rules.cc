@@ -85,4 +85,9 @@ void apply_shape_step(Context& ctx, const Op& op, const std::string& key, const 
   ctx.put(op, ctx.program.add_reshape(op, in, std::move(shape), key));
 }
 
+void ShapeStepOp::apply(Context& ctx, const ShapeStep& step) const {
+  for (const TemplateMatch& m : key_.matches(ctx.dict, ctx.scope))
+    apply_shape_step(ctx, *this, std::string(m.key), step);
+}
+
 }  // namespace chainconv

@@ -31,4 +31,27 @@ std::string shape_pattern_str(const std::vector<int64_t>& pattern);
 // strides allow one, a copy and a view otherwise. Errors (and the shard refusal) name `op`.
 void apply_shape_step(Context& ctx, const Op& op, const std::string& key, const ShapeStep& step);
 
+// The op behind reshape and permute: one fixed step on every tensor matching `key` forward,
+// its inverse backward; their units parse the arguments into the step. `kind` is a literal.
+class ShapeStepOp final : public Op {
+ public:
+  ShapeStepOp(Position pos, std::string_view kind, KeyTemplate key, ShapeStep step)
+      : Op(std::move(pos)), kind_(kind), key_(std::move(key)), step_(std::move(step)) {}
+
+  std::string_view kind() const override { return kind_; }
+  void forward(Context& ctx) const override { apply(ctx, step_); }
+  void backward(Context& ctx) const override { apply(ctx, step_.inverse()); }
+  void footprint(Direction, Footprint& out) const override {
+    out.reads.push_back(&key_);
+    out.writes.push_back(&key_);
+  }
+
+ private:
+  void apply(Context& ctx, const ShapeStep& step) const;
+
+  std::string_view kind_;
+  KeyTemplate key_;
+  ShapeStep step_;
+};
+
 }  // namespace chainconv

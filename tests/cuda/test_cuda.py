@@ -5,8 +5,8 @@ view of its stack, no step synchronises with the host, and the roundtrip gives b
 the CPU conversion gives. The dequantizing ops on CUDA equal their CPU results."""
 import json
 import os
-import struct
 import subprocess
+import sys
 
 import pytest
 import torch
@@ -17,30 +17,11 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 CLI = os.environ.get("CHAINCONV_CLI", "")
 SOURCE_DIR = os.environ.get("CHAINCONV_SOURCE_DIR", ".")
-DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16,
-          "BF16": torch.bfloat16, "I64": torch.int64, "I32": torch.int32, "I16": torch.int16,
-          "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool, "F8_E4M3": torch.uint8}
+sys.path.insert(0, os.path.join(SOURCE_DIR, "examples"))
+import distributed_export as ep  # noqa: E402  (its safetensors reader)
+
 MODELS = ["qwen3_moe", "qwen3_5_moe", "qwen2_moe", "glm4_moe", "glm_moe_dsa", "deepseek_v3",
           "minimax_m2", "mixtral", "olmoe", "laguna", "afmoe", "nemotron_h", "gpt_oss"]
-
-
-def read_dir(directory):
-    out = {}
-    for file in sorted(os.listdir(directory)):
-        if not file.endswith(".safetensors"):
-            continue
-        with open(os.path.join(directory, file), "rb") as f:
-            data = f.read()
-        (size,) = struct.unpack("<Q", data[:8])
-        for name, info in json.loads(data[8:8 + size]).items():
-            if name == "__metadata__":
-                continue
-            start, end = info["data_offsets"]
-            raw = bytearray(data[8 + size + start:8 + size + end])
-            dtype = DTYPES[info["dtype"]]
-            t = torch.frombuffer(raw, dtype=dtype) if raw else torch.empty(0, dtype=dtype)
-            out[name] = t.reshape(info["shape"])
-    return out
 
 
 def same(a, b):
@@ -58,7 +39,7 @@ def synth(tmp_path, model, *args):
                    capture_output=True)
     with open(out / "config.json") as f:
         config = json.load(f)
-    return read_dir(out), config
+    return ep.read_checkpoint(str(out)), config
 
 
 @pytest.mark.parametrize("model", MODELS)
