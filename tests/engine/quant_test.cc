@@ -239,3 +239,28 @@ TEST_CASE("every transform of the vocabulary has a kernel, and every kernel a tr
   CHECK(vocabulary == kernels);
   CHECK(vocabulary.count("fp8_block_quantize") == 1);
 }
+
+TEST_CASE("dequantizing an expert-parallel shard gives the rows of the whole") {
+  // Stacked FP8 experts [4, 2, 2] with one scale per expert ([4, 1, 1], block 2 x 2): experts
+  // 2..3 alone, at expert offset 2, dequantize to rows 2..3 of the whole.
+  auto chain = chain_of(R"(  - dequant_fp8_block: {key: "e.w1", block: [2, 2], dtype: F32}
+)");
+  std::vector<int> codes;
+  for (int e = 0; e < 4; ++e)
+    for (int i = 0; i < 4; ++i) codes.push_back(i % 2 ? kTwo : kOne);
+  const at::Tensor all_codes = bytes({4, 2, 2}, codes);
+  const at::Tensor all_scales = floats({4, 1, 1}, {1, 2, 4, 8});
+  StateDict whole;
+  whole.insert("e.w1", fp8(all_codes));
+  whole.insert("e.w1_scale_inv", all_scales);
+  to_prime(*chain, whole);
+  StateDict shard;
+  shard.insert("e.w1", fp8(all_codes.narrow(0, 2, 2)));
+  shard.insert("e.w1_scale_inv", all_scales.narrow(0, 2, 2));
+  Options options;
+  options.expert_offset = 2;
+  to_prime(*chain, shard, options);
+  CHECK(at::equal(shard.at("e.w1"), whole.at("e.w1").narrow(0, 2, 2)));
+  // Expert 3: codes 1.0 / 2.0 times its scale 8.
+  CHECK(at::equal(shard.at("e.w1")[1], floats({2, 2}, {8, 16, 8, 16})));
+}

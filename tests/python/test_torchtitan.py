@@ -192,3 +192,14 @@ def test_qwen3_moe_experts_stack_in_ascending_expert_order(names):
     assert sorted(sd) == sorted(hf)
     for key, t in hf.items():
         assert torch.equal(sd[key], t), key
+
+
+def test_cli_refuses_two_targets_and_names_the_missing_pair(tmp_path):
+    subprocess.run([CLI, "synth", "llama", str(tmp_path / "hf")], check=True, capture_output=True)
+    r = subprocess.run([CLI, "convert", str(tmp_path / "hf"), str(tmp_path / "x"), "--to",
+                        "torchtitan", "--target", "prime"], capture_output=True, text=True)
+    assert r.returncode != 0 and "name two targets" in r.stderr
+    r = subprocess.run([CLI, "convert", str(tmp_path / "hf"), str(tmp_path / "y"), "--to",
+                        "prime"], capture_output=True, text=True)
+    assert r.returncode != 0 and "no chain serves model_type 'llama'" in r.stderr
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
