@@ -14,6 +14,7 @@
 #include "check/target_check.h"
 #include "core/read_file.h"
 #include "dsl/chain.h"
+#include "layout/layout.h"
 
 namespace fs = std::filesystem;
 
@@ -104,11 +105,11 @@ std::vector<Finding> lint_text(const std::string& text, const std::string& name,
       } else {
         for (Finding& f : check_on_layout(*chain, *options.layout, options.run))
           add_finding(findings, std::move(f));
-        const std::vector<TensorSpec>* target =
+        const Layout* target =
             options.target_layout ? options.target_layout(chain->target) : nullptr;
         if (target)
           for (Finding& f :
-               check_against_target(*chain, *options.layout, *target,
+               check_against_target(*chain, *options.layout, target->tensors, target->made_by,
                                     hf_written_back(*chain, options), chain->target, options.run))
             add_finding(findings, std::move(f));
       }

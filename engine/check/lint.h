@@ -12,6 +12,8 @@
 
 namespace chainconv {
 
+struct Layout;
+
 struct LintOptions {
   // An HF layout (keys, shapes, dtypes) to run the symbolic roundtrip and coverage checks
   // on; the static checks alone without one.
@@ -22,7 +24,7 @@ struct LintOptions {
   // target ("prime", "torchtitan"), or nullptr where no layout describes it; and the HF
   // layout in each expert layout, for what backward writes (the chain's hf_experts decides;
   // `layout` itself when these are absent).
-  std::function<const std::vector<TensorSpec>*(const std::string& target)> target_layout;
+  std::function<const Layout*(const std::string& target)> target_layout;
   const std::vector<TensorSpec>* per_expert_layout = nullptr;
   const std::vector<TensorSpec>* fused_layout = nullptr;
   Options run;

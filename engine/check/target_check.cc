@@ -6,6 +6,7 @@
 
 #include "core/text.h"
 #include "ops/op.h"
+#include "program/lineage.h"
 #include "program/lower.h"
 
 namespace chainconv {
@@ -64,8 +65,8 @@ void compare(const Chain& chain, const Program& program, const std::vector<Tenso
   for (const auto& [key, t] : want)
     if (!never_back.count(std::string(key)))
       found.push_back({untouched + 1, chain_pos,
-                     label + ": nothing makes the " + made_side + " layout's '" + std::string(key) +
-                         "' (" + describe(t->shape, *t->dtype) + ")"});
+                       label + ": nothing makes the " + made_side + " layout's '" +
+                           std::string(key) + "' (" + describe(t->shape, *t->dtype) + ")"});
   std::stable_sort(found.begin(), found.end(),
                    [](const Difference& a, const Difference& b) { return a.order < b.order; });
   for (size_t i = 0; i < found.size() && i < kShown; ++i)
@@ -77,12 +78,70 @@ void compare(const Chain& chain, const Program& program, const std::vector<Tenso
                           "target"});
 }
 
+// The op kinds on the way of `slot`, and the op that made it (nullptr: no step).
+std::set<std::string_view> kinds_on_way(const Program& program, uint32_t slot) {
+  std::set<std::string_view> kinds;
+  for (size_t step : lineage_of(program, slot).steps) kinds.insert(program.step(step).op->kind());
+  return kinds;
+}
+
+std::string joined(const std::vector<std::string>& kinds) {
+  std::string out;
+  for (const std::string& k : kinds) out += (out.empty() ? "" : ", ") + k;
+  return out;
+}
+
+void require_made_by(const Chain& chain, const Program& forward, const Program& backward,
+                     const std::map<std::string, std::vector<std::string>>& made_by,
+                     const std::string& target_name, std::vector<Finding>& out) {
+  if (made_by.empty()) return;
+  const Position chain_pos{chain.file, 1, 1};
+  auto missing = [](const std::set<std::string_view>& on_way,
+                    const std::vector<std::string>& need) {
+    std::vector<std::string> lacking;
+    for (const std::string& kind : need)
+      if (!on_way.count(kind)) lacking.push_back(kind);
+    return lacking;
+  };
+  auto maker = [&](const Program& p, uint32_t slot) {
+    const int32_t step = p.producer(slot);
+    return step < 0 ? chain_pos : p.step(static_cast<size_t>(step)).op->pos();
+  };
+  for (uint32_t slot : forward.outputs()) {
+    auto it = made_by.find(forward.name(slot));
+    if (it == made_by.end()) continue;
+    const std::vector<std::string> lacking = missing(kinds_on_way(forward, slot), it->second);
+    if (!lacking.empty())
+      out.push_back(Finding{maker(forward, slot), Severity::error,
+                            "to_prime: '" + forward.name(slot) + "' is made without " +
+                                joined(lacking) + ", which the " + target_name +
+                                " layout requires of it (made_by)",
+                            "target"});
+  }
+  // Backward: every output made from such a key passes through the same ops back.
+  for (uint32_t slot : backward.outputs()) {
+    const Lineage lineage = lineage_of(backward, slot);
+    for (uint32_t source : lineage.sources) {
+      auto it = made_by.find(backward.name(source));
+      if (it == made_by.end()) continue;
+      const std::vector<std::string> lacking = missing(kinds_on_way(backward, slot), it->second);
+      if (!lacking.empty())
+        out.push_back(Finding{maker(backward, slot), Severity::error,
+                              "to_hf: '" + backward.name(slot) + "' is made from '" +
+                                  backward.name(source) + "' without " + joined(lacking) +
+                                  ", which the " + target_name + " layout requires (made_by)",
+                              "target"});
+    }
+  }
+}
+
 }  // namespace
 
-std::vector<Finding> check_against_target(const Chain& chain, const std::vector<TensorSpec>& hf,
-                                          const std::vector<TensorSpec>& target,
-                                          const std::vector<TensorSpec>& hf_back,
-                                          const std::string& target_name, const Options& options) {
+std::vector<Finding> check_against_target(
+    const Chain& chain, const std::vector<TensorSpec>& hf, const std::vector<TensorSpec>& target,
+    const std::map<std::string, std::vector<std::string>>& made_by,
+    const std::vector<TensorSpec>& hf_back, const std::string& target_name,
+    const Options& options) {
   std::vector<Finding> out;
   Program forward, backward;
   try {
@@ -101,6 +160,7 @@ std::vector<Finding> check_against_target(const Chain& chain, const std::vector<
   };
   compare(chain, forward, target, dropped_by(backward), target_name, out);
   compare(chain, backward, hf_back, dropped_by(forward), "HF", out);
+  require_made_by(chain, forward, backward, made_by, target_name, out);
   return out;
 }
 

@@ -4,6 +4,7 @@
 // make of the HF layout, as a function of the same config, so the chain is held to both.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -14,15 +15,18 @@
 namespace chainconv {
 
 // Forward on `hf` must give `target` (keys, shapes, dtypes) and backward on `target` must give
-// `hf_back` (`hf` in the HF expert layout backward writes, which may be the other one). Each
+// `hf_back` (`hf` in the HF expert layout backward writes, which may be the other one). And
+// what shapes cannot show: each target key in `made_by` must be made through those op kinds
+// forward, and what backward makes from it must pass through them too (a Llama chain that
+// renames q without its RoPE permutation has every shape right). Each
 // difference is an error ("target") at the op that made the wrong tensor, or at the chain's first
 // line for a tensor no op touched or one no op made; in the order the steps ran, so the first one
 // listed is where the chain first went wrong. A lowering that fails is left to the roundtrip check,
 // which reports it.
-std::vector<Finding> check_against_target(const Chain& chain, const std::vector<TensorSpec>& hf,
-                                          const std::vector<TensorSpec>& target,
-                                          const std::vector<TensorSpec>& hf_back,
-                                          const std::string& target_name,
-                                          const Options& options = {});
+std::vector<Finding> check_against_target(
+    const Chain& chain, const std::vector<TensorSpec>& hf, const std::vector<TensorSpec>& target,
+    const std::map<std::string, std::vector<std::string>>& made_by,
+    const std::vector<TensorSpec>& hf_back, const std::string& target_name,
+    const Options& options = {});
 
 }  // namespace chainconv

@@ -93,6 +93,8 @@ class Interpreter {
     globals_.vars["fused"] = fused;
   }
 
+  std::map<std::string, std::vector<std::string>> take_made_by() { return std::move(made_by_); }
+
   std::vector<TensorSpec> run() {
     Scope scope{&globals_, {}, {}};
     bind_lets(root_["let"], scope);
@@ -232,7 +234,7 @@ class Interpreter {
     if (node["if"] && !eval_bool(node["if"], outer)) return;
     Scope scope{&outer, {}, {}};
     if (node["key"]) {
-      allow_only(node, {"key", "shape", "dtype", "if"}, "a tensor");
+      allow_only(node, {"key", "shape", "dtype", "if", "made_by"}, "a tensor");
       tensor(node, scope);
     } else if (node["for"]) {
       allow_only(node, {"for", "let", "tensors", "if"}, "a loop");
@@ -335,6 +337,10 @@ class Interpreter {
                   "unknown dtype '" + dtype + "'");
     if (!keys_.insert(spec.key).second)
       throw Error(pos_of(file_, node), "key '" + spec.key + "' is produced twice");
+    if (const Doc& ops = node["made_by"]) {
+      if (!ops.IsSequence()) throw Error(pos_of(file_, ops), "'made_by' needs a list of op kinds");
+      for (const Doc& op : ops.items()) made_by_[spec.key].push_back(str(op));
+    }
     out_.push_back(std::move(spec));
   }
 
@@ -380,6 +386,7 @@ class Interpreter {
   std::string current_load_file_;
   Scope globals_;
   std::vector<TensorSpec> out_;
+  std::map<std::string, std::vector<std::string>> made_by_;
   std::set<std::string> keys_;
 };
 
@@ -412,7 +419,9 @@ Layout evaluate(const LayoutFile& file, const json& config, ExpertLayout experts
         Position{file.path, 0, 0},
         "model_type '" + layout.model_type +
             "' has no fused experts layout (its layout file does not set fused_experts: true)");
-  layout.tensors = Interpreter(file, config, experts == ExpertLayout::fused).run();
+  Interpreter interpreter(file, config, experts == ExpertLayout::fused);
+  layout.tensors = interpreter.run();
+  layout.made_by = interpreter.take_made_by();
   sort_naturally(layout.tensors, [](const TensorSpec& t) -> std::string_view { return t.key; });
   return layout;
 }

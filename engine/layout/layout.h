@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,9 @@ namespace chainconv {
 struct Layout {
   std::string model_type;
   std::vector<TensorSpec> tensors;  // in natural key order
+  // A target layout's value conventions: key -> op kinds that must be on the tensor's way
+  // (`made_by: [rope_permute]`: its rows are permuted, which no shape shows).
+  std::map<std::string, std::vector<std::string>> made_by;
 };
 
 // How routed experts are stored in the HF checkpoint: one tensor per expert and projection

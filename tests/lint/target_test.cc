@@ -3,6 +3,7 @@
 // docs/MODELS.md, catches it at the op that made the first wrong tensor.
 #include "check/lint.h"
 #include "check/target_check.h"
+#include "layout/layout.h"
 #include "support/support.h"
 
 using namespace chainconv;
@@ -62,8 +63,9 @@ std::vector<std::string> target_errors(const std::string& ops, bool fused) {
                                 per_expert = hf_side(false);
   LintOptions options;
   options.layout = &hf;
-  options.target_layout = [&](const std::string& target) {
-    return target == "prime" ? &prime : nullptr;
+  Layout prime_layout{"qwen3_moe", prime, {}};
+  options.target_layout = [&](const std::string& target) -> const Layout* {
+    return target == "prime" ? &prime_layout : nullptr;
   };
   options.per_expert_layout = &per_expert;
   std::vector<std::string> out;
@@ -126,7 +128,7 @@ TEST_CASE("the target check lists the first differences and counts the rest") {
   for (int i = 0; i < 30; ++i) hf.push_back(bf16("k." + std::to_string(i), {2}));
   for (int i = 0; i < 30; ++i) prime.push_back(bf16("k." + std::to_string(i), {3}));
   auto chain = chain_from("version: 1\nmodel_types: [t]\ndescription: t\nops: []\n");
-  const std::vector<Finding> found = check_against_target(*chain, hf, prime, hf, "prime");
+  const std::vector<Finding> found = check_against_target(*chain, hf, prime, {}, hf, "prime");
   REQUIRE(found.size() == 2 * 13);
   CHECK_THAT(found[12].message, Catch::Contains("18 more tensors differ from the prime layout"));
 }

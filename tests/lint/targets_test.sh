@@ -59,4 +59,16 @@ cp chains/qwen3_moe.yaml "$tmp/chains/"
 if ! grep -q "common/moe.yaml:28:13: error: to_prime: split makes 'model.layers.1.mlp.experts.w1' BF16 \[4, 8, 4\], but the prime layout has BF16 \[4, 4, 8\] \[target\]" "$tmp/out"; then
   echo "FAIL: the wrong split was not caught"; cat "$tmp/out"; fail=1
 fi
+# And what shapes cannot show: a names-only Llama chain (no RoPE permutation) is refused at
+# the renames that make q and k, both ways.
+grep -v 'rope_permute' chains/llama.torchtitan.yaml >"$tmp/chains/llama.torchtitan.yaml"
+"$lint" "$tmp/chains/llama.torchtitan.yaml" --config chains/layouts/llama.config.json >"$tmp/out" 2>&1
+for expected in \
+  "llama.torchtitan.yaml:34:9: error: to_prime: 'layers.0.attention.qkv_linear.wq.weight' is made without rope_permute, which the torchtitan layout requires of it (made_by) \[target\]" \
+  "llama.torchtitan.yaml:35:9: error: to_prime: 'layers.1.attention.qkv_linear.wk.weight' is made without rope_permute" \
+  "error: to_hf: 'model.layers.0.self_attn.q_proj.weight' is made from 'layers.0.attention.qkv_linear.wq.weight' without rope_permute"; do
+  if ! grep -q "$expected" "$tmp/out"; then
+    echo "FAIL: the missing RoPE permutation was not caught: $expected"; cat "$tmp/out"; fail=1
+  fi
+done
 exit $fail

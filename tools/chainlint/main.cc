@@ -144,14 +144,14 @@ int main(int argc, char** argv) {
       options.fused_layout = &layout->tensors;
     else if (fused_layout)
       options.fused_layout = &fused_layout->tensors;
-    options.target_layout = [&](const std::string& name) -> const std::vector<TensorSpec>* {
+    options.target_layout = [&](const std::string& name) -> const Layout* {
       auto it = targets.find(name);
       if (it == targets.end())
         it = targets
                  .emplace(name,
                           make_target_layout(config_json, name, chains_search_path(chains_dirs)))
                  .first;
-      return it->second ? &it->second->tensors : nullptr;
+      return it->second ? &*it->second : nullptr;
     };
   }
   options.run.expert_offset = expert_offset;
