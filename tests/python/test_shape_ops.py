@@ -18,21 +18,11 @@ SOURCE_DIR = os.environ["CHAINCONV_SOURCE_DIR"]
 CLI = os.environ["CHAINCONV_CLI"]
 sys.path.insert(0, os.path.join(SOURCE_DIR, "examples"))
 import distributed_export as ep  # noqa: E402  (its safetensors reader and writer)
+from rope_reference import hf_to_meta  # noqa: E402
 
 # (n_h, n_kv, head_dim, D)
 SHAPES = [(4, 4, 8, 6), (8, 2, 16, 5), (6, 3, 4, 7), (2, 1, 10, 3), (32, 8, 2, 1)]
 DTYPES = [torch.float32, torch.bfloat16]
-
-
-def hf_to_meta(w, n):
-    """TARGETS.md §1.2 index form: TT[h*hd + 2i + j, c] = HF[h*hd + j*(hd/2) + i, c]."""
-    hd = w.shape[0] // n
-    out = torch.empty_like(w)
-    for h in range(n):
-        for i in range(hd // 2):
-            for j in range(2):
-                out[h * hd + 2 * i + j] = w[h * hd + j * (hd // 2) + i]
-    return out
 
 
 def meta_to_hf(w, n):

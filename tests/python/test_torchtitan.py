@@ -16,20 +16,10 @@ import chainconv
 CLI = os.environ["CHAINCONV_CLI"]
 sys.path.insert(0, os.path.join(os.environ["CHAINCONV_SOURCE_DIR"], "examples"))
 import distributed_export as ep  # noqa: E402  (its safetensors reader)
+from rope_reference import hf_to_meta as hf_to_tt  # noqa: E402
 
 # (n_h, n_kv, head_dim, hidden)
 SHAPES = [(4, 4, 8, 16), (8, 2, 4, 12), (6, 3, 6, 10), (2, 1, 10, 8), (32, 8, 2, 5)]
-
-
-def hf_to_tt(w, n):
-    """TARGETS.md §1.2 index form: TT[h*hd + 2i + j, c] = HF[h*hd + j*(hd/2) + i, c]."""
-    hd = w.shape[0] // n
-    out = torch.empty_like(w)
-    for h in range(n):
-        for i in range(hd // 2):
-            for j in range(2):
-                out[h * hd + 2 * i + j] = w[h * hd + j * (hd // 2) + i]
-    return out
 
 
 def config_of(model_type, n_h, n_kv, hd, hidden):
