@@ -111,6 +111,11 @@ at::Tensor per_element(const at::Tensor& scale, const Blocks& b) {
 // 32 values per MXFP4 group, along the last dim.
 constexpr int64_t kGroup = 32;
 
+// 2^(s - 127) of each E8M0 scale byte [..., G], as [..., G, 1] to scale its group's values.
+at::Tensor group_factors(const at::Tensor& scales) {
+  return decode(table(e8m0_values(), scales.device()), scales).unsqueeze(-1);
+}
+
 std::vector<int64_t> with_last(at::IntArrayRef sizes, std::vector<int64_t> last, size_t drop) {
   std::vector<int64_t> out(sizes.begin(), sizes.end() - static_cast<std::ptrdiff_t>(drop));
   out.insert(out.end(), last.begin(), last.end());
@@ -158,8 +163,7 @@ at::Tensor mxfp4_dequantize(const KernelArgs& a) {
   const int64_t groups = blocks.size(-2);
   codes = codes.reshape(with_last(blocks.sizes(), {groups, kGroup}, 2));
   at::Tensor values = decode(table(e2m1_values(), blocks.device()), codes);
-  at::Tensor factor = decode(table(e8m0_values(), blocks.device()), scales).unsqueeze(-1);
-  return values.mul(factor)
+  return values.mul(group_factors(scales))
       .reshape(with_last(blocks.sizes(), {groups * kGroup}, 2))
       .to(a.output_type);
 }
@@ -179,8 +183,9 @@ at::Tensor mxfp4_scale(const KernelArgs& a) {
 at::Tensor mxfp4_quantize(const KernelArgs& a) {
   const at::Tensor &x = a.inputs.at(0), &scales = a.inputs.at(1);
   const int64_t groups = x.size(-1) / kGroup;
-  at::Tensor factor = decode(table(e8m0_values(), x.device()), scales).unsqueeze(-1);
-  at::Tensor q = x.to(at::kFloat).reshape(with_last(x.sizes(), {groups, kGroup}, 1)).div(factor);
+  at::Tensor q = x.to(at::kFloat)
+                     .reshape(with_last(x.sizes(), {groups, kGroup}, 1))
+                     .div(group_factors(scales));
   static const std::vector<float> bounds = midpoints(e2m1_values().data(), 8);
   at::Tensor boundaries = table(bounds.data(), static_cast<int64_t>(bounds.size()), x.device());
   at::Tensor code = nearest_code(q.abs(), boundaries);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -36,20 +37,17 @@ bool same_place(const Position& a, const Position& b) {
   return a.file == b.file && a.line == b.line && a.col == b.col;
 }
 
-// The HF layout backward writes: the expert layout the chain's hf_experts names.
-const std::vector<TensorSpec>& hf_written_back(const Chain& chain, const LintOptions& options) {
-  std::string experts;
-  if (auto it = options.run.params.find("hf_experts"); it != options.run.params.end())
-    experts = it->second;
-  else if (const ParamDecl* decl = chain.params.find("hf_experts");
-           decl && decl->default_value && std::holds_alternative<std::string>(*decl->default_value))
-    experts = std::get<std::string>(*decl->default_value);
-  if (experts == "fused" && options.fused_layout) return *options.fused_layout;
-  // Without the parameter a chain writes the canonical per-expert layout back (a fused
-  // input is canonicalised), as every model without a fused published checkpoint does.
-  if ((experts == "per_expert" || experts.empty()) && options.per_expert_layout)
-    return *options.per_expert_layout;
-  return *options.layout;
+// The HF layout backward writes: the expert layout the chain's hf_experts names (`params`
+// holds the user's values over the declared defaults). Without the parameter a chain writes
+// the canonical per-expert layout back (a fused input is canonicalised).
+const std::vector<TensorSpec>& hf_written_back(const Chain& chain, const ParamEnv& params,
+                                               const LintOptions& options) {
+  const int index = chain.params.index_of("hf_experts");
+  const ParamValue* experts = index < 0 ? nullptr : &params.param(index, Position{});
+  const bool fused = experts && std::holds_alternative<std::string>(*experts) &&
+                     std::get<std::string>(*experts) == "fused";
+  const std::vector<TensorSpec>* layout = options.hf_layout ? options.hf_layout(fused) : nullptr;
+  return layout ? *layout : *options.layout;
 }
 
 }  // namespace
@@ -86,8 +84,9 @@ std::vector<Finding> lint_text(const std::string& text, const std::string& name,
   if (sources.is_chain && !has_errors(findings)) {
     for (Finding& f : check_flow(*chain)) add_finding(findings, std::move(f));
     // Values given for the chain's parameters (--set) must be ones it declares, of its types.
+    std::optional<ParamEnv> params;
     try {
-      ParamEnv(chain->params, options.run);
+      params.emplace(chain->params, options.run);
     } catch (const Error& e) {
       findings.push_back(Finding{e.pos().known() ? e.pos() : Position{name, 1, 1}, Severity::error,
                                  e.message(), "params"});
@@ -108,9 +107,9 @@ std::vector<Finding> lint_text(const std::string& text, const std::string& name,
         const Layout* target =
             options.target_layout ? options.target_layout(chain->target) : nullptr;
         if (target)
-          for (Finding& f :
-               check_against_target(*chain, *options.layout, target->tensors, target->made_by,
-                                    hf_written_back(*chain, options), chain->target, options.run))
+          for (Finding& f : check_against_target(
+                   *chain, *options.layout, target->tensors, target->made_by,
+                   hf_written_back(*chain, *params, options), chain->target, options.run))
             add_finding(findings, std::move(f));
       }
     }

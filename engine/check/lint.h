@@ -22,11 +22,11 @@ struct LintOptions {
   std::string model_type;
   // The other side (check/target_check.h): what forward must make of `layout` for a chain
   // target ("prime", "torchtitan"), or nullptr where no layout describes it; and the HF
-  // layout in each expert layout, for what backward writes (the chain's hf_experts decides;
-  // `layout` itself when these are absent).
+  // layout with fused or per-expert experts (nullptr: the model has no such layout), for
+  // what backward writes as the chain's hf_experts says (`layout` itself without this).
+  // Called only for a chain that has a target layout, so loading may wait until then.
   std::function<const Layout*(const std::string& target)> target_layout;
-  const std::vector<TensorSpec>* per_expert_layout = nullptr;
-  const std::vector<TensorSpec>* fused_layout = nullptr;
+  std::function<const std::vector<TensorSpec>*(bool fused)> hf_layout;
   Options run;
 };
 

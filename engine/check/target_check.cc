@@ -20,6 +20,19 @@ std::string describe(const std::vector<int64_t>& shape, const DtypeInfo& dtype) 
   return std::string(dtype.name) + " " + shape_str(shape);
 }
 
+// The op whose step made `slot` (nullptr for a tensor no step made) and where to report it.
+struct Maker {
+  const Op* op;
+  Position pos;
+};
+
+Maker maker_of(const Chain& chain, const Program& program, uint32_t slot) {
+  const int32_t step = program.producer(slot);
+  if (step < 0) return {nullptr, Position{chain.file, 1, 1}};
+  const Op* op = program.step(static_cast<size_t>(step)).op;
+  return {op, op->pos()};
+}
+
 struct Difference {
   size_t order;  // the step that made the tensor (steps ran in this order); last: no step
   Position pos;
@@ -42,8 +55,7 @@ void compare(const Chain& chain, const Program& program, const std::vector<Tenso
     const std::string& key = program.name(slot);
     const TensorDesc& d = program.desc(slot);
     const int32_t step = program.producer(slot);
-    const Op* op = step < 0 ? nullptr : program.step(static_cast<size_t>(step)).op;
-    const Position pos = op ? op->pos() : chain_pos;
+    const auto [op, pos] = maker_of(chain, program, slot);
     const std::string who = op ? std::string(op->kind()) : std::string("no op");
     const size_t order = step < 0 ? untouched : static_cast<size_t>(step);
     auto it = want.find(key);
@@ -78,10 +90,10 @@ void compare(const Chain& chain, const Program& program, const std::vector<Tenso
                           "target"});
 }
 
-// The op kinds on the way of `slot`, and the op that made it (nullptr: no step).
-std::set<std::string_view> kinds_on_way(const Program& program, uint32_t slot) {
+// The op kinds on a tensor's way.
+std::set<std::string_view> kinds_on_way(const Program& program, const Lineage& lineage) {
   std::set<std::string_view> kinds;
-  for (size_t step : lineage_of(program, slot).steps) kinds.insert(program.step(step).op->kind());
+  for (size_t step : lineage.steps) kinds.insert(program.step(step).op->kind());
   return kinds;
 }
 
@@ -95,24 +107,22 @@ void require_made_by(const Chain& chain, const Program& forward, const Program& 
                      const std::map<std::string, std::vector<std::string>>& made_by,
                      const std::string& target_name, std::vector<Finding>& out) {
   if (made_by.empty()) return;
-  const Position chain_pos{chain.file, 1, 1};
-  auto missing = [](const std::set<std::string_view>& on_way,
-                    const std::vector<std::string>& need) {
+  // The kinds of `need` not on the way of `slot`, whose lineage is `lineage`.
+  auto lacking_of = [](const Program& p, const Lineage& lineage,
+                       const std::vector<std::string>& need) {
+    const std::set<std::string_view> on_way = kinds_on_way(p, lineage);
     std::vector<std::string> lacking;
     for (const std::string& kind : need)
       if (!on_way.count(kind)) lacking.push_back(kind);
     return lacking;
   };
-  auto maker = [&](const Program& p, uint32_t slot) {
-    const int32_t step = p.producer(slot);
-    return step < 0 ? chain_pos : p.step(static_cast<size_t>(step)).op->pos();
-  };
   for (uint32_t slot : forward.outputs()) {
     auto it = made_by.find(forward.name(slot));
     if (it == made_by.end()) continue;
-    const std::vector<std::string> lacking = missing(kinds_on_way(forward, slot), it->second);
+    const std::vector<std::string> lacking =
+        lacking_of(forward, lineage_of(forward, slot), it->second);
     if (!lacking.empty())
-      out.push_back(Finding{maker(forward, slot), Severity::error,
+      out.push_back(Finding{maker_of(chain, forward, slot).pos, Severity::error,
                             "to_prime: '" + forward.name(slot) + "' is made without " +
                                 joined(lacking) + ", which the " + target_name +
                                 " layout requires of it (made_by)",
@@ -124,9 +134,9 @@ void require_made_by(const Chain& chain, const Program& forward, const Program& 
     for (uint32_t source : lineage.sources) {
       auto it = made_by.find(backward.name(source));
       if (it == made_by.end()) continue;
-      const std::vector<std::string> lacking = missing(kinds_on_way(backward, slot), it->second);
+      const std::vector<std::string> lacking = lacking_of(backward, lineage, it->second);
       if (!lacking.empty())
-        out.push_back(Finding{maker(backward, slot), Severity::error,
+        out.push_back(Finding{maker_of(chain, backward, slot).pos, Severity::error,
                               "to_hf: '" + backward.name(slot) + "' is made from '" +
                                   backward.name(source) + "' without " + joined(lacking) +
                                   ", which the " + target_name + " layout requires (made_by)",

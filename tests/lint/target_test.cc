@@ -67,7 +67,7 @@ std::vector<std::string> target_errors(const std::string& ops, bool fused) {
   options.target_layout = [&](const std::string& target) -> const Layout* {
     return target == "prime" ? &prime_layout : nullptr;
   };
-  options.per_expert_layout = &per_expert;
+  options.hf_layout = [&](bool want_fused) { return want_fused ? &hf : &per_expert; };
   std::vector<std::string> out;
   for (const Finding& f : lint_text(kHead + ops, "t.yaml", CHAINCONV_SOURCE_DIR "/chains", options))
     if (f.check != "target") {

@@ -30,9 +30,9 @@ struct LoadedLayout {
   std::string model_type;
 };
 
-LoadedLayout layout_from_config(const std::string& path, bool fused,
+// `config` is the file at `path`, read once by the caller.
+LoadedLayout layout_from_config(const nlohmann::json& config, const std::string& path, bool fused,
                                 const std::vector<std::string>& chains_dirs) {
-  nlohmann::json config = read_config_file(path, "config");
   try {
     Layout layout = make_layout(config, fused ? ExpertLayout::fused : ExpertLayout::per_expert,
                                 chains_search_path(chains_dirs));
@@ -105,22 +105,20 @@ int main(int argc, char** argv) {
   }
 
   int status = 0;
-  std::optional<LoadedLayout> layout, per_expert, fused_layout;
-  std::map<std::string, std::optional<Layout>> targets;  // by chain target, loaded on demand
+  std::optional<LoadedLayout> layout;
+  // Loaded when a chain's target check asks: the other HF expert layout, by `fused`, and the
+  // target layouts, by chain target (nullopt: none describes that side).
+  std::map<bool, std::optional<LoadedLayout>> other_experts;
+  std::map<std::string, std::optional<Layout>> targets;
   nlohmann::json config_json;
   LintOptions options;
   try {
     check_expert_offset(expert_offset);
     options.run.params = param_assignments(sets, hf_experts);
     if (!config.empty()) {
-      layout = layout_from_config(config, fused, chains_dirs);
-      options.run.config = read_regular_file(config, kMaxTextFileSize, "config");
       config_json = read_config_file(config, "config");
-      // Both HF expert layouts, for what backward writes: the one asked for is `layout`.
-      if (fused)
-        per_expert = layout_from_config(config, false, chains_dirs);
-      else if (has_fused_layout(layout->model_type, chains_search_path(chains_dirs)))
-        fused_layout = layout_from_config(config, true, chains_dirs);
+      layout = layout_from_config(config_json, config, fused, chains_dirs);
+      options.run.config = config_json.dump();
     }
     if (!checkpoint.empty()) {
       layout = layout_from_checkpoint(checkpoint);
@@ -139,11 +137,17 @@ int main(int argc, char** argv) {
   // The other side of each chain's target, where a layout describes it (and not on a shard,
   // which is not the whole of it).
   if (!config.empty() && expert_offset == 0) {
-    options.per_expert_layout = fused ? &per_expert->tensors : &layout->tensors;
-    if (fused)
-      options.fused_layout = &layout->tensors;
-    else if (fused_layout)
-      options.fused_layout = &fused_layout->tensors;
+    options.hf_layout = [&](bool want_fused) -> const std::vector<TensorSpec>* {
+      if (want_fused == fused) return &layout->tensors;
+      auto it = other_experts.find(want_fused);
+      if (it == other_experts.end()) {
+        std::optional<LoadedLayout> other;
+        if (!want_fused || has_fused_layout(layout->model_type, chains_search_path(chains_dirs)))
+          other = layout_from_config(config_json, config, want_fused, chains_dirs);
+        it = other_experts.emplace(want_fused, std::move(other)).first;
+      }
+      return it->second ? &it->second->tensors : nullptr;
+    };
     options.target_layout = [&](const std::string& name) -> const Layout* {
       auto it = targets.find(name);
       if (it == targets.end())
