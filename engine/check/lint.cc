@@ -102,15 +102,15 @@ std::vector<Finding> lint_text(const std::string& text, const std::string& name,
                                        "', which this chain does not serve",
                                    "layout"});
       } else {
-        for (Finding& f : check_on_layout(*chain, *options.layout, options.run))
-          add_finding(findings, std::move(f));
         const Layout* target =
             options.target_layout ? options.target_layout(chain->target) : nullptr;
+        std::optional<TargetSide> side;
         if (target)
-          for (Finding& f : check_against_target(
-                   *chain, *options.layout, target->tensors, target->made_by,
-                   hf_written_back(*chain, *params, options), chain->target, options.run))
-            add_finding(findings, std::move(f));
+          side = TargetSide{chain->target, &target->tensors, &target->made_by,
+                            &hf_written_back(*chain, *params, options)};
+        for (Finding& f :
+             check_on_layout(*chain, *options.layout, options.run, side ? &*side : nullptr))
+          add_finding(findings, std::move(f));
       }
     }
   }

@@ -342,10 +342,13 @@ std::vector<Finding> check_coverage(const Chain& chain, const std::vector<Tensor
 }
 
 std::vector<Finding> check_on_layout(const Chain& chain, const std::vector<TensorSpec>& hf,
-                                     const Options& options) {
+                                     const Options& options, const TargetSide* target) {
   const Roundtrips r(chain, hf, options);
   std::vector<Finding> findings = roundtrip_findings(chain, r);
   for (Finding& f : coverage_findings(chain, r)) add_finding(findings, std::move(f));
+  if (target && r.prime)
+    for (Finding& f : check_against_target(chain, *r.prime, *target, options))
+      add_finding(findings, std::move(f));
   return findings;
 }
 

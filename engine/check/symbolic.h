@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "check/finding.h"
+#include "check/target_check.h"
 #include "core/tensor_desc.h"
 #include "dsl/chain.h"
 
@@ -27,8 +28,10 @@ std::vector<Finding> symbolic_roundtrip(const Chain& chain, const std::vector<Te
 std::vector<Finding> check_coverage(const Chain& chain, const std::vector<TensorSpec>& hf,
                                     const Options& options = {});
 
-// Both, on one lowering of the layout's roundtrips.
+// Both, on one lowering of the layout's roundtrips; with `target`, the check against the
+// model's other side too (check/target_check.h), on the same forward program.
 std::vector<Finding> check_on_layout(const Chain& chain, const std::vector<TensorSpec>& hf,
-                                     const Options& options = {});
+                                     const Options& options = {},
+                                     const TargetSide* target = nullptr);
 
 }  // namespace chainconv

@@ -147,16 +147,23 @@ void require_made_by(const Chain& chain, const Program& forward, const Program& 
 
 }  // namespace
 
-std::vector<Finding> check_against_target(
-    const Chain& chain, const std::vector<TensorSpec>& hf, const std::vector<TensorSpec>& target,
-    const std::map<std::string, std::vector<std::string>>& made_by,
-    const std::vector<TensorSpec>& hf_back, const std::string& target_name,
-    const Options& options) {
-  std::vector<Finding> out;
-  Program forward, backward;
+std::vector<Finding> check_against_target(const Chain& chain, const std::vector<TensorSpec>& hf,
+                                          const TargetSide& target, const Options& options) {
+  Program forward;
   try {
     forward = lower(chain, Direction::to_prime, hf, options);
-    backward = lower(chain, Direction::to_hf, target, options);
+  } catch (const Error&) {
+    return {};  // the roundtrip check reports a lowering that fails, at its op
+  }
+  return check_against_target(chain, forward, target, options);
+}
+
+std::vector<Finding> check_against_target(const Chain& chain, const Program& forward,
+                                          const TargetSide& target, const Options& options) {
+  std::vector<Finding> out;
+  Program backward;
+  try {
+    backward = lower(chain, Direction::to_hf, *target.tensors, options);
   } catch (const Error&) {
     return out;  // the roundtrip check reports a lowering that fails, at its op
   }
@@ -168,9 +175,9 @@ std::vector<Finding> check_against_target(
       if (step.kind == StepKind::drop) keys.insert(p.name(p.operand(step, 0)));
     return keys;
   };
-  compare(chain, forward, target, dropped_by(backward), target_name, out);
-  compare(chain, backward, hf_back, dropped_by(forward), "HF", out);
-  require_made_by(chain, forward, backward, made_by, target_name, out);
+  compare(chain, forward, *target.tensors, dropped_by(backward), target.name, out);
+  compare(chain, backward, *target.hf_back, dropped_by(forward), "HF", out);
+  if (target.made_by) require_made_by(chain, forward, backward, *target.made_by, target.name, out);
   return out;
 }
 

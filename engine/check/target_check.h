@@ -23,10 +23,20 @@ namespace chainconv {
 // line for a tensor no op touched or one no op made; in the order the steps ran, so the first one
 // listed is where the chain first went wrong. A lowering that fails is left to the roundtrip check,
 // which reports it.
-std::vector<Finding> check_against_target(
-    const Chain& chain, const std::vector<TensorSpec>& hf, const std::vector<TensorSpec>& target,
-    const std::map<std::string, std::vector<std::string>>& made_by,
-    const std::vector<TensorSpec>& hf_back, const std::string& target_name,
-    const Options& options = {});
+//
+// The other side of a model for a chain target: its name ("prime", "torchtitan"), what
+// forward must make, what must be on each tensor's way, and the HF layout backward must give.
+struct TargetSide {
+  std::string name;
+  const std::vector<TensorSpec>* tensors = nullptr;
+  const std::map<std::string, std::vector<std::string>>* made_by = nullptr;
+  const std::vector<TensorSpec>* hf_back = nullptr;
+};
+
+std::vector<Finding> check_against_target(const Chain& chain, const std::vector<TensorSpec>& hf,
+                                          const TargetSide& target, const Options& options = {});
+// The same with forward already lowered on the HF layout (the roundtrip check's program).
+std::vector<Finding> check_against_target(const Chain& chain, const Program& forward,
+                                          const TargetSide& target, const Options& options = {});
 
 }  // namespace chainconv

@@ -128,7 +128,8 @@ TEST_CASE("the target check lists the first differences and counts the rest") {
   for (int i = 0; i < 30; ++i) hf.push_back(bf16("k." + std::to_string(i), {2}));
   for (int i = 0; i < 30; ++i) prime.push_back(bf16("k." + std::to_string(i), {3}));
   auto chain = chain_from("version: 1\nmodel_types: [t]\ndescription: t\nops: []\n");
-  const std::vector<Finding> found = check_against_target(*chain, hf, prime, {}, hf, "prime");
+  const std::vector<Finding> found =
+      check_against_target(*chain, hf, TargetSide{"prime", &prime, nullptr, &hf});
   REQUIRE(found.size() == 2 * 13);
   CHECK_THAT(found[12].message, Catch::Contains("18 more tensors differ from the prime layout"));
 }
