@@ -156,9 +156,11 @@ class Flow {
 
     for (const KeyTemplate* c : consumes) {
       auto& w = state.written;
-      w.erase(std::remove_if(w.begin(), w.end(), [&](const Fact& f) { return covers(*c, *f.key); }),
-              w.end());
-      state.consumed.push_back({c, &op, true});
+      if (!fp.partial_reads)
+        w.erase(
+            std::remove_if(w.begin(), w.end(), [&](const Fact& f) { return covers(*c, *f.key); }),
+            w.end());
+      state.consumed.push_back({c, &op, !fp.partial_reads});
     }
     for (const KeyTemplate* t : fp.fills) writes.push_back(t);
     for (const KeyTemplate* t : writes) {

@@ -64,6 +64,9 @@ struct Footprint {
   std::vector<const KeyTemplate*> writes;
   std::vector<const KeyTemplate*> tests;  // only looked at (predicates, a synthetic's `like`)
   std::vector<const KeyTemplate*> fills;  // written only where absent: never an overwrite
+  // The reads are consumed only where a value condition holds (renumber: from its start
+  // index on), so later ops may still see keys matching them.
+  bool partial_reads = false;
 };
 
 class Op {

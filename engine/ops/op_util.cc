@@ -71,6 +71,15 @@ void require_same_placeholders(Compiler& c, const KeyTemplate& source, const Key
       c.report(target.pos(), "placeholder",
                "'" + target.text() + "' drops placeholder {" + name + "} of '" + source.text() +
                    "', so distinct keys would collide");
+  // The same name typed differently: what forward writes, backward could not read back.
+  static const char* const kTypeNames[] = {"{name}", "{name:segment}", "{name:path}"};
+  for (const Placeholder& t : target.placeholders())
+    for (const Placeholder& s : source.placeholders())
+      if (t.name == s.name && t.type != s.type && !excluded(t.name))
+        c.report(target.pos(), "placeholder",
+                 "placeholder {" + t.name + "} is typed " + kTypeNames[static_cast<int>(s.type)] +
+                     " in '" + source.text() + "' but " + kTypeNames[static_cast<int>(t.type)] +
+                     " in '" + target.text() + "': give it the same type in both");
 }
 
 }  // namespace chainconv

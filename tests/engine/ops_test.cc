@@ -101,6 +101,66 @@ TEST_CASE("prefix_rename swaps prefixes and keeps the rest") {
   require_same(already, StateDict{{"model.layers.0.mamba.A_log", a}});
 }
 
+TEST_CASE("a placeholder typed differently on the two sides of a rename is an error") {
+  // Backward would read b.{part} as digits and never find 'b.weight'.
+  CHECK_THROWS_WITH(chain_from(chain_of(R"(
+  - rename: {from: "a.{part:segment}", to: "b.{part}"}
+)")),
+                    Catch::Contains("test.yaml:6:44") &&
+                        Catch::Contains("typed {name:segment} in 'a.{part:segment}' but {name}"));
+}
+
+TEST_CASE("renumber counts the keys from start on from zero under a new prefix - and back") {
+  // start = 3 (from the config): layers 0..2 stay, layer 3 becomes mtp_layers.0, 4 becomes 1.
+  auto chain = chain_from(chain_of(R"(
+  - renumber: {from: "layers.{layer}.", to: "mtp_layers.{layer}.", start: "${config.num_hidden_layers}"}
+)"));
+  Options options;
+  options.config = R"({"num_hidden_layers": 3})";
+  at::Tensor a = counting({2}), b = counting({3}), c = counting({1}), d = counting({4});
+  StateDict sd{{"layers.2.attention.wo.weight", a},
+               {"layers.3.enorm.weight", b},
+               {"layers.3.moe.router.gate.weight", c},
+               {"layers.4.enorm.weight", d},
+               {"norm.weight", a}};
+  to_prime(*chain, sd, options);
+  require_same(sd, StateDict{{"layers.2.attention.wo.weight", a},
+                             {"mtp_layers.0.enorm.weight", b},
+                             {"mtp_layers.0.moe.router.gate.weight", c},
+                             {"mtp_layers.1.enorm.weight", d},
+                             {"norm.weight", a}});
+  to_hf(*chain, sd, options);
+  require_same(sd, StateDict{{"layers.2.attention.wo.weight", a},
+                             {"layers.3.enorm.weight", b},
+                             {"layers.3.moe.router.gate.weight", c},
+                             {"layers.4.enorm.weight", d},
+                             {"norm.weight", a}});
+
+  // An index written with a leading zero would not come back as written.
+  StateDict padded{{"layers.03.enorm.weight", b}};
+  CHECK_THROWS_WITH(to_prime(*chain, padded, options),
+                    Catch::Contains("test.yaml:6:5") && Catch::Contains("leading zero"));
+  // Backward onto a key that is present is refused, as every op refuses to overwrite.
+  StateDict clash{{"mtp_layers.0.enorm.weight", b}, {"layers.3.enorm.weight", d}};
+  CHECK_THROWS_WITH(to_hf(*chain, clash, options), Catch::Contains("layers.3.enorm.weight"));
+}
+
+TEST_CASE("renumber needs its index named when a prefix has two") {
+  CHECK_THROWS_WITH(chain_from(chain_of(R"(
+  - renumber: {from: "l.{layer}.e.{expert}.", to: "m.{layer}.e.{expert}.", start: 1}
+)")),
+                    Catch::Contains("name the one to renumber with 'index'"));
+  auto chain = chain_from(chain_of(R"(
+  - renumber: {from: "l.{layer}.e.{expert}.", to: "m.{layer}.e.{expert}.", start: 2, index: expert}
+)"));
+  at::Tensor a = counting({2}), b = counting({3});
+  StateDict sd{{"l.0.e.1.w", a}, {"l.0.e.2.w", b}};
+  to_prime(*chain, sd);
+  require_same(sd, StateDict{{"l.0.e.1.w", a}, {"m.0.e.0.w", b}});
+  to_hf(*chain, sd);
+  require_same(sd, StateDict{{"l.0.e.1.w", a}, {"l.0.e.2.w", b}});
+}
+
 TEST_CASE("drop removes keys by name or prefix - in the directions asked") {
   auto chain = chain_from(chain_of(R"(
   - drop: {keys: "l.{layer}.tokens_per_expert"}
