@@ -34,10 +34,7 @@ class Renumber final : public Op {
     const int64_t start = start_of(ctx);
     for (const TemplateMatch& m : from_.matches(ctx.dict, ctx.scope)) {
       const int64_t index = index_of(ctx, m);
-      if (index < start) continue;
-      Bindings bindings = m.bindings;
-      bindings.set(index_, std::to_string(index - start));
-      ctx.move(*this, m, to_.expand(bindings, m.rest));
+      if (index >= start) move_to_index(ctx, m, to_, index - start);
     }
   }
 
@@ -50,11 +47,8 @@ class Renumber final : public Op {
       if (index < start) return;
       scope.set(index_, std::to_string(index - start));
     }
-    for (const TemplateMatch& m : to_.matches(ctx.dict, scope)) {
-      Bindings bindings = m.bindings;
-      bindings.set(index_, std::to_string(index_of(ctx, m) + start));
-      ctx.move(*this, m, from_.expand(bindings, m.rest));
-    }
+    for (const TemplateMatch& m : to_.matches(ctx.dict, scope))
+      move_to_index(ctx, m, from_, index_of(ctx, m) + start);
   }
 
   void footprint(Direction d, Footprint& out) const override {
@@ -64,6 +58,14 @@ class Renumber final : public Op {
   }
 
  private:
+  // Moves the matched key under `target`, its index placeholder set to `index`.
+  void move_to_index(Context& ctx, const TemplateMatch& m, const KeyTemplate& target,
+                     int64_t index) const {
+    Bindings bindings = m.bindings;
+    bindings.set(index_, std::to_string(index));
+    ctx.move(*this, m, target.expand(bindings, m.rest));
+  }
+
   int64_t start_of(const Context& ctx) const {
     const int64_t start = start_.value(ctx.params);
     if (start < 0)
