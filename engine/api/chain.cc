@@ -42,15 +42,26 @@ std::vector<TensorRef> refs_of(const TensorMap& dict) {
   return refs;
 }
 
-std::shared_ptr<const Compiled> lookup(const Chain::Impl& chain,
-                                       const std::vector<TensorRef>& key_set, Direction direction,
-                                       const Options& options, std::vector<uint32_t>& order) {
+std::shared_ptr<const Listing> lookup(const Chain::Impl& chain,
+                                      const std::vector<TensorRef>& key_set, Direction direction,
+                                      const Options& options) {
+  ListingKey listing_key;
+  listing_key.count = key_set.size();
+  listing_key.direction = direction;
+  listing_key.expert_offset = options.expert_offset;
+  listing_key.strict = options.strict;
+  listing_key.params = params_hash(options);
+  if (!key_set.empty())
+    listing_key.ends = key_hash(key_set.front().key) * 31 + key_hash(key_set.back().key);
+  if (std::shared_ptr<const Listing> same = chain.cache.find(listing_key))
+    if (same->matches(key_set)) return same;
+
   Signature signature;
   signature.count = key_set.size();
   signature.direction = direction;
   signature.expert_offset = options.expert_offset;
   signature.strict = options.strict;
-  signature.params = params_hash(options);
+  signature.params = listing_key.params;
   std::vector<uint64_t> hashes(key_set.size());
   for (size_t i = 0; i < key_set.size(); ++i) {
     const at::Tensor& t = *key_set[i].tensor;
@@ -60,40 +71,54 @@ std::shared_ptr<const Compiled> lookup(const Chain::Impl& chain,
     signature.sum += e;  // order-independent: a sum and a sum of squares-like mix
     signature.mix += e * e + (e >> 17);
   }
-  if (std::shared_ptr<const Compiled> hit = chain.cache.find(signature)) {
-    const Program& p = hit->program;
+  std::vector<uint32_t> order(key_set.size(), 0);
+  std::shared_ptr<const Compiled> compiled = chain.cache.find(signature);
+  if (compiled) {
+    const Program& p = compiled->program;
     bool same = p.inputs() == key_set.size();
-    order.assign(key_set.size(), 0);
     for (size_t i = 0; same && i < key_set.size(); ++i) {
-      const int32_t slot = hit->find_input(key_set[i].key, hashes[i]);
-      const at::Tensor& t = *key_set[i].tensor;
-      same = slot >= 0 && t.sizes() == at::IntArrayRef(p.desc(slot).shape) &&
-             &dtype_of(t.scalar_type()) == p.desc(slot).dtype;
+      const int32_t slot = compiled->find_input(key_set[i].key, hashes[i]);
+      same = slot >= 0 && compiled->fits_input(static_cast<uint32_t>(slot), *key_set[i].tensor);
       if (same) order[static_cast<size_t>(slot)] = static_cast<uint32_t>(i);
     }
-    if (same) return hit;
+    if (!same) compiled = nullptr;
   }
-  std::vector<TensorSpec> specs;
-  specs.reserve(key_set.size());
-  for (const TensorRef& r : key_set)
-    specs.push_back(
-        {std::string(r.key), r.tensor->sizes().vec(), &dtype_of(r.tensor->scalar_type())});
-  std::shared_ptr<const Compiled> compiled =
-      Compiled::make(lower(*chain.chain, direction, std::move(specs), options));
-  // The program's inputs are the key set in key order: where each one is in `key_set`.
-  order.assign(key_set.size(), 0);
-  for (size_t i = 0; i < key_set.size(); ++i)
-    order[static_cast<size_t>(compiled->find_input(key_set[i].key, hashes[i]))] =
-        static_cast<uint32_t>(i);
-  chain.cache.insert(signature, compiled);
-  return compiled;
+  if (!compiled) {
+    std::vector<TensorSpec> specs;
+    specs.reserve(key_set.size());
+    for (const TensorRef& r : key_set)
+      specs.push_back(
+          {std::string(r.key), r.tensor->sizes().vec(), &dtype_of(r.tensor->scalar_type())});
+    compiled = Compiled::make(lower(*chain.chain, direction, std::move(specs), options));
+    // The program's inputs are the key set in key order: where each one is in `key_set`.
+    for (size_t i = 0; i < key_set.size(); ++i)
+      order[static_cast<size_t>(compiled->find_input(key_set[i].key, hashes[i]))] =
+          static_cast<uint32_t>(i);
+    chain.cache.insert(signature, compiled);
+  }
+  std::shared_ptr<const Listing> listing =
+      Listing::make(std::move(compiled), key_set, std::move(order));
+  chain.cache.insert(listing_key, listing);
+  return listing;
 }
 
 void update_in_place(TensorMap& dict, const Compiled& compiled,
                      const std::vector<TensorMap::iterator>& entries,
                      const std::vector<uint32_t>& order, std::vector<at::Tensor> outputs) {
-  for (size_t i = 0; i < order.size(); ++i)
-    if (!compiled.kept[i]) dict.erase(entries[order[i]]);
+  if (order.size() == dict.size() && compiled.kept_count * 2 < order.size()) {
+    // Most entries leave (experts stacked): the few that stay are unlinked as they are and
+    // the rest freed in one sweep, instead of unlinking every leaving entry from its bucket.
+    std::vector<TensorMap::node_type> staying;
+    staying.reserve(compiled.kept_count);
+    for (size_t i = 0; i < order.size(); ++i)
+      if (compiled.kept[i]) staying.push_back(dict.extract(entries[order[i]]));
+    dict.clear();
+    for (TensorMap::node_type& node : staying) dict.insert(std::move(node));
+  } else {
+    for (size_t i = 0; i < order.size(); ++i)
+      if (!compiled.kept[i]) dict.erase(entries[order[i]]);
+  }
+  dict.reserve(dict.size() + outputs.size() - compiled.kept_count);  // one rehash at most
   for (size_t i = 0; i < outputs.size(); ++i)
     if (compiled.passthrough[i] < 0)
       dict.insert_or_assign(compiled.output_keys[i], std::move(outputs[i]));
@@ -152,14 +177,14 @@ std::vector<Warning> Chain::convert(TensorMap& dict, Direction direction,
       refs.push_back({it->first, &it->second});
       entries.push_back(it);
     }
-    std::vector<uint32_t> order;
-    std::shared_ptr<const Compiled> compiled = lookup(*impl_, refs, direction, options, order);
+    std::shared_ptr<const Listing> listing = lookup(*impl_, refs, direction, options);
+    const Compiled& compiled = *listing->compiled;
     std::vector<at::Tensor> inputs;
-    inputs.reserve(order.size());
-    for (uint32_t i : order) inputs.push_back(*refs[i].tensor);
-    std::vector<at::Tensor> outputs = execute(compiled->program, std::move(inputs));
-    update_in_place(dict, *compiled, entries, order, std::move(outputs));
-    return compiled->program.warnings();
+    inputs.reserve(listing->order.size());
+    for (uint32_t i : listing->order) inputs.push_back(*refs[i].tensor);
+    std::vector<at::Tensor> outputs = execute(compiled.program, std::move(inputs));
+    update_in_place(dict, compiled, entries, listing->order, std::move(outputs));
+    return compiled.program.warnings();
   });
 }
 

@@ -19,11 +19,11 @@ struct Chain::Impl {
 };
 
 // The compiled conversion of `key_set`, from the chain's cache (confirmed key by key) or
-// lowered and cached; `order[i]` is the index in `key_set` of the tensor of input i.
-std::shared_ptr<const Compiled> lookup(const Chain::Impl& chain,
-                                       const std::vector<TensorRef>& key_set,
-                                       Direction direction, const Options& options,
-                                       std::vector<uint32_t>& order);
+// lowered and cached, with the listing's `order[i]`: the index in `key_set` of the tensor of
+// input i.
+std::shared_ptr<const Listing> lookup(const Chain::Impl& chain,
+                                      const std::vector<TensorRef>& key_set, Direction direction,
+                                      const Options& options);
 // Views of a map's entries.
 std::vector<TensorRef> refs_of(const TensorMap& dict);
 

@@ -1,16 +1,30 @@
 #include "api/compiled.h"
 
 #include <atomic>
+#include <cstring>
 
 #include "aten/dtypes.h"
 
 namespace chainconv::api {
 
+// Eight bytes a step (keys are long and share long prefixes), then a final mix.
 uint64_t key_hash(std::string_view key) {
-  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a, then a final mix
-  for (unsigned char c : key) h = (h ^ c) * 0x100000001b3ull;
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ key.size();
+  const char* p = key.data();
+  size_t left = key.size();
+  auto mix = [&h](uint64_t word) {
+    h = (h ^ word) * 0xff51afd7ed558ccdull;
+    h ^= h >> 29;
+  };
+  for (; left >= 8; p += 8, left -= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    mix(word);
+  }
+  uint64_t tail = 0;
+  if (left) std::memcpy(&tail, p, left);
+  mix(tail ^ (static_cast<uint64_t>(left) << 59));
+  h *= 0xc4ceb9fe1a85ec53ull;
   return h ^ (h >> 33);
 }
 
@@ -43,6 +57,14 @@ std::shared_ptr<const Compiled> Compiled::make(Program program) {
     const bool same = s < p.inputs();  // an input slot left in the dict: it passed through
     c->passthrough.push_back(same ? static_cast<int32_t>(s) : -1);
     if (same) c->kept[s] = true;
+    if (same) ++c->kept_count;
+  }
+  c->shape_end_.reserve(p.inputs());
+  for (uint32_t s = 0; s < p.inputs(); ++s) {
+    const std::vector<int64_t>& shape = p.desc(s).shape;
+    c->sizes_.insert(c->sizes_.end(), shape.begin(), shape.end());
+    c->shape_end_.push_back(static_cast<uint32_t>(c->sizes_.size()));
+    c->dtypes_.push_back(p.desc(s).dtype);
   }
   size_t capacity = 16;
   while (capacity < 2 * p.inputs()) capacity *= 2;
@@ -63,6 +85,81 @@ int32_t Compiled::find_input(std::string_view key, uint64_t hash) const {
     if (slot < 0) return -1;
     if (h == hash && program.name(static_cast<uint32_t>(slot)) == key) return slot;
   }
+}
+
+bool Compiled::fits_input(uint32_t slot, const at::Tensor& t) const {
+  const uint32_t begin = slot ? shape_end_[slot - 1] : 0, end = shape_end_[slot];
+  const at::IntArrayRef sizes = t.sizes();
+  return sizes.size() == end - begin && std::equal(sizes.begin(), sizes.end(), &sizes_[begin]) &&
+         &dtype_of(t.scalar_type()) == dtypes_[slot];
+}
+
+std::shared_ptr<const Listing> Listing::make(std::shared_ptr<const Compiled> compiled,
+                                             const std::vector<TensorRef>& key_set,
+                                             std::vector<uint32_t> order) {
+  auto l = std::make_shared<Listing>();
+  l->compiled = std::move(compiled);
+  l->order = std::move(order);
+  size_t chars = 0;
+  for (const TensorRef& r : key_set) chars += r.key.size();
+  l->keys_.reserve(chars);
+  l->key_end_.reserve(key_set.size());
+  l->shape_end_.reserve(key_set.size());
+  l->types_.reserve(key_set.size());
+  for (const TensorRef& r : key_set) {
+    l->keys_.append(r.key);
+    l->key_end_.push_back(static_cast<uint32_t>(l->keys_.size()));
+    for (int64_t size : r.tensor->sizes()) l->sizes_.push_back(size);
+    l->shape_end_.push_back(static_cast<uint32_t>(l->sizes_.size()));
+    l->types_.push_back(r.tensor->scalar_type());
+  }
+  return l;
+}
+
+// The caller's keys and tensors lie wherever its container put them: asking for the ones a
+// few entries ahead overlaps the cache misses instead of waiting for each in turn.
+static void prefetch_entry(const TensorRef& r) {
+  __builtin_prefetch(r.key.data());
+  const char* impl = reinterpret_cast<const char*>(r.tensor->unsafeGetTensorImpl());
+  __builtin_prefetch(impl);
+  __builtin_prefetch(impl + 64);
+  __builtin_prefetch(impl + 128);
+}
+
+bool Listing::matches(const std::vector<TensorRef>& key_set) const {
+  if (key_set.size() != types_.size()) return false;
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < std::min(kAhead, key_set.size()); ++i) prefetch_entry(key_set[i]);
+  uint32_t key_at = 0, shape_at = 0;
+  for (size_t i = 0; i < key_set.size(); ++i) {
+    if (i + kAhead < key_set.size()) prefetch_entry(key_set[i + kAhead]);
+    const TensorRef& r = key_set[i];
+    const uint32_t key_end = key_end_[i], shape_end = shape_end_[i];
+    if (r.key.size() != key_end - key_at ||
+        (!r.key.empty() && std::memcmp(r.key.data(), keys_.data() + key_at, r.key.size()) != 0))
+      return false;
+    const at::Tensor& t = *r.tensor;
+    if (!t.defined() || t.scalar_type() != types_[i]) return false;
+    const at::IntArrayRef sizes = t.sizes();
+    if (sizes.size() != shape_end - shape_at ||
+        !std::equal(sizes.begin(), sizes.end(), sizes_.begin() + shape_at))
+      return false;
+    key_at = key_end;
+    shape_at = shape_end;
+  }
+  return true;
+}
+
+std::shared_ptr<const Listing> CompiledCache::find(const ListingKey& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = listings_.find(key);
+  return it == listings_.end() ? nullptr : it->second;
+}
+
+void CompiledCache::insert(const ListingKey& key, std::shared_ptr<const Listing> listing) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (listings_.size() >= kCapacity && !listings_.count(key)) listings_.clear();
+  listings_[key] = std::move(listing);
 }
 
 std::shared_ptr<const Compiled> CompiledCache::find(const Signature& signature) {

@@ -3,6 +3,12 @@
 // the tensor work alone. A key set is recognised by a signature of its keys, shapes and
 // dtypes (and the direction and options) that does not depend on the order the caller's
 // container lists them in, and confirmed key by key on a hit.
+//
+// A trainer hands the same container, or one built the same way, at every step, so the
+// cache also remembers how each key set was last listed (a Listing): a call listing it the
+// same way is confirmed in one pass in the caller's own order, comparing keys, shapes and
+// dtypes, without hashing every key or probing a table. Any difference falls back to the
+// signature, so the fast path can only be missed, never wrong.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -27,14 +33,22 @@ struct Compiled {
   // Per output: the input it is, unchanged and under the same name, or -1.
   std::vector<int32_t> passthrough;
   std::vector<bool> kept;  // per input: some output is it
+  size_t kept_count = 0;
 
   // The input slot of `key` (whose key_hash is `hash`), or -1.
   int32_t find_input(std::string_view key, uint64_t hash) const;
+  // Whether `t` (defined) has the shape and dtype input `slot` was compiled for.
+  bool fits_input(uint32_t slot, const at::Tensor& t) const;
 
   static std::shared_ptr<const Compiled> make(Program program);
 
  private:
   std::vector<std::pair<uint64_t, int32_t>> table_;  // open addressing: (hash, slot)
+  // The inputs' shapes one after another (input s ends at shape_end_[s]), so that checking
+  // a call's tensors reads them in one sweep.
+  std::vector<int64_t> sizes_;
+  std::vector<uint32_t> shape_end_;
+  std::vector<const DtypeInfo*> dtypes_;
 };
 
 uint64_t key_hash(std::string_view key);
@@ -60,18 +74,63 @@ struct SignatureHash {
 // One entry's part of a signature.
 uint64_t entry_hash(uint64_t key_hash, const at::Tensor& tensor);
 
+// A key set as one call listed it: position i held `key(i)` with the shape and dtype
+// recorded, and `order[s]` is the position of input slot s.
+class Listing {
+ public:
+  std::shared_ptr<const Compiled> compiled;
+  std::vector<uint32_t> order;
+
+  // Whether `key_set` lists exactly these keys, shapes and dtypes, in this order (every
+  // tensor defined).
+  bool matches(const std::vector<TensorRef>& key_set) const;
+
+  static std::shared_ptr<const Listing> make(std::shared_ptr<const Compiled> compiled,
+                                             const std::vector<TensorRef>& key_set,
+                                             std::vector<uint32_t> order);
+
+ private:
+  std::string keys_;                    // every key, one after another
+  std::vector<uint32_t> key_end_;       // per position: where its key ends in keys_
+  std::vector<int64_t> sizes_;          // every shape, one after another
+  std::vector<uint32_t> shape_end_;     // per position: where its shape ends in sizes_
+  std::vector<c10::ScalarType> types_;  // per position
+};
+
+// What picks the Listing to try: the call's options, its size and its first and last keys
+// (the Listing itself confirms the rest).
+struct ListingKey {
+  size_t count = 0;
+  Direction direction = Direction::to_prime;
+  int64_t expert_offset = 0;
+  bool strict = false;
+  uint64_t params = 0;
+  uint64_t ends = 0;  // the first and last keys, hashed
+  bool operator==(const ListingKey& o) const {
+    return count == o.count && direction == o.direction && expert_offset == o.expert_offset &&
+           strict == o.strict && params == o.params && ends == o.ends;
+  }
+};
+struct ListingKeyHash {
+  size_t operator()(const ListingKey& k) const { return k.ends ^ (k.count * 31); }
+};
+
 class CompiledCache {
  public:
   static constexpr size_t kCapacity = 256;  // key sets per chain: every layer, both ways
 
   std::shared_ptr<const Compiled> find(const Signature& signature);
   void insert(const Signature& signature, std::shared_ptr<const Compiled> compiled);
+  std::shared_ptr<const Listing> find(const ListingKey& key);
+  void insert(const ListingKey& key, std::shared_ptr<const Listing> listing);
 
  private:
   using Lru = std::list<std::pair<Signature, std::shared_ptr<const Compiled>>>;
   std::mutex mu_;
   Lru lru_;  // most recently used first
   std::unordered_map<Signature, Lru::iterator, SignatureHash> index_;
+  // Forgotten all at once when full: a Listing is only a shortcut to index_.
+  std::unordered_map<ListingKey, std::shared_ptr<const Listing>, ListingKeyHash> listings_;
 };
 
 }  // namespace chainconv::api

@@ -26,11 +26,11 @@ Replay::~Replay() = default;
 Replay Chain::compile(const std::vector<TensorRef>& key_set, Direction direction,
                       const Options& options, std::vector<uint32_t>* order) const {
   return guarded([&] {
-    std::vector<uint32_t> where;
     auto impl = std::make_shared<Replay::Impl>();
     impl->chain = impl_;
-    impl->compiled = lookup(*impl_, key_set, direction, options, where);
-    if (order) *order = std::move(where);
+    std::shared_ptr<const Listing> listing = lookup(*impl_, key_set, direction, options);
+    impl->compiled = listing->compiled;
+    if (order) *order = listing->order;
     return Replay(std::move(impl));
   });
 }
@@ -41,20 +41,19 @@ Replay Chain::compile(const TensorMap& dict, Direction direction, const Options&
 
 Direction Replay::direction() const { return impl_->program().direction; }
 const std::vector<std::string>& Replay::input_keys() const { return impl_->compiled->input_keys; }
-const std::vector<std::string>& Replay::output_keys() const {
-  return impl_->compiled->output_keys;
-}
+const std::vector<std::string>& Replay::output_keys() const { return impl_->compiled->output_keys; }
 const std::vector<Warning>& Replay::warnings() const { return impl_->program().warnings(); }
 const std::vector<int32_t>& Replay::passthrough() const { return impl_->compiled->passthrough; }
 uint64_t Replay::id() const { return impl_->compiled->id; }
 
 // Throws unless `t` is what input `i` was compiled for.
-static void check_input(const Program& program, size_t i, const at::Tensor& t) {
+static void check_input(const Compiled& compiled, size_t i, const at::Tensor& t) {
+  const Program& program = compiled.program;
+  if (t.defined() && compiled.fits_input(static_cast<uint32_t>(i), t)) return;
   const std::string& key = program.name(static_cast<uint32_t>(i));
   if (!t.defined())
     throw Error("replay: tensor " + std::to_string(i) + " ('" + key + "') is undefined");
   const TensorDesc& want = program.desc(static_cast<uint32_t>(i));
-  if (t.sizes() == at::IntArrayRef(want.shape) && &dtype_of(t.scalar_type()) == want.dtype) return;
   throw Error("replay: '" + key + "' is " + shape_str(t.sizes().vec()) + " " +
               std::string(dtype_of(t.scalar_type()).name) + " but the plan was compiled for " +
               want.str() + "; compile a plan for this key set");
@@ -72,7 +71,7 @@ std::vector<at::Tensor> Replay::run(std::vector<at::Tensor> inputs) const {
     if (inputs.size() != program.inputs())
       throw Error("replay: " + std::to_string(inputs.size()) + " inputs given, the plan takes " +
                   std::to_string(program.inputs()));
-    for (size_t i = 0; i < inputs.size(); ++i) check_input(program, i, inputs[i]);
+    for (size_t i = 0; i < inputs.size(); ++i) check_input(*impl_->compiled, i, inputs[i]);
     return execute(program, std::move(inputs));
   });
 }
@@ -98,7 +97,7 @@ void Replay::run(TensorMap& dict) const {
       if (it == dict.end())
         throw Error("replay: the dict lacks '" + program.name(s) +
                     "'; compile a plan for this key set");
-      check_input(program, s, it->second);
+      check_input(compiled, s, it->second);
       inputs.push_back(it->second);
       entries.push_back(it);
       order.push_back(s);

@@ -31,6 +31,42 @@ at::Tensor view_of(const Program& program, const Step& step, const at::Tensor& t
   return t;
 }
 
+// Meta tensors have no values: what a step making new data gives is the tensor its rule
+// describes (at::stack and at::cat would only work that out again, op by op). Not for
+// tensors that autograd records (their result must carry the graph).
+bool all_meta(const std::vector<at::Tensor>& tensors) {
+  for (const at::Tensor& t : tensors)
+    if (!t.is_meta() || t.requires_grad()) return false;
+  return true;
+}
+
+// The slots of one execution, kept between executions on a thread so that a repeated
+// conversion does not allocate (and fault in) a slot array each time.
+class SlotArray {
+ public:
+  explicit SlotArray(std::vector<at::Tensor> inputs, size_t slots) : slots_(take()) {
+    slots_.reserve(slots);
+    for (at::Tensor& t : inputs) slots_.push_back(std::move(t));
+    slots_.resize(slots);
+  }
+  ~SlotArray() {
+    slots_.clear();  // releases every tensor, keeps the capacity
+    if (slots_.capacity() <= kKeep) spare() = std::move(slots_);
+  }
+  SlotArray(const SlotArray&) = delete;
+  SlotArray& operator=(const SlotArray&) = delete;
+  at::Tensor& operator[](size_t i) { return slots_[i]; }
+
+ private:
+  static constexpr size_t kKeep = size_t{1} << 20;  // a million slots: 8 MB at most
+  static std::vector<at::Tensor>& spare() {
+    thread_local std::vector<at::Tensor> kept;
+    return kept;
+  }
+  static std::vector<at::Tensor> take() { return std::move(spare()); }
+  std::vector<at::Tensor> slots_;
+};
+
 }  // namespace
 
 std::vector<at::Tensor> execute(const Program& program, std::vector<at::Tensor> inputs) {
@@ -39,8 +75,7 @@ std::vector<at::Tensor> execute(const Program& program, std::vector<at::Tensor> 
 
 std::vector<at::Tensor> execute(const Program& program, std::vector<at::Tensor> inputs,
                                 const std::vector<bool>& needed) {
-  std::vector<at::Tensor> slots = std::move(inputs);
-  slots.resize(program.slots());
+  SlotArray slots(std::move(inputs), program.slots());
   std::vector<at::Tensor> operands;
   const std::vector<Step>& steps = program.steps();
   for (size_t i = 0; i < steps.size(); ++i) {
@@ -83,7 +118,10 @@ std::vector<at::Tensor> execute(const Program& program, std::vector<at::Tensor> 
       case StepKind::compute:
         operands.clear();
         for (uint32_t k = 0; k < step.operands; ++k) operands.push_back(operand(k));
-        if (step.kind == StepKind::stack) {
+        if (step.kind != StepKind::compute && !operands.empty() && all_meta(operands)) {
+          slots[step.output] =
+              at::empty(program.desc(step.output).shape, operands.front().options());
+        } else if (step.kind == StepKind::stack) {
           slots[step.output] = at::stack(operands, step.dim);
         } else if (step.kind == StepKind::concat) {
           slots[step.output] = at::cat(operands, step.dim);

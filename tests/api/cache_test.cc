@@ -145,3 +145,73 @@ TEST_CASE(
               .is_same(before.at(L3 + "experts.3.up_proj.weight")));
   }
 }
+
+// The cache remembers how a key set was last listed and confirms a call listing it the same
+// way in one pass; a listing that differs anywhere (not only at its ends) must not be taken
+// for it.
+TEST_CASE(
+    "a key set listed again in the same order is reused, and one differing in the middle, in "
+    "order or in one shape is not") {
+  cc::Chain chain = cc::Chain::for_model_type("qwen3_moe");
+  using Entries = std::vector<std::pair<std::string, at::Tensor>>;
+  auto listed = [](cc::TensorMap map) {  // in key order
+    Entries list(map.begin(), map.end());
+    std::sort(list.begin(), list.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    return list;
+  };
+  // Sorted: input_layernorm, the experts, experts_a (an unconverted key), mlp.gate.
+  cc::TensorMap layer = hf_moe_layer(3, 0, 4);
+  layer[L3 + "experts_a.weight"] = counting({3});
+  const Entries entries = listed(layer);
+  auto refs_of = [](const Entries& list) {
+    std::vector<cc::TensorRef> refs;
+    for (const auto& [key, tensor] : list) refs.push_back({key, &tensor});
+    return refs;
+  };
+  auto order_is_right = [](const Entries& list, const cc::Replay& replay,
+                           const std::vector<uint32_t>& order) {
+    if (order.size() != replay.input_keys().size()) return false;
+    for (size_t i = 0; i < order.size(); ++i)
+      if (list[order[i]].first != replay.input_keys()[i]) return false;
+    return true;
+  };
+
+  std::vector<uint32_t> order;
+  const uint64_t id = chain.compile(refs_of(entries), cc::Direction::to_prime, {}, &order).id();
+  CHECK(order_is_right(entries, chain.compile(refs_of(entries), cc::Direction::to_prime), order));
+  CHECK(chain.compile(refs_of(entries), cc::Direction::to_prime).id() == id);
+
+  // Two inner entries swapped: the same first and last key, the same key set, another order.
+  Entries swapped = entries;
+  std::swap(swapped[2], swapped[5]);
+  for (int round = 0; round < 2; ++round) {  // alternating with the first listing
+    const cc::Replay a = chain.compile(refs_of(swapped), cc::Direction::to_prime, {}, &order);
+    CHECK(a.id() == id);
+    CHECK(order_is_right(swapped, a, order));
+    const cc::Replay b = chain.compile(refs_of(entries), cc::Direction::to_prime, {}, &order);
+    CHECK(b.id() == id);
+    CHECK(order_is_right(entries, b, order));
+  }
+
+  // One inner key replaced (same count, same ends): another key set.
+  cc::TensorMap renamed = hf_moe_layer(3, 0, 4);
+  renamed[L3 + "experts_b.weight"] = counting({3});
+  const Entries other = listed(renamed);
+  REQUIRE(other.size() == entries.size());
+  REQUIRE(other.front().first == entries.front().first);
+  REQUIRE(other.back().first == entries.back().first);
+  const cc::Replay changed = chain.compile(refs_of(other), cc::Direction::to_prime);
+  CHECK(changed.id() != id);
+  CHECK(std::count(changed.output_keys().begin(), changed.output_keys().end(),
+                   L3 + "experts_b.weight") == 1);
+
+  // Inner shapes changed (every gate_proj [2, 5]), everything else listed as before.
+  Entries reshaped = entries;
+  for (auto& [key, tensor] : reshaped)
+    if (key.find("gate_proj") != std::string::npos) tensor = counting({2, 5});
+  const cc::Replay wider = chain.compile(refs_of(reshaped), cc::Direction::to_prime);
+  CHECK(wider.id() != id);
+  CHECK(chain.compile(refs_of(reshaped), cc::Direction::to_prime).id() == wider.id());
+  CHECK(chain.compile(refs_of(entries), cc::Direction::to_prime).id() == id);
+}

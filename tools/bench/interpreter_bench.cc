@@ -133,7 +133,12 @@ Four measure_interleaved(int reps, const std::vector<StateDict>& hf,
   return {median(ff), median(bf), median(fl), median(bl)};
 }
 
-Timing measure(const KeySet& set, int reps) {
+// Which modes to measure (all when empty): names as printed, spaces as '_' ("api_repeated").
+bool wanted(const std::vector<std::string>& modes, const std::string& mode) {
+  return modes.empty() || std::find(modes.begin(), modes.end(), mode) != modes.end();
+}
+
+Timing measure(const KeySet& set, int reps, const std::vector<std::string>& modes) {
   const ChainRegistry registry = ChainRegistry::scan();
   auto chain = load_chain_file(registry.chain_for(set.model_type));
   const StateDict hf = meta_state_dict(make_layout(set.config));
@@ -148,17 +153,21 @@ Timing measure(const KeySet& set, int reps) {
   t.prime_keys = prime.size();
   t.groups = hf_groups.size();
   const Options options;
-  t.run = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups,
-                       [&](const std::vector<StateDict>& dicts, Direction d) {
-                         return time_each(dicts, [&](size_t, StateDict& dict) {
-                           run_chain(*chain, dict, d, options);
+  auto want = [&](const char* mode) { return wanted(modes, mode); };
+  if (want("run"))
+    t.run = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups,
+                         [&](const std::vector<StateDict>& dicts, Direction d) {
+                           return time_each(dicts, [&](size_t, StateDict& dict) {
+                             run_chain(*chain, dict, d, options);
+                           });
                          });
-                       });
-  t.compile = measure_four(
-      reps, hf_full, hf_groups, prime_full, prime_groups,
-      [&](const std::vector<StateDict>& dicts, Direction d) {
-        return time_each(dicts, [&](size_t, StateDict& dict) { lower(*chain, d, specs_of(dict)); });
-      });
+  if (want("compile"))
+    t.compile = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups,
+                             [&](const std::vector<StateDict>& dicts, Direction d) {
+                               return time_each(dicts, [&](size_t, StateDict& dict) {
+                                 lower(*chain, d, specs_of(dict));
+                               });
+                             });
 
   // Plans are compiled once, outside the timed region, as a trainer would.
   std::map<const std::vector<StateDict>*, std::vector<Program>> plans;
@@ -167,12 +176,13 @@ Timing measure(const KeySet& set, int reps) {
       plans[dicts].push_back(lower(
           *chain, dicts == &hf_full || dicts == &hf_groups ? Direction::to_prime : Direction::to_hf,
           specs_of(dict)));
-  t.replay_dict = measure_four(
-      reps, hf_full, hf_groups, prime_full, prime_groups,
-      [&](const std::vector<StateDict>& dicts, Direction) {
-        const auto& ps = plans.at(&dicts);
-        return time_each(dicts, [&](size_t i, StateDict& dict) { run_program(ps[i], dict); });
-      });
+  if (want("replay_dict"))
+    t.replay_dict = measure_four(
+        reps, hf_full, hf_groups, prime_full, prime_groups,
+        [&](const std::vector<StateDict>& dicts, Direction) {
+          const auto& ps = plans.at(&dicts);
+          return time_each(dicts, [&](size_t i, StateDict& dict) { run_program(ps[i], dict); });
+        });
   auto replay_sample = [&](const std::vector<StateDict>& dicts, Direction) {
     const auto& ps = plans.at(&dicts);
     std::vector<std::vector<at::Tensor>> inputs;
@@ -189,7 +199,8 @@ Timing measure(const KeySet& set, int reps) {
                     std::to_string(ps[i].outputs().size()));
     return ms;
   };
-  t.replay = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups, replay_sample);
+  if (want("replay"))
+    t.replay = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups, replay_sample);
 
   // The public API, as a C++ trainer calls it: maps of at::Tensor, converted in place.
   const std::string chain_file = registry.chain_for(set.model_type);
@@ -209,11 +220,15 @@ Timing measure(const KeySet& set, int reps) {
       });
     };
   };
-  t.api_first = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups, api_sample(true));
-  t.api_repeated =
-      measure_four(reps, hf_full, hf_groups, prime_full, prime_groups, api_sample(false));
-  t.replay_interleaved =
-      measure_interleaved(reps, hf_full, hf_groups, prime_full, prime_groups, replay_sample);
+  if (want("api_first"))
+    t.api_first =
+        measure_four(reps, hf_full, hf_groups, prime_full, prime_groups, api_sample(true));
+  if (want("api_repeated"))
+    t.api_repeated =
+        measure_four(reps, hf_full, hf_groups, prime_full, prime_groups, api_sample(false));
+  if (want("replay_interl."))
+    t.replay_interleaved =
+        measure_interleaved(reps, hf_full, hf_groups, prime_full, prime_groups, replay_sample);
   return t;
 }
 
@@ -252,11 +267,15 @@ int main(int argc, char** argv) {
   bool smoke = false;
   std::string format = "text";
   std::string only;
+  std::vector<std::string> modes;
   app.add_option("--reps", reps, "Runs per measurement; the median is reported")
       ->check(CLI::Range(1, 1000));
   app.add_flag("--smoke", smoke, "Tiny key sets, 1 run: checks the benchmark still works (CI)");
   app.add_option("--only", only,
                  "Measure only the key sets whose name contains this (no target report)");
+  app.add_option("--mode", modes,
+                 "Measure only these modes (run, compile, replay, replay_interl., replay_dict, "
+                 "api_first, api_repeated; no target report)");
   app.add_option("--format", format, "text or json")->check(CLI::IsMember({"text", "json"}));
   CLI11_PARSE(app, argc, argv);
 
@@ -276,8 +295,9 @@ int main(int argc, char** argv) {
           sets.end());
       smoke = true;  // a partial run has no target report
     }
+    if (!modes.empty()) smoke = true;
     std::vector<std::pair<KeySet, Timing>> results;
-    for (const KeySet& set : sets) results.emplace_back(set, measure(set, reps));
+    for (const KeySet& set : sets) results.emplace_back(set, measure(set, reps, modes));
 
     nlohmann::json report = nlohmann::json::array();
     std::cout << std::fixed << std::setprecision(2);
@@ -295,6 +315,9 @@ int main(int argc, char** argv) {
                                        {"replay dict", t.replay_dict},
                                        {"api first", t.api_first},
                                        {"api repeated", t.api_repeated}}) {
+        std::string name = mode;
+        std::replace(name.begin(), name.end(), ' ', '_');
+        if (!wanted(modes, name)) continue;
         if (format == "text")
           std::cout << std::left << std::setw(38) << set.name << std::setw(16) << mode << std::right
                     << std::setw(8) << t.hf_keys << std::setw(10) << four.forward_full
