@@ -1,7 +1,9 @@
 // The ATen executor: plays a step program on real tensors, on whatever device they live on.
 // Moves pass the handle on, views are ATen views (select / narrow / squeeze), stacks and
 // concatenations are at::stack / at::cat, computed steps run their transform's kernel,
-// created tensors are at::empty like their input. Nothing reads tensor data on the host.
+// created tensors are at::empty like their input. On meta tensors (which have no values)
+// every step making new data is at::empty of the shape the program describes. Nothing reads
+// tensor data on the host.
 #pragma once
 
 #include <ATen/core/Tensor.h>
