@@ -28,6 +28,12 @@ struct Recorder {
         produced_by[key] = op;
         outputs_of[op].insert(key);
       }
+      if (step.kind == StepKind::move) {
+        const std::string& from = program.name(program.operand(step, 0));
+        const std::string& to = program.name(step.output);
+        moved_to.emplace(from, to);
+        moved_from[to] = from;
+      }
     }
   }
   bool consumed(const Op* op, const std::string& key) const {
@@ -43,6 +49,9 @@ struct Recorder {
   std::map<std::string, const Op*> consumed_by;
   std::map<std::string, const Op*> produced_by;
   std::map<const Op*, std::set<std::string>> inputs_of, outputs_of;
+  // Renames: the first new name of a consumed key, and the name the last writer of a key
+  // moved it from.
+  std::map<std::string, std::string> moved_to, moved_from;
 };
 
 // A key set by name: a program's inputs or outputs.
@@ -157,11 +166,32 @@ void compare(const std::string& label, const Described& original, const Describe
     auto it = m.find(k);
     return it == m.end() ? nullptr : it->second;
   };
+  // A key renamed first (backbone. -> model.) and only then canonicalised by a branch: the
+  // difference is declared by an op further along the key's renames. Follows them (forward
+  // from a consumed key in `first`, back from a produced key in `second`) to the first op
+  // that declares it; `op` becomes that op when one does.
+  auto declared_along = [&](const Op*& op, const std::string& key, bool consumer) {
+    std::string why = declared(op, key, consumer);
+    const Recorder& rec = consumer ? first : second;
+    const auto& next_name = consumer ? rec.moved_to : rec.moved_from;
+    const auto& actor = consumer ? rec.consumed_by : rec.produced_by;
+    std::string k = key;
+    for (int hops = 0; why.empty() && hops < 64; ++hops) {  // renames could come round again
+      auto it = next_name.find(k);
+      if (it == next_name.end()) break;
+      k = it->second;
+      const Op* next = lookup(actor, k);
+      if (!next) break;
+      why = declared(next, k, consumer);
+      if (!why.empty()) op = next;
+    }
+    return why;
+  };
   for (const auto& [key, item] : original) {
     auto found = result.find(key);
     if (found == result.end()) {
       const Op* op = lookup(first.consumed_by, key);
-      std::string why = declared(op, key, true);
+      std::string why = declared_along(op, key, true);
       if (!why.empty())
         grouped.add(op, Severity::note, label + ": {keys} not restored (" + why + ")", key);
       else
@@ -177,7 +207,7 @@ void compare(const std::string& label, const Described& original, const Describe
     if (back.same_kind(*item)) continue;
     const Op* op = lookup(second.produced_by, key);
     std::string change = " comes back as " + back.str() + " instead of " + item->str();
-    std::string why = declared(op, key, false);
+    std::string why = declared_along(op, key, false);
     if (!why.empty()) {
       grouped.add(op, Severity::note, label + ": {keys}" + change + " (" + why + ")", key);
     } else {
@@ -196,7 +226,7 @@ void compare(const std::string& label, const Described& original, const Describe
                   key);
       continue;
     }
-    std::string why = declared(op, key, false);
+    std::string why = declared_along(op, key, false);
     if (!why.empty())
       grouped.add(op, Severity::note, label + ": {keys} appear instead (" + why + ")", key);
     else

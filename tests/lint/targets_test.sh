@@ -12,7 +12,7 @@ trap 'rm -rf "$tmp"' EXIT
 fail=0
 checked=0
 # The target check only: the roundtrip and coverage checks of these chains have tests of
-# their own (nemotron_h's fused input, for one, is a known roundtrip finding).
+# their own (nemotron_h's layouts, for one, have coverage warnings).
 expect_clean() {  # expect_clean CHAIN ARGS...
   chain=$1; shift
   checked=$((checked + 1))
