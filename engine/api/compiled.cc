@@ -50,10 +50,8 @@ std::shared_ptr<const Compiled> Compiled::make(Program program) {
   c->id = next_id++;
   c->program = std::move(program);
   const Program& p = c->program;
-  for (uint32_t s = 0; s < p.inputs(); ++s) c->input_keys.push_back(p.name(s));
   c->kept.assign(p.inputs(), false);
   for (uint32_t s : p.outputs()) {
-    c->output_keys.push_back(p.name(s));
     const bool same = s < p.inputs();  // an input slot left in the dict: it passed through
     c->passthrough.push_back(same ? static_cast<int32_t>(s) : -1);
     if (same) c->kept[s] = true;
@@ -85,6 +83,25 @@ int32_t Compiled::find_input(std::string_view key, uint64_t hash) const {
     if (slot < 0) return -1;
     if (h == hash && program.name(static_cast<uint32_t>(slot)) == key) return slot;
   }
+}
+
+void Compiled::make_keys() const {
+  std::call_once(keys_made_, [this] {
+    input_keys_.reserve(program.inputs());
+    for (uint32_t s = 0; s < program.inputs(); ++s) input_keys_.push_back(program.name(s));
+    output_keys_.reserve(program.outputs().size());
+    for (uint32_t s : program.outputs()) output_keys_.push_back(program.name(s));
+  });
+}
+
+const std::vector<std::string>& Compiled::input_keys() const {
+  make_keys();
+  return input_keys_;
+}
+
+const std::vector<std::string>& Compiled::output_keys() const {
+  make_keys();
+  return output_keys_;
 }
 
 bool Compiled::fits_input(uint32_t slot, const at::Tensor& t) const {

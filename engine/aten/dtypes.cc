@@ -1,5 +1,8 @@
 #include "aten/dtypes.h"
 
+#include <array>
+#include <utility>
+
 #include "aten/state_dict.h"
 #include "core/error.h"
 
@@ -25,31 +28,24 @@ c10::ScalarType storage_type(const DtypeInfo& dtype) {
   }
 }
 
+// The safetensors dtype of each ATen scalar type that has one, looked up by name once: a
+// repeated conversion asks for every input's.
 const DtypeInfo& dtype_of(c10::ScalarType type) {
-  switch (type) {
-    case c10::ScalarType::Double:
-      return dtype_named("F64");
-    case c10::ScalarType::Float:
-      return dtype_named("F32");
-    case c10::ScalarType::Half:
-      return dtype_named("F16");
-    case c10::ScalarType::BFloat16:
-      return dtype_named("BF16");
-    case c10::ScalarType::Long:
-      return dtype_named("I64");
-    case c10::ScalarType::Int:
-      return dtype_named("I32");
-    case c10::ScalarType::Short:
-      return dtype_named("I16");
-    case c10::ScalarType::Char:
-      return dtype_named("I8");
-    case c10::ScalarType::Byte:
-      return dtype_named("U8");
-    case c10::ScalarType::Bool:
-      return dtype_named("BOOL");
-    default:
-      throw Error(std::string("dtype ") + c10::toString(type) + " has no safetensors name");
-  }
+  using Table = std::array<const DtypeInfo*, static_cast<size_t>(c10::ScalarType::NumOptions)>;
+  static const Table table = [] {
+    Table t{};
+    const std::pair<c10::ScalarType, const char*> names[] = {
+        {c10::ScalarType::Double, "F64"}, {c10::ScalarType::Float, "F32"},
+        {c10::ScalarType::Half, "F16"},   {c10::ScalarType::BFloat16, "BF16"},
+        {c10::ScalarType::Long, "I64"},   {c10::ScalarType::Int, "I32"},
+        {c10::ScalarType::Short, "I16"},  {c10::ScalarType::Char, "I8"},
+        {c10::ScalarType::Byte, "U8"},    {c10::ScalarType::Bool, "BOOL"}};
+    for (const auto& [scalar, name] : names) t[static_cast<size_t>(scalar)] = &dtype_named(name);
+    return t;
+  }();
+  const size_t index = static_cast<size_t>(type);
+  if (index < table.size() && table[index]) return *table[index];
+  throw Error(std::string("dtype ") + c10::toString(type) + " has no safetensors name");
 }
 
 const DtypeInfo& dtype_of(const Item& item) {
