@@ -119,10 +119,9 @@ void update_in_place(TensorMap& dict, const Compiled& compiled,
       if (!compiled.kept[i]) dict.erase(entries[order[i]]);
   }
   dict.reserve(dict.size() + outputs.size() - compiled.kept_count);  // one rehash at most
-  const Program& program = compiled.program;
   for (size_t i = 0; i < outputs.size(); ++i)
     if (compiled.passthrough[i] < 0)
-      dict.insert_or_assign(program.name(program.outputs()[i]), std::move(outputs[i]));
+      dict.insert_or_assign(compiled.output_keys[i], std::move(outputs[i]));
 }
 
 Chain::Chain(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}

@@ -51,7 +51,9 @@ std::shared_ptr<const Compiled> Compiled::make(Program program) {
   c->program = std::move(program);
   const Program& p = c->program;
   c->kept.assign(p.inputs(), false);
+  c->output_keys.reserve(p.outputs().size());
   for (uint32_t s : p.outputs()) {
+    c->output_keys.push_back(p.name(s));
     const bool same = s < p.inputs();  // an input slot left in the dict: it passed through
     c->passthrough.push_back(same ? static_cast<int32_t>(s) : -1);
     if (same) c->kept[s] = true;
@@ -85,23 +87,12 @@ int32_t Compiled::find_input(std::string_view key, uint64_t hash) const {
   }
 }
 
-void Compiled::make_keys() const {
-  std::call_once(keys_made_, [this] {
+const std::vector<std::string>& Compiled::input_keys() const {
+  std::call_once(input_keys_made_, [this] {
     input_keys_.reserve(program.inputs());
     for (uint32_t s = 0; s < program.inputs(); ++s) input_keys_.push_back(program.name(s));
-    output_keys_.reserve(program.outputs().size());
-    for (uint32_t s : program.outputs()) output_keys_.push_back(program.name(s));
   });
-}
-
-const std::vector<std::string>& Compiled::input_keys() const {
-  make_keys();
   return input_keys_;
-}
-
-const std::vector<std::string>& Compiled::output_keys() const {
-  make_keys();
-  return output_keys_;
 }
 
 bool Compiled::fits_input(uint32_t slot, const at::Tensor& t) const {

@@ -34,10 +34,11 @@ struct Compiled {
   std::vector<bool> kept;  // per input: some output is it
   size_t kept_count = 0;
 
-  // The keys it takes and gives, in key order; made on first use (Chain::convert needs
-  // neither, and copying 18,000 keys is most of what a first call pays beyond lowering).
+  // The keys it takes, in key order; made on first use (Chain::convert does not need them).
   const std::vector<std::string>& input_keys() const;
-  const std::vector<std::string>& output_keys() const;
+  // The keys it gives, in key order, held together (the in-place update inserts them on
+  // every call: reading them from one block beats chasing the program's names).
+  std::vector<std::string> output_keys;
 
   // The input slot of `key` (whose key_hash is `hash`), or -1.
   int32_t find_input(std::string_view key, uint64_t hash) const;
@@ -47,11 +48,9 @@ struct Compiled {
   static std::shared_ptr<const Compiled> make(Program program);
 
  private:
-  void make_keys() const;
-
   std::vector<std::pair<uint64_t, int32_t>> table_;  // open addressing: (hash, slot)
-  mutable std::once_flag keys_made_;
-  mutable std::vector<std::string> input_keys_, output_keys_;
+  mutable std::once_flag input_keys_made_;
+  mutable std::vector<std::string> input_keys_;
   // The inputs' shapes one after another (input s ends at shape_end_[s]), so that checking
   // a call's tensors reads them in one sweep.
   std::vector<int64_t> sizes_;
