@@ -46,22 +46,17 @@ std::shared_ptr<const Listing> lookup(const Chain::Impl& chain,
                                       const std::vector<TensorRef>& key_set, Direction direction,
                                       const Options& options) {
   ListingKey listing_key;
-  listing_key.count = key_set.size();
-  listing_key.direction = direction;
-  listing_key.expert_offset = options.expert_offset;
-  listing_key.strict = options.strict;
-  listing_key.params = params_hash(options);
+  listing_key.call.count = key_set.size();
+  listing_key.call.direction = direction;
+  listing_key.call.expert_offset = options.expert_offset;
+  listing_key.call.strict = options.strict;
+  listing_key.call.params = params_hash(options);
   if (!key_set.empty())
     listing_key.ends = key_hash(key_set.front().key) * 31 + key_hash(key_set.back().key);
   if (std::shared_ptr<const Listing> same = chain.cache.find(listing_key))
     if (same->matches(key_set)) return same;
 
-  Signature signature;
-  signature.count = key_set.size();
-  signature.direction = direction;
-  signature.expert_offset = options.expert_offset;
-  signature.strict = options.strict;
-  signature.params = listing_key.params;
+  Signature signature = listing_key.call;  // and the sums over every entry
   std::vector<uint64_t> hashes(key_set.size());
   for (size_t i = 0; i < key_set.size(); ++i) {
     const at::Tensor& t = *key_set[i].tensor;

@@ -59,11 +59,9 @@ std::shared_ptr<const Compiled> Compiled::make(Program program) {
     if (same) c->kept[s] = true;
     if (same) ++c->kept_count;
   }
-  c->shape_end_.reserve(p.inputs());
+  c->shapes_.reserve(p.inputs());
   for (uint32_t s = 0; s < p.inputs(); ++s) {
-    const std::vector<int64_t>& shape = p.desc(s).shape;
-    c->sizes_.insert(c->sizes_.end(), shape.begin(), shape.end());
-    c->shape_end_.push_back(static_cast<uint32_t>(c->sizes_.size()));
+    c->shapes_.push(p.desc(s).shape);
     c->dtypes_.push_back(p.desc(s).dtype);
   }
   size_t capacity = 16;
@@ -96,10 +94,7 @@ const std::vector<std::string>& Compiled::input_keys() const {
 }
 
 bool Compiled::fits_input(uint32_t slot, const at::Tensor& t) const {
-  const uint32_t begin = slot ? shape_end_[slot - 1] : 0, end = shape_end_[slot];
-  const at::IntArrayRef sizes = t.sizes();
-  return sizes.size() == end - begin && std::equal(sizes.begin(), sizes.end(), &sizes_[begin]) &&
-         &dtype_of(t.scalar_type()) == dtypes_[slot];
+  return shapes_.same(slot, t.sizes()) && &dtype_of(t.scalar_type()) == dtypes_[slot];
 }
 
 std::shared_ptr<const Listing> Listing::make(std::shared_ptr<const Compiled> compiled,
@@ -112,13 +107,12 @@ std::shared_ptr<const Listing> Listing::make(std::shared_ptr<const Compiled> com
   for (const TensorRef& r : key_set) chars += r.key.size();
   l->keys_.reserve(chars);
   l->key_end_.reserve(key_set.size());
-  l->shape_end_.reserve(key_set.size());
+  l->shapes_.reserve(key_set.size());
   l->types_.reserve(key_set.size());
   for (const TensorRef& r : key_set) {
     l->keys_.append(r.key);
     l->key_end_.push_back(static_cast<uint32_t>(l->keys_.size()));
-    for (int64_t size : r.tensor->sizes()) l->sizes_.push_back(size);
-    l->shape_end_.push_back(static_cast<uint32_t>(l->sizes_.size()));
+    l->shapes_.push(r.tensor->sizes());
     l->types_.push_back(r.tensor->scalar_type());
   }
   return l;
@@ -138,22 +132,15 @@ bool Listing::matches(const std::vector<TensorRef>& key_set) const {
   if (key_set.size() != types_.size()) return false;
   constexpr size_t kAhead = 8;
   for (size_t i = 0; i < std::min(kAhead, key_set.size()); ++i) prefetch_entry(key_set[i]);
-  uint32_t key_at = 0, shape_at = 0;
+  const std::string_view keys = keys_;
+  uint32_t key_at = 0;
   for (size_t i = 0; i < key_set.size(); ++i) {
     if (i + kAhead < key_set.size()) prefetch_entry(key_set[i + kAhead]);
     const TensorRef& r = key_set[i];
-    const uint32_t key_end = key_end_[i], shape_end = shape_end_[i];
-    if (r.key.size() != key_end - key_at ||
-        (!r.key.empty() && std::memcmp(r.key.data(), keys_.data() + key_at, r.key.size()) != 0))
-      return false;
+    if (keys.substr(key_at, key_end_[i] - key_at) != r.key) return false;
+    key_at = key_end_[i];
     const at::Tensor& t = *r.tensor;
-    if (!t.defined() || t.scalar_type() != types_[i]) return false;
-    const at::IntArrayRef sizes = t.sizes();
-    if (sizes.size() != shape_end - shape_at ||
-        !std::equal(sizes.begin(), sizes.end(), sizes_.begin() + shape_at))
-      return false;
-    key_at = key_end;
-    shape_at = shape_end;
+    if (!t.defined() || t.scalar_type() != types_[i] || !shapes_.same(i, t.sizes())) return false;
   }
   return true;
 }

@@ -13,6 +13,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -25,6 +26,26 @@
 #include "program/program.h"
 
 namespace chainconv::api {
+
+// Shapes one after another in one array: checking a call's tensors against them reads memory
+// in one sweep instead of chasing a vector per shape.
+class ShapeList {
+ public:
+  void reserve(size_t shapes) { end_.reserve(shapes); }
+  void push(at::IntArrayRef shape) {
+    sizes_.insert(sizes_.end(), shape.begin(), shape.end());
+    end_.push_back(static_cast<uint32_t>(sizes_.size()));
+  }
+  bool same(size_t i, at::IntArrayRef shape) const {
+    const uint32_t begin = i ? end_[i - 1] : 0;
+    return shape.size() == end_[i] - begin &&
+           std::equal(shape.begin(), shape.end(), sizes_.begin() + begin);
+  }
+
+ private:
+  std::vector<int64_t> sizes_;
+  std::vector<uint32_t> end_;  // shape i ends at sizes_[end_[i]]
+};
 
 struct Compiled {
   Program program;
@@ -51,10 +72,7 @@ struct Compiled {
   std::vector<std::pair<uint64_t, int32_t>> table_;  // open addressing: (hash, slot)
   mutable std::once_flag input_keys_made_;
   mutable std::vector<std::string> input_keys_;
-  // The inputs' shapes one after another (input s ends at shape_end_[s]), so that checking
-  // a call's tensors reads them in one sweep.
-  std::vector<int64_t> sizes_;
-  std::vector<uint32_t> shape_end_;
+  ShapeList shapes_;  // per input slot
   std::vector<const DtypeInfo*> dtypes_;
 };
 
@@ -99,27 +117,19 @@ class Listing {
  private:
   std::string keys_;                    // every key, one after another
   std::vector<uint32_t> key_end_;       // per position: where its key ends in keys_
-  std::vector<int64_t> sizes_;          // every shape, one after another
-  std::vector<uint32_t> shape_end_;     // per position: where its shape ends in sizes_
+  ShapeList shapes_;                    // per position
   std::vector<c10::ScalarType> types_;  // per position
 };
 
-// What picks the Listing to try: the call's options, its size and its first and last keys
-// (the Listing itself confirms the rest).
+// What picks the Listing to try: the call's size and options (a Signature without its sums)
+// and its first and last keys (the Listing itself confirms the rest).
 struct ListingKey {
-  size_t count = 0;
-  Direction direction = Direction::to_prime;
-  int64_t expert_offset = 0;
-  bool strict = false;
-  uint64_t params = 0;
+  Signature call;
   uint64_t ends = 0;  // the first and last keys, hashed
-  bool operator==(const ListingKey& o) const {
-    return count == o.count && direction == o.direction && expert_offset == o.expert_offset &&
-           strict == o.strict && params == o.params && ends == o.ends;
-  }
+  bool operator==(const ListingKey& o) const { return call == o.call && ends == o.ends; }
 };
 struct ListingKeyHash {
-  size_t operator()(const ListingKey& k) const { return k.ends ^ (k.count * 31); }
+  size_t operator()(const ListingKey& k) const { return SignatureHash()(k.call) ^ k.ends; }
 };
 
 class CompiledCache {

@@ -32,10 +32,13 @@ at::Tensor view_of(const Program& program, const Step& step, const at::Tensor& t
 }
 
 // Meta tensors have no values: what a step making new data gives is the tensor its rule
-// describes (at::stack and at::cat would only work that out again, op by op). Not for
-// tensors that autograd records (their result must carry the graph).
-bool all_meta(const std::vector<at::Tensor>& tensors) {
-  for (const at::Tensor& t : tensors)
+// describes (at::stack and at::cat would only work that out again, and many kernels have no
+// meta version). A stack or concatenation that autograd records is left to ATen: its result
+// must carry the graph.
+bool described_only(StepKind kind, const std::vector<at::Tensor>& operands) {
+  if (operands.empty() || !operands.front().is_meta()) return false;
+  if (kind == StepKind::compute) return true;
+  for (const at::Tensor& t : operands)
     if (!t.is_meta() || t.requires_grad()) return false;
   return true;
 }
@@ -118,20 +121,18 @@ std::vector<at::Tensor> execute(const Program& program, std::vector<at::Tensor> 
       case StepKind::compute:
         operands.clear();
         for (uint32_t k = 0; k < step.operands; ++k) operands.push_back(operand(k));
-        if (step.kind != StepKind::compute && !operands.empty() && all_meta(operands)) {
-          slots[step.output] =
-              at::empty(program.desc(step.output).shape, operands.front().options());
-        } else if (step.kind == StepKind::stack) {
-          slots[step.output] = at::stack(operands, step.dim);
-        } else if (step.kind == StepKind::concat) {
-          slots[step.output] = at::cat(operands, step.dim);
-        } else {
+        {
           const TensorDesc& out = program.desc(step.output);
           const c10::ScalarType type = storage_type(*out.dtype);
-          if (operands.front().is_meta()) {
-            // Meta tensors have no values to compute on (and many kernels no meta version):
-            // the result is what the step's rule says it is.
-            slots[step.output] = at::empty(out.shape, operands.front().options().dtype(type));
+          if (described_only(step.kind, operands)) {
+            // A stack or concatenation keeps its operands' dtype; a transform says its own.
+            const at::TensorOptions like = operands.front().options();
+            slots[step.output] =
+                at::empty(out.shape, step.kind == StepKind::compute ? like.dtype(type) : like);
+          } else if (step.kind == StepKind::stack) {
+            slots[step.output] = at::stack(operands, step.dim);
+          } else if (step.kind == StepKind::concat) {
+            slots[step.output] = at::cat(operands, step.dim);
           } else {
             const std::vector<int64_t> integers = program.integers(step);
             slots[step.output] = apply_transform(*step.transform, {operands, integers, type});

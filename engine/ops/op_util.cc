@@ -56,6 +56,17 @@ void require_bound(Compiler& c, const KeyTemplate& source, const KeyTemplate& ta
                    source.text() + "'");
 }
 
+int64_t index_value(const Context& ctx, const Op& op, std::string_view key, const std::string& name,
+                    const std::string& text) {
+  if (text.size() > 1 && text[0] == '0')
+    throw ctx.error(op, "'" + std::string(key) + "' writes its index {" + name + "} as '" + text +
+                            "', with a leading zero");
+  if (text.size() > 18)
+    throw ctx.error(op,
+                    "'" + std::string(key) + "' has an index {" + name + "} too large to count");
+  return std::stoll(text);
+}
+
 void require_same_placeholders(Compiler& c, const KeyTemplate& source, const KeyTemplate& target,
                                const std::vector<std::string>& except) {
   auto excluded = [&](const std::string& n) {

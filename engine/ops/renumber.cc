@@ -76,14 +76,7 @@ class Renumber final : public Op {
   int64_t index_of(const Context& ctx, const TemplateMatch& m) const {
     const std::string* bound = m.bindings.get(index_);
     if (!bound) throw ctx.error(*this, "'" + std::string(m.key) + "' binds no {" + index_ + "}");
-    const std::string& text = *bound;
-    if (text.size() > 1 && text[0] == '0')
-      throw ctx.error(*this, "'" + std::string(m.key) + "' writes its index {" + index_ + "} as '" +
-                                 text + "', with a leading zero");
-    if (text.size() > 18)
-      throw ctx.error(
-          *this, "'" + std::string(m.key) + "' has an index {" + index_ + "} too large to count");
-    return std::stoll(text);
+    return index_value(ctx, *this, m.key, index_, *bound);
   }
 
   KeyTemplate from_;

@@ -51,7 +51,8 @@ class Stack final : public Op {
         if (name != index_) id += value + '.';
       Group& group = groups[id];
       if (group.target.empty()) group.target = to_.expand(m.bindings);
-      group.members.push_back({parse_index(ctx, *m.bindings.get(index_), m.key), &m});
+      group.members.push_back(
+          {index_value(ctx, *this, m.key, index_, *m.bindings.get(index_)), &m});
     }
     const int64_t offset = offset_of(ctx);
     std::vector<uint32_t> slots;
@@ -127,15 +128,6 @@ class Stack final : public Op {
  private:
   int64_t offset_of(const Context& ctx) const {
     return use_offset_ ? ctx.options.expert_offset : 0;
-  }
-
-  int64_t parse_index(const Context& ctx, const std::string& text, std::string_view key) const {
-    if (text.size() > 1 && text[0] == '0')
-      throw ctx.error(*this,
-                      "index '" + text + "' of '" + std::string(key) + "' has a leading zero");
-    if (text.size() > 18)
-      throw ctx.error(*this, "index '" + text + "' of '" + std::string(key) + "' is too large");
-    return std::stoll(text);
   }
 
   // Why the member at `expected`'s place does not fit: a missing key, a duplicate, or an
