@@ -212,44 +212,57 @@ bool KeyTemplate::match(std::string_view key, const Bindings& fixed, Bindings* o
   return regex_ ? match_regex(key, fixed, out, rest) : match_pieces(key, fixed, out, rest);
 }
 
+KeyTemplate::Bound KeyTemplate::bound_by(const Bindings& fixed) const {
+  Bound bound{};
+  if (!fixed.empty())
+    for (size_t i = 0; i < placeholders_.size(); ++i) bound[i] = fixed.get(placeholders_[i].name);
+  return bound;
+}
+
 // Placeholders fill whole segments, so each one ends at the next '.' or the end of the key:
-// matching is one left-to-right pass with no backtracking. Nothing is allocated unless the
-// key matches, since most keys a scan looks at do not.
-bool KeyTemplate::match_pieces(std::string_view key, const Bindings& fixed, Bindings* out,
-                               std::string* rest) const {
-  constexpr size_t kInline = 8;
-  std::string_view inline_values[kInline];
-  std::vector<std::string_view> heap_values;
-  std::string_view* values = inline_values;
-  if (placeholders_.size() > kInline) {
-    heap_values.resize(placeholders_.size());
-    values = heap_values.data();
-  }
+// matching is one left-to-right pass with no backtracking, and allocates nothing.
+size_t KeyTemplate::match_values(std::string_view key, const Bound& bound,
+                                 std::string_view* values) const {
+  constexpr size_t kNo = std::string_view::npos;
+  if (key.size() < suffix_.size() ||
+      key.compare(key.size() - suffix_.size(), suffix_.size(), suffix_) != 0)
+    return kNo;
   size_t pos = 0;
   for (const Piece& piece : pieces_) {
     if (piece.placeholder < 0) {
-      if (key.compare(pos, piece.literal.size(), piece.literal) != 0) return false;
+      if (key.compare(pos, piece.literal.size(), piece.literal) != 0) return kNo;
       pos += piece.literal.size();
       continue;
     }
     size_t end = key.find('.', pos);
     if (end == std::string_view::npos) end = key.size();
-    std::string_view value = key.substr(pos, end - pos);
-    const Placeholder& ph = placeholders_[piece.placeholder];
-    if (value.empty() || (ph.type == PlaceholderType::digits && !all_digits(value))) return false;
-    const std::string* bound = fixed.empty() ? nullptr : fixed.get(ph.name);
-    if (bound && *bound != value) return false;
-    values[piece.placeholder] = value;
+    const std::string_view value = key.substr(pos, end - pos);
+    const auto i = static_cast<size_t>(piece.placeholder);
+    if (value.empty() || (placeholders_[i].type == PlaceholderType::digits && !all_digits(value)))
+      return kNo;
+    if (bound[i] && *bound[i] != value) return kNo;
+    values[i] = value;
     pos = end;
   }
-  if (prefix_ ? pos >= key.size() : pos != key.size()) return false;
-  if (rest && prefix_) *rest = std::string(key.substr(pos));
-  if (out) {
-    *out = fixed;
-    for (size_t i = 0; i < placeholders_.size(); ++i)
-      if (!fixed.get(placeholders_[i].name))
-        out->set(placeholders_[i].name, std::string(values[i]));
-  }
+  if (prefix_ ? pos >= key.size() : pos != key.size()) return kNo;
+  return pos;
+}
+
+void KeyTemplate::fill(const Bindings& fixed, const Bound& bound, const std::string_view* values,
+                       Bindings& out) const {
+  out = fixed;
+  for (size_t i = 0; i < placeholders_.size(); ++i)
+    if (!bound[i]) out.set(placeholders_[i].name, std::string(values[i]));
+}
+
+bool KeyTemplate::match_pieces(std::string_view key, const Bindings& fixed, Bindings* out,
+                               std::string* rest) const {
+  const Bound bound = bound_by(fixed);
+  std::string_view values[Bindings::kMax];
+  const size_t end = match_values(key, bound, values);
+  if (end == std::string_view::npos) return false;
+  if (rest && prefix_) *rest = std::string(key.substr(end));
+  if (out) fill(fixed, bound, values, *out);
   return true;
 }
 
@@ -307,17 +320,8 @@ const Placeholder* KeyTemplate::first_unbound(const Bindings& fixed, size_t* unb
   return first;
 }
 
-std::vector<TemplateMatch> KeyTemplate::matches(const KeyIndex& dict, const Bindings& fixed) const {
-  std::vector<TemplateMatch> found;
-  auto add = [&](KeyIndex::const_iterator it) {
-    TemplateMatch m;
-    if (!match(it->first, fixed, &m.bindings, &m.rest)) return false;
-    m.key = it->first;
-    m.slot = it->second;
-    m.entry = it;
-    found.push_back(std::move(m));
-    return true;
-  };
+template <typename Visit>
+void KeyTemplate::scan(const KeyIndex& dict, const Bindings& fixed, Visit&& visit) const {
   const std::string prefix = literal_prefix(fixed);
   size_t unbound = 0;
   const Placeholder* first = first_unbound(fixed, &unbound);
@@ -330,20 +334,20 @@ std::vector<TemplateMatch> KeyTemplate::matches(const KeyIndex& dict, const Bind
   auto it = dict.lower_bound(prefix);
   while (it != dict.end() && starts_with(it->first, prefix)) {
     if (!one_per_value) {
-      add(it++);
+      visit(it++);
       continue;
     }
     const std::string_view key = it->first;
     const size_t end = key.find('.', prefix.size());
     if (end == std::string_view::npos) {  // the value ends the key: nothing to skip
-      add(it++);
+      visit(it++);
       continue;
     }
     const std::string_view value_prefix = key.substr(0, end + 1);
     bool matched = false;
     int scanned = 0;
     for (; it != dict.end() && starts_with(it->first, value_prefix) && scanned < kScan; ++scanned)
-      matched |= add(it++);
+      matched |= visit(it++);
     if (it == dict.end() || !starts_with(it->first, value_prefix)) continue;
     const std::string value(key.substr(prefix.size(), end - prefix.size()));
     if (!matched && !value.empty() &&
@@ -351,9 +355,52 @@ std::vector<TemplateMatch> KeyTemplate::matches(const KeyIndex& dict, const Bind
       Bindings with_value = fixed;
       with_value.set(first->name, value);
       auto exact = dict.find(expand(with_value));
-      if (exact != dict.end()) add(exact);
+      if (exact != dict.end()) visit(exact);
     }
     it = dict.lower_bound(std::string(key.substr(0, end)) + "/");  // '/' follows '.'
+  }
+}
+
+std::vector<TemplateMatch> KeyTemplate::matches(const KeyIndex& dict, const Bindings& fixed) const {
+  std::vector<TemplateMatch> found;
+  auto make = [&](KeyIndex::const_iterator it) -> TemplateMatch& {
+    TemplateMatch& m = found.emplace_back();
+    m.key = it->first;
+    m.slot = it->second;
+    m.entry = it;
+    return m;
+  };
+  if (regex_) {
+    scan(dict, fixed, [&](KeyIndex::const_iterator it) {
+      TemplateMatch& m = make(it);
+      if (match(it->first, fixed, &m.bindings, &m.rest)) return true;
+      found.pop_back();
+      return false;
+    });
+    return found;
+  }
+  // Most keys a scan looks at do not match: each is tried on views, and the hits are made
+  // into matches (bindings, rest) once their number is known.
+  struct Hit {
+    KeyIndex::const_iterator entry;
+    size_t rest;
+    std::string_view values[Bindings::kMax];
+  };
+  std::vector<Hit> hits;
+  const Bound bound = bound_by(fixed);
+  scan(dict, fixed, [&](KeyIndex::const_iterator it) {
+    Hit hit;
+    hit.rest = match_values(it->first, bound, hit.values);
+    if (hit.rest == std::string_view::npos) return false;
+    hit.entry = it;
+    hits.push_back(hit);
+    return true;
+  });
+  found.reserve(hits.size());
+  for (const Hit& hit : hits) {
+    TemplateMatch& m = make(hit.entry);
+    fill(fixed, bound, hit.values, m.bindings);
+    if (prefix_) m.rest = std::string(m.key.substr(hit.rest));
   }
   return found;
 }
@@ -396,6 +443,30 @@ void KeyTemplate::candidate_values(const KeyIndex& dict, const Bindings& fixed,
     it = dict.lower_bound(prefix + value +
                           (end == std::string_view::npos ? std::string(1, '\0') : "/"));
   }
+}
+
+std::pair<std::string, std::string> KeyTemplate::expand_around(const Bindings& bindings,
+                                                               std::string_view name) const {
+  std::pair<std::string, std::string> parts;
+  std::string* part = &parts.first;
+  for (const Piece& piece : pieces_) {
+    if (piece.placeholder < 0) {
+      *part += piece.literal;
+      continue;
+    }
+    const std::string& placeholder = placeholders_[piece.placeholder].name;
+    if (placeholder == name) {
+      part = &parts.second;
+      continue;
+    }
+    const std::string* value = bindings.get(placeholder);
+    if (!value)
+      throw Error(pos_, "placeholder {" + placeholder + "} of '" + text_ + "' is not bound");
+    *part += *value;
+  }
+  if (part == &parts.first)
+    throw Error(pos_, "'" + text_ + "' has no placeholder {" + std::string(name) + "}");
+  return parts;
 }
 
 std::string KeyTemplate::expand(const Bindings& bindings, std::string_view rest) const {

@@ -11,9 +11,11 @@
 // with it; what follows is carried along unchanged as the "rest".
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <memory_resource>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,8 +31,9 @@ namespace chainconv {
 
 // The keys of a state dict being converted on descriptions: key -> the slot of the step
 // program holding its tensor. The key strings live in the program (they never move), so
-// the index and every match can refer to them.
-using KeyIndex = std::map<std::string_view, uint32_t, std::less<>>;
+// the index and every match can refer to them. Lowering gives the index a memory resource of
+// its own (one insertion per program slot, all freed together); other users take the heap.
+using KeyIndex = std::pmr::map<std::string_view, uint32_t, std::less<>>;
 
 // Values bound to placeholders, e.g. {layer: "3", expert: "17"}. Few names, kept in order,
 // held inline: a binding is made for every key a template matches, so it allocates nothing
@@ -128,14 +131,32 @@ class KeyTemplate {
   // The key this template names under `bindings` (plus `rest` for a prefix template).
   // Throws Error if a placeholder is unbound.
   std::string expand(const Bindings& bindings, std::string_view rest = {}) const;
+  // The key under `bindings` but for placeholder `name`: the text before it and after it, so
+  // that keys differing in that placeholder alone are made by joining (a stack's rows).
+  // Throws Error if another placeholder is unbound or `name` is not one of ours.
+  std::pair<std::string, std::string> expand_around(const Bindings& bindings,
+                                                    std::string_view name) const;
 
  private:
   struct Piece {
     std::string literal;  // when placeholder < 0
     int placeholder = -1;
   };
+  // The values `fixed` gives our placeholders (nullptr: unbound), looked up once per scan.
+  using Bound = std::array<const std::string*, Bindings::kMax>;
+  Bound bound_by(const Bindings& fixed) const;
+  // Matches `key` without the regex, leaving each placeholder's value (a view into `key`) in
+  // `values` and returning where the rest begins, or npos when it does not match.
+  size_t match_values(std::string_view key, const Bound& bound, std::string_view* values) const;
+  // `fixed` plus the values `values` gives the placeholders `bound` leaves unbound.
+  void fill(const Bindings& fixed, const Bound& bound, const std::string_view* values,
+            Bindings& out) const;
   bool match_pieces(std::string_view key, const Bindings& fixed, Bindings* out,
                     std::string* rest) const;
+  // Calls visit(entry) -> bool (matched) on every entry of `dict` that may match under
+  // `fixed`, in key order, skipping what cannot.
+  template <typename Visit>
+  void scan(const KeyIndex& dict, const Bindings& fixed, Visit&& visit) const;
   bool match_regex(std::string_view key, const Bindings& fixed, Bindings* out,
                    std::string* rest) const;
   // The first placeholder (in key order) `fixed` leaves unbound, and how many it leaves.

@@ -4,8 +4,8 @@
 
 namespace chainconv {
 
-std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
-  std::vector<int64_t> strides(shape.size());
+Dims contiguous_strides(const Dims& shape) {
+  Dims strides(shape.size());
   int64_t stride = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     strides[i] = stride;
@@ -14,7 +14,7 @@ std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
   return strides;
 }
 
-TensorDesc TensorDesc::fresh(const DtypeInfo& dtype, std::vector<int64_t> shape, uint32_t storage) {
+TensorDesc TensorDesc::fresh(const DtypeInfo& dtype, Dims shape, uint32_t storage) {
   TensorDesc d;
   d.dtype = &dtype;
   d.strides = contiguous_strides(shape);
@@ -40,9 +40,7 @@ bool TensorDesc::contiguous() const {
 
 // As ATen's view rule: runs of input dims that are contiguous with each other ("chunks")
 // can be regrouped freely; a chunk boundary must also be a boundary of the new shape.
-ReshapedStrides reshaped_strides(const std::vector<int64_t>& shape,
-                                 const std::vector<int64_t>& strides,
-                                 const std::vector<int64_t>& new_shape) {
+ReshapedStrides reshaped_strides(const Dims& shape, const Dims& strides, const Dims& new_shape) {
   ReshapedStrides out;
   int64_t numel = 1;
   for (int64_t s : shape) numel *= s;
@@ -76,8 +74,7 @@ ReshapedStrides reshaped_strides(const std::vector<int64_t>& shape,
   return out;
 }
 
-int64_t reshaped_dim(const std::vector<int64_t>& shape, int64_t dim,
-                     const std::vector<int64_t>& new_shape) {
+int64_t reshaped_dim(const Dims& shape, int64_t dim, const Dims& new_shape) {
   int64_t before = 1;
   for (int64_t d = 0; d < dim; ++d) before *= shape[d];
   int64_t new_before = 1;

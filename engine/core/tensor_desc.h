@@ -9,23 +9,24 @@
 #include <string>
 #include <vector>
 
+#include "core/dims.h"
 #include "core/dtypes.h"
 
 namespace chainconv {
 
 struct TensorDesc {
   const DtypeInfo* dtype = nullptr;
-  std::vector<int64_t> shape;
-  std::vector<int64_t> strides;  // in elements
-  uint64_t offset = 0;           // in bytes, into the storage
-  uint32_t storage = 0;          // the slot whose storage this views
+  Dims shape;
+  Dims strides;          // in elements
+  uint64_t offset = 0;   // in bytes, into the storage
+  uint32_t storage = 0;  // the slot whose storage this views
   // The dim that numbers experts, as a stack with the expert offset made it (-1: none): on an
   // expert-parallel shard it holds only the shard's experts, so an op that needs the whole
   // dim (merging, splitting or concatenating along it) is refused there.
   int32_t expert_dim = -1;
 
   // A contiguous tensor that owns its storage (the storage is slot `storage` itself).
-  static TensorDesc fresh(const DtypeInfo& dtype, std::vector<int64_t> shape, uint32_t storage);
+  static TensorDesc fresh(const DtypeInfo& dtype, Dims shape, uint32_t storage);
 
   int64_t numel() const;
   uint64_t nbytes() const { return static_cast<uint64_t>(numel()) * dtype->itemsize; }
@@ -48,20 +49,17 @@ struct TensorSpec {
 };
 
 // Row-major strides of `shape`, in elements.
-std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape);
+Dims contiguous_strides(const Dims& shape);
 
 // The strides a view of `shape` / `strides` reshaped to `new_shape` (same element count) has,
 // or an empty result with `ok` false when no view can express it (the data must be copied).
 struct ReshapedStrides {
   bool ok = false;
-  std::vector<int64_t> strides;
+  Dims strides;
 };
-ReshapedStrides reshaped_strides(const std::vector<int64_t>& shape,
-                                 const std::vector<int64_t>& strides,
-                                 const std::vector<int64_t>& new_shape);
+ReshapedStrides reshaped_strides(const Dims& shape, const Dims& strides, const Dims& new_shape);
 // Where dim `dim` of `shape` is in `new_shape` (same element count) when it stays a dim of its
 // own there (same size, same element count before it), or -1.
-int64_t reshaped_dim(const std::vector<int64_t>& shape, int64_t dim,
-                     const std::vector<int64_t>& new_shape);
+int64_t reshaped_dim(const Dims& shape, int64_t dim, const Dims& new_shape);
 
 }  // namespace chainconv

@@ -9,6 +9,7 @@
 //
 // Lowers to: forward, one stack step per group; backward, one select view per row.
 #include <algorithm>
+#include <charconv>
 #include <map>
 
 #include "core/text.h"
@@ -109,10 +110,15 @@ class Stack final : public Op {
       const int64_t dim = stack_dim < 0 ? stack_dim + t.dim() : stack_dim;
       const int64_t rows = t.shape[dim];
       const uint32_t stacked = ctx.take(m);
-      Bindings b = m.bindings;
+      // The rows' keys differ in the index alone: each joins the text around it.
+      const auto [before, after] = from_.expand_around(m.bindings, index_);
       for (int64_t r = 0; r < rows; ++r) {
-        b.set(index_, std::to_string(offset + r));
-        std::string key = from_.expand(b);
+        char digits[24];
+        const auto length = static_cast<size_t>(
+            std::to_chars(digits, digits + sizeof digits, offset + r).ptr - digits);
+        std::string key;
+        key.reserve(before.size() + length + after.size());
+        key.append(before).append(digits, length).append(after);
         ViewSpec row{ViewSpec::Kind::select, dim, r, 0};
         ctx.put(*this, ctx.program.add_view(*this, stacked, row, std::move(key)));
       }

@@ -1,6 +1,7 @@
 #include "program/lower.h"
 
 #include <algorithm>
+#include <memory_resource>
 
 #include "dsl/chain.h"
 #include "ops/op.h"
@@ -25,7 +26,10 @@ Program lower(const Chain& chain, Direction direction, std::vector<TensorSpec> i
   Program program;
   program.direction = direction;
   program.reserve(inputs.size() * 2);
-  KeyIndex dict;
+  // Every insertion takes a new node from one buffer (erased ones are not reused, all are
+  // freed together at the end): no allocator call per key. A node is about 64 bytes.
+  std::pmr::monotonic_buffer_resource nodes(64 * (inputs.size() + 64));
+  KeyIndex dict(&nodes);
   for (size_t i = 0; i < order.size(); ++i) {
     TensorSpec& in = inputs[order[i]];
     if (i > 0 && in.key == inputs[order[i - 1]].key)

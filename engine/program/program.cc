@@ -50,7 +50,7 @@ uint32_t Program::add_slot(std::string key, TensorDesc desc, int32_t producer) {
   return slot;
 }
 
-uint32_t Program::add_input(std::string key, const DtypeInfo& dtype, std::vector<int64_t> shape) {
+uint32_t Program::add_input(std::string key, const DtypeInfo& dtype, Dims shape) {
   if (!steps_.empty()) throw internal("an input added after the first step");
   const auto slot = static_cast<uint32_t>(descs_.size());
   add_slot(std::move(key), TensorDesc::fresh(dtype, std::move(shape), slot), -1);
@@ -58,10 +58,10 @@ uint32_t Program::add_input(std::string key, const DtypeInfo& dtype, std::vector
   return slot;
 }
 
-uint32_t Program::add_step(Step step, const std::vector<uint32_t>& in, bool makes_slot) {
+uint32_t Program::add_step(Step step, const uint32_t* in, size_t count, bool makes_slot) {
   step.first_operand = static_cast<uint32_t>(operands_.size());
-  step.operands = static_cast<uint32_t>(in.size());
-  operands_.insert(operands_.end(), in.begin(), in.end());
+  step.operands = static_cast<uint32_t>(count);
+  operands_.insert(operands_.end(), in, in + count);
   step.output = makes_slot ? static_cast<uint32_t>(descs_.size()) : 0;
   steps_.push_back(step);
   return step.output;
@@ -69,7 +69,7 @@ uint32_t Program::add_step(Step step, const std::vector<uint32_t>& in, bool make
 
 uint32_t Program::add_move(const Op& op, uint32_t in, std::string key) {
   TensorDesc desc = descs_[in];
-  const uint32_t out = add_step(Step{StepKind::move, &op}, {in}, true);
+  const uint32_t out = add_step(Step{StepKind::move, &op}, &in, 1, true);
   add_slot(std::move(key), std::move(desc), static_cast<int32_t>(steps_.size() - 1));
   return out;
 }
@@ -106,13 +106,12 @@ uint32_t Program::add_view(const Op& op, uint32_t in, const ViewSpec& view, std:
   }
   Step step{StepKind::view, &op};
   step.view = view;
-  const uint32_t out = add_step(step, {in}, true);
+  const uint32_t out = add_step(step, &in, 1, true);
   add_slot(std::move(key), std::move(desc), static_cast<int32_t>(steps_.size() - 1));
   return out;
 }
 
-uint32_t Program::add_reshape(const Op& op, uint32_t in, std::vector<int64_t> shape,
-                              std::string key) {
+uint32_t Program::add_reshape(const Op& op, uint32_t in, Dims shape, std::string key) {
   const TensorDesc& source = descs_[in];
   int64_t numel = 1;
   for (int64_t s : shape) numel *= s;
@@ -128,7 +127,7 @@ uint32_t Program::add_reshape(const Op& op, uint32_t in, std::vector<int64_t> sh
   desc.strides = std::move(strides.strides);
   Step step{StepKind::view, &op};
   step.view.kind = ViewSpec::Kind::reshape;
-  const uint32_t out = add_step(step, {in}, true);
+  const uint32_t out = add_step(step, &in, 1, true);
   add_slot(std::move(key), std::move(desc), static_cast<int32_t>(steps_.size() - 1));
   return out;
 }
@@ -152,7 +151,7 @@ uint32_t Program::add_permute(const Op& op, uint32_t in, const std::vector<int64
   Step step{StepKind::view, &op};
   step.view.kind = ViewSpec::Kind::permute;
   keep_integers(step, dims);
-  const uint32_t out = add_step(step, {in}, true);
+  const uint32_t out = add_step(step, &in, 1, true);
   add_slot(std::move(key), std::move(desc), static_cast<int32_t>(steps_.size() - 1));
   return out;
 }
@@ -170,7 +169,7 @@ std::vector<int64_t> Program::integers(const Step& step) const {
 
 uint32_t Program::add_copy(const Op& op, uint32_t in, std::string key) {
   const TensorDesc& source = descs_[in];
-  const uint32_t out = add_step(Step{StepKind::copy, &op}, {in}, true);
+  const uint32_t out = add_step(Step{StepKind::copy, &op}, &in, 1, true);
   TensorDesc desc = TensorDesc::fresh(*source.dtype, source.shape, out);
   desc.expert_dim = source.expert_dim;
   add_slot(std::move(key), std::move(desc), static_cast<int32_t>(steps_.size() - 1));
@@ -186,12 +185,12 @@ uint32_t Program::add_stack(const Op& op, const std::vector<uint32_t>& in, int64
   if (in.empty()) throw internal("a stack of nothing");
   const TensorDesc& first = descs_[in.front()];
   if (dim < 0 || dim > first.dim()) throw internal("a stack outside the tensors' dims");
-  std::vector<int64_t> shape = first.shape;
+  Dims shape = first.shape;
   shape.insert(shape.begin() + dim, static_cast<int64_t>(in.size()));
   const DtypeInfo& dtype = *first.dtype;
   Step step{StepKind::stack, &op};
   step.dim = dim;
-  const uint32_t out = add_step(step, in, true);
+  const uint32_t out = add_step(step, in.data(), in.size(), true);
   add_slot(std::move(key), TensorDesc::fresh(dtype, std::move(shape), out),
            static_cast<int32_t>(steps_.size() - 1));
   return out;
@@ -202,13 +201,13 @@ uint32_t Program::add_concat(const Op& op, const std::vector<uint32_t>& in, int6
   if (in.empty()) throw internal("a concatenation of nothing");
   const TensorDesc& first = descs_[in.front()];
   if (dim < 0 || dim >= first.dim()) throw internal("a concatenation outside the tensors' dims");
-  std::vector<int64_t> shape = first.shape;
+  Dims shape = first.shape;
   for (size_t i = 1; i < in.size(); ++i) shape[dim] += descs_[in[i]].shape[dim];
   const DtypeInfo& dtype = *first.dtype;
   const int32_t expert_dim = first.expert_dim;
   Step step{StepKind::concat, &op};
   step.dim = dim;
-  const uint32_t out = add_step(step, in, true);
+  const uint32_t out = add_step(step, in.data(), in.size(), true);
   TensorDesc desc = TensorDesc::fresh(dtype, std::move(shape), out);
   desc.expert_dim = expert_dim;
   add_slot(std::move(key), std::move(desc), static_cast<int32_t>(steps_.size() - 1));
@@ -216,29 +215,27 @@ uint32_t Program::add_concat(const Op& op, const std::vector<uint32_t>& in, int6
 }
 
 uint32_t Program::add_compute(const Op& op, const std::vector<uint32_t>& in,
-                              const Transform& transform, const DtypeInfo& dtype,
-                              std::vector<int64_t> shape, std::string key,
-                              const std::vector<int64_t>& integers) {
+                              const Transform& transform, const DtypeInfo& dtype, Dims shape,
+                              std::string key, const std::vector<int64_t>& integers) {
   Step step{StepKind::compute, &op};
   step.transform = &transform;
   keep_integers(step, integers);
-  const uint32_t out = add_step(step, in, true);
+  const uint32_t out = add_step(step, in.data(), in.size(), true);
   add_slot(std::move(key), TensorDesc::fresh(dtype, std::move(shape), out),
            static_cast<int32_t>(steps_.size() - 1));
   return out;
 }
 
-uint32_t Program::add_create(const Op& op, uint32_t like, std::vector<int64_t> shape,
-                             std::string key) {
+uint32_t Program::add_create(const Op& op, uint32_t like, Dims shape, std::string key) {
   const DtypeInfo& dtype = *descs_[like].dtype;
-  const uint32_t out = add_step(Step{StepKind::create, &op}, {like}, true);
+  const uint32_t out = add_step(Step{StepKind::create, &op}, &like, 1, true);
   add_slot(std::move(key), TensorDesc::fresh(dtype, std::move(shape), out),
            static_cast<int32_t>(steps_.size() - 1));
   return out;
 }
 
 void Program::add_drop(const Op& op, uint32_t in) {
-  add_step(Step{StepKind::drop, &op}, {in}, false);
+  add_step(Step{StepKind::drop, &op}, &in, 1, false);
 }
 
 }  // namespace chainconv

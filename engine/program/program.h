@@ -87,13 +87,13 @@ class Program {
   const std::vector<Warning>& warnings() const { return warnings_; }
 
   // Building (program/lower.cc and the step rules in program/steps.cc).
-  uint32_t add_input(std::string key, const DtypeInfo& dtype, std::vector<int64_t> shape);
+  uint32_t add_input(std::string key, const DtypeInfo& dtype, Dims shape);
   // Each returns the new slot. The output description follows from the step's rule.
   uint32_t add_move(const Op& op, uint32_t in, std::string key);
   uint32_t add_view(const Op& op, uint32_t in, const ViewSpec& view, std::string key);
   // A reshape view when the input's strides allow one; otherwise a contiguous copy, then the
   // view (never a wrong stride). `shape` has the input's element count.
-  uint32_t add_reshape(const Op& op, uint32_t in, std::vector<int64_t> shape, std::string key);
+  uint32_t add_reshape(const Op& op, uint32_t in, Dims shape, std::string key);
   // A permute view: output dim i is input dim dims[i] (a permutation of the input's dims).
   uint32_t add_permute(const Op& op, uint32_t in, const std::vector<int64_t>& dims,
                        std::string key);
@@ -105,9 +105,9 @@ class Program {
   // The output's dtype and shape are the op's to say (a dequantization changes both);
   // `integers` are the transform's arguments.
   uint32_t add_compute(const Op& op, const std::vector<uint32_t>& in, const Transform& transform,
-                       const DtypeInfo& dtype, std::vector<int64_t> shape, std::string key,
+                       const DtypeInfo& dtype, Dims shape, std::string key,
                        const std::vector<int64_t>& integers = {});
-  uint32_t add_create(const Op& op, uint32_t like, std::vector<int64_t> shape, std::string key);
+  uint32_t add_create(const Op& op, uint32_t like, Dims shape, std::string key);
   void add_drop(const Op& op, uint32_t in);
   void set_outputs(std::vector<uint32_t> outputs) { outputs_ = std::move(outputs); }
   void add_warning(Warning w) { warnings_.push_back(std::move(w)); }
@@ -115,7 +115,7 @@ class Program {
 
  private:
   uint32_t add_slot(std::string key, TensorDesc desc, int32_t producer);
-  uint32_t add_step(Step step, const std::vector<uint32_t>& in, bool makes_slot);
+  uint32_t add_step(Step step, const uint32_t* in, size_t count, bool makes_slot);
   void keep_integers(Step& step, const std::vector<int64_t>& integers);
 
   uint32_t inputs_ = 0;

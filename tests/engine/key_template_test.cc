@@ -100,3 +100,42 @@ TEST_CASE("natural order compares digit runs as numbers") {
   CHECK(natural_less("layers.2", "layers.2.w"));
   CHECK_FALSE(natural_less("x", "x"));
 }
+
+TEST_CASE("matches() binds each hit's placeholders and a prefix template's rest") {
+  KeyIndex index;
+  uint32_t slot = 0;
+  for (const char* k : {"backbone.layers.3.mixer.A_log", "backbone.layers.3.mixer.conv1d.weight",
+                        "backbone.layers.4.mixer.D", "backbone.layers.3.norm.weight"})
+    index.emplace(k, slot++);
+  Bindings layer;
+  layer.set("layer", "3");
+  auto found = tmpl("backbone.layers.{layer}.mixer.", true).matches(index, layer);
+  REQUIRE(found.size() == 2);
+  CHECK(found[0].rest == "A_log");
+  CHECK(found[1].rest == "conv1d.weight");
+  CHECK(found[1].slot == 1);
+  CHECK(found[1].bindings.str() == "layer=3");
+  auto all = tmpl("backbone.layers.{layer}.{part:segment}.", true).matches(index, {});
+  REQUIRE(all.size() == 4);
+  CHECK(all[2].bindings.str() == "layer=3 part=norm");
+  CHECK(all[3].bindings.str() == "layer=4 part=mixer");
+  CHECK(all[3].rest == "D");
+  // A {path} template matches through its regex, with the same results.
+  auto paths = tmpl("{root:path}.layers.{layer}.mixer.D").matches(index, {});
+  REQUIRE(paths.size() == 1);
+  CHECK(paths[0].bindings.str() == "root=backbone layer=4");
+  CHECK(paths[0].slot == 2);
+}
+
+TEST_CASE("expand_around gives the text either side of one placeholder") {
+  KeyTemplate t = tmpl("model.layers.{layer}.mlp.experts.{expert}.gate_proj.weight");
+  Bindings b;
+  b.set("layer", "7");
+  auto [before, after] = t.expand_around(b, "expert");
+  CHECK(before == "model.layers.7.mlp.experts.");
+  CHECK(after == ".gate_proj.weight");
+  CHECK_THROWS_WITH(t.expand_around(b, "layer"),
+                    Catch::Contains("{expert}") && Catch::Contains("not bound"));
+  b.set("expert", "1");
+  CHECK_THROWS_WITH(t.expand_around(b, "row"), Catch::Contains("no placeholder {row}"));
+}
