@@ -200,15 +200,17 @@ static bool starts_with(std::string_view s, std::string_view prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
 
+static bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 static bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 bool KeyTemplate::match(std::string_view key, const Bindings& fixed, Bindings* out,
                         std::string* rest) const {
-  if (key.size() < suffix_.size() ||
-      key.compare(key.size() - suffix_.size(), suffix_.size(), suffix_) != 0)
-    return false;
   return regex_ ? match_regex(key, fixed, out, rest) : match_pieces(key, fixed, out, rest);
 }
 
@@ -224,9 +226,7 @@ KeyTemplate::Bound KeyTemplate::bound_by(const Bindings& fixed) const {
 size_t KeyTemplate::match_values(std::string_view key, const Bound& bound,
                                  std::string_view* values) const {
   constexpr size_t kNo = std::string_view::npos;
-  if (key.size() < suffix_.size() ||
-      key.compare(key.size() - suffix_.size(), suffix_.size(), suffix_) != 0)
-    return kNo;
+  if (!ends_with(key, suffix_)) return kNo;
   size_t pos = 0;
   for (const Piece& piece : pieces_) {
     if (piece.placeholder < 0) {
@@ -268,6 +268,7 @@ bool KeyTemplate::match_pieces(std::string_view key, const Bindings& fixed, Bind
 
 bool KeyTemplate::match_regex(std::string_view key, const Bindings& fixed, Bindings* out,
                               std::string* rest) const {
+  if (!ends_with(key, suffix_)) return false;  // a cheap first rejection
   const int n = regex_->NumberOfCapturingGroups();
   std::vector<re2::StringPiece> groups(n);
   std::vector<RE2::Arg> args(n);
@@ -445,6 +446,14 @@ void KeyTemplate::candidate_values(const KeyIndex& dict, const Bindings& fixed,
   }
 }
 
+// The value `bindings` gives placeholder `name` of `t`, which expanding `t` needs.
+static const std::string& bound_value(const KeyTemplate& t, const Bindings& bindings,
+                                      const std::string& name) {
+  const std::string* value = bindings.get(name);
+  if (!value) throw Error(t.pos(), "placeholder {" + name + "} of '" + t.text() + "' is not bound");
+  return *value;
+}
+
 std::pair<std::string, std::string> KeyTemplate::expand_around(const Bindings& bindings,
                                                                std::string_view name) const {
   std::pair<std::string, std::string> parts;
@@ -459,10 +468,7 @@ std::pair<std::string, std::string> KeyTemplate::expand_around(const Bindings& b
       part = &parts.second;
       continue;
     }
-    const std::string* value = bindings.get(placeholder);
-    if (!value)
-      throw Error(pos_, "placeholder {" + placeholder + "} of '" + text_ + "' is not bound");
-    *part += *value;
+    *part += bound_value(*this, bindings, placeholder);
   }
   if (part == &parts.first)
     throw Error(pos_, "'" + text_ + "' has no placeholder {" + std::string(name) + "}");
@@ -477,10 +483,7 @@ std::string KeyTemplate::expand(const Bindings& bindings, std::string_view rest)
       key += piece.literal;
       continue;
     }
-    const std::string& name = placeholders_[piece.placeholder].name;
-    const std::string* value = bindings.get(name);
-    if (!value) throw Error(pos_, "placeholder {" + name + "} of '" + text_ + "' is not bound");
-    key += *value;
+    key += bound_value(*this, bindings, placeholders_[piece.placeholder].name);
   }
   key += rest;
   return key;

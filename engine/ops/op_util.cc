@@ -1,6 +1,7 @@
 #include "ops/op_util.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include "core/dtypes.h"
 #include "dsl/compiler.h"
@@ -64,12 +65,12 @@ int64_t index_value(const Context& ctx, const Op& op, std::string_view key, cons
   if (text.size() > 18)
     throw ctx.error(op,
                     "'" + std::string(key) + "' has an index {" + name + "} too large to count");
-  int64_t value = 0;  // digits, checked by the template (std::stoll would parse it slower)
-  for (const char c : text) {
-    if (c < '0' || c > '9') return std::stoll(text);
-    value = value * 10 + (c - '0');
-  }
-  return text.empty() ? std::stoll(text) : value;
+  int64_t value = 0;
+  const auto [end, failed] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (failed != std::errc() || end != text.data() + text.size())
+    throw ctx.error(op, "'" + std::string(key) + "' binds {" + name + "} to '" + text +
+                            "', which is not an index");
+  return value;
 }
 
 void require_same_placeholders(Compiler& c, const KeyTemplate& source, const KeyTemplate& target,
