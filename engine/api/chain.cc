@@ -174,10 +174,10 @@ std::vector<Warning> Chain::convert(TensorMap& dict, Direction direction,
     }
     std::shared_ptr<const Listing> listing = lookup(*impl_, refs, direction, options);
     const Compiled& compiled = *listing->compiled;
-    std::vector<at::Tensor> inputs;
+    std::vector<const at::Tensor*> inputs;  // borrowed from the map, which keeps them
     inputs.reserve(listing->order.size());
-    for (uint32_t i : listing->order) inputs.push_back(*refs[i].tensor);
-    std::vector<at::Tensor> outputs = execute(compiled.program, std::move(inputs));
+    for (uint32_t i : listing->order) inputs.push_back(refs[i].tensor);
+    std::vector<at::Tensor> outputs = execute(compiled.program, inputs);
     update_in_place(dict, compiled, entries, listing->order, std::move(outputs));
     return compiled.program.warnings();
   });

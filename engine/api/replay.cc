@@ -88,7 +88,7 @@ void Replay::run(TensorMap& dict) const {
     if (unknown)
       throw Error("replay: the dict has '" + *unknown +
                   "', which the plan does not know; compile a plan for this key set");
-    std::vector<at::Tensor> inputs;
+    std::vector<const at::Tensor*> inputs;  // borrowed from the map, which keeps them
     std::vector<TensorMap::iterator> entries;
     std::vector<uint32_t> order;
     inputs.reserve(program.inputs());
@@ -98,11 +98,11 @@ void Replay::run(TensorMap& dict) const {
         throw Error("replay: the dict lacks '" + program.name(s) +
                     "'; compile a plan for this key set");
       check_input(compiled, s, it->second);
-      inputs.push_back(it->second);
+      inputs.push_back(&it->second);
       entries.push_back(it);
       order.push_back(s);
     }
-    update_in_place(dict, compiled, entries, order, execute(program, std::move(inputs)));
+    update_in_place(dict, compiled, entries, order, execute(program, inputs));
   });
 }
 

@@ -35,30 +35,39 @@ at::Tensor view_of(const Program& program, const Step& step, const at::Tensor& t
 // describes (at::stack and at::cat would only work that out again, and many kernels have no
 // meta version). A stack or concatenation that autograd records is left to ATen: its result
 // must carry the graph.
-bool described_only(StepKind kind, const std::vector<at::Tensor>& operands) {
-  if (operands.empty() || !operands.front().is_meta()) return false;
-  if (kind == StepKind::compute) return true;
-  for (const at::Tensor& t : operands)
-    if (!t.is_meta() || t.requires_grad()) return false;
+template <typename Operand>
+bool described_only(const Step& step, Operand&& operand) {
+  if (step.operands == 0 || !operand(0).is_meta()) return false;
+  if (step.kind == StepKind::compute) return true;
+  for (uint32_t k = 0; k < step.operands; ++k)
+    if (!operand(k).is_meta() || operand(k).requires_grad()) return false;
   return true;
 }
 
-// The slots of one execution, kept between executions on a thread so that a repeated
-// conversion does not allocate (and fault in) a slot array each time.
+// The slots of one execution: the inputs are borrowed, every slot a step makes is owned.
+// The owned ones are kept between executions on a thread, so that a repeated conversion
+// does not allocate (and fault in) a slot array each time.
 class SlotArray {
  public:
-  explicit SlotArray(std::vector<at::Tensor> inputs, size_t slots) : slots_(take()) {
-    slots_.reserve(slots);
-    for (at::Tensor& t : inputs) slots_.push_back(std::move(t));
-    slots_.resize(slots);
+  SlotArray(const std::vector<const at::Tensor*>& inputs, size_t slots)
+      : inputs_(inputs), made_(take()) {
+    made_.resize(slots - inputs.size());
   }
   ~SlotArray() {
-    slots_.clear();  // releases every tensor, keeps the capacity
-    if (slots_.capacity() <= kKeep) spare() = std::move(slots_);
+    made_.clear();  // releases every tensor, keeps the capacity
+    if (made_.capacity() <= kKeep) spare() = std::move(made_);
   }
   SlotArray(const SlotArray&) = delete;
   SlotArray& operator=(const SlotArray&) = delete;
-  at::Tensor& operator[](size_t i) { return slots_[i]; }
+  const at::Tensor& operator[](uint32_t slot) const {
+    return slot < inputs_.size() ? *inputs_[slot] : made_[slot - inputs_.size()];
+  }
+  // The slot a step writes (never an input).
+  at::Tensor& made(uint32_t slot) { return made_[slot - inputs_.size()]; }
+  // An output: a made slot gives its tensor up, an input is shared with its owner.
+  at::Tensor release(uint32_t slot) {
+    return slot < inputs_.size() ? *inputs_[slot] : std::move(made(slot));
+  }
 
  private:
   static constexpr size_t kKeep = size_t{1} << 20;  // a million slots: 8 MB at most
@@ -67,27 +76,44 @@ class SlotArray {
     return kept;
   }
   static std::vector<at::Tensor> take() { return std::move(spare()); }
-  std::vector<at::Tensor> slots_;
+  const std::vector<const at::Tensor*>& inputs_;
+  std::vector<at::Tensor> made_;
 };
+
+std::vector<const at::Tensor*> pointers_to(const std::vector<at::Tensor>& tensors) {
+  std::vector<const at::Tensor*> pointers;
+  pointers.reserve(tensors.size());
+  for (const at::Tensor& t : tensors) pointers.push_back(&t);
+  return pointers;
+}
 
 }  // namespace
 
 std::vector<at::Tensor> execute(const Program& program, std::vector<at::Tensor> inputs) {
-  return execute(program, std::move(inputs), {});
+  return execute(program, pointers_to(inputs), {});
 }
 
 std::vector<at::Tensor> execute(const Program& program, std::vector<at::Tensor> inputs,
                                 const std::vector<bool>& needed) {
-  SlotArray slots(std::move(inputs), program.slots());
+  return execute(program, pointers_to(inputs), needed);
+}
+
+std::vector<at::Tensor> execute(const Program& program,
+                                const std::vector<const at::Tensor*>& inputs,
+                                const std::vector<bool>& needed) {
+  if (inputs.size() != program.inputs())
+    throw Error("execute: " + std::to_string(inputs.size()) + " inputs for a program of " +
+                std::to_string(program.inputs()));
+  SlotArray slots(inputs, program.slots());
   std::vector<at::Tensor> operands;
   const std::vector<Step>& steps = program.steps();
   for (size_t i = 0; i < steps.size(); ++i) {
     const Step& step = steps[i];
     if (!needed.empty() && !needed[i]) continue;
-    auto operand = [&](uint32_t k) -> at::Tensor& { return slots[program.operand(step, k)]; };
+    auto operand = [&](uint32_t k) -> const at::Tensor& { return slots[program.operand(step, k)]; };
     switch (step.kind) {
       case StepKind::move:
-        slots[step.output] = operand(0);
+        slots.made(step.output) = operand(0);
         break;
       case StepKind::view:
         // The rows of one stacked tensor, selected one after another: one unbind makes them
@@ -106,41 +132,42 @@ std::vector<at::Tensor> execute(const Program& program, std::vector<at::Tensor> 
           }
           if (run == static_cast<size_t>(rows) && rows > 1) {
             std::vector<at::Tensor> all = rows_of(whole, step.view.dim);
-            for (size_t r = 0; r < run; ++r) slots[steps[i + r].output] = std::move(all[r]);
+            for (size_t r = 0; r < run; ++r) slots.made(steps[i + r].output) = std::move(all[r]);
             i += run - 1;
             break;
           }
         }
-        slots[step.output] = view_of(program, step, operand(0));
+        slots.made(step.output) = view_of(program, step, operand(0));
         break;
       case StepKind::copy:
-        slots[step.output] = operand(0).contiguous();
+        slots.made(step.output) = operand(0).contiguous();
         break;
       case StepKind::stack:
       case StepKind::concat:
-      case StepKind::compute:
+      case StepKind::compute: {
+        const TensorDesc& out = program.desc(step.output);
+        const c10::ScalarType type = storage_type(*out.dtype);
+        if (described_only(step, operand)) {
+          // A stack or concatenation keeps its operands' dtype; a transform says its own.
+          const at::TensorOptions like = operand(0).options();
+          slots.made(step.output) =
+              at::empty(out.shape, step.kind == StepKind::compute ? like.dtype(type) : like);
+          break;
+        }
         operands.clear();
         for (uint32_t k = 0; k < step.operands; ++k) operands.push_back(operand(k));
-        {
-          const TensorDesc& out = program.desc(step.output);
-          const c10::ScalarType type = storage_type(*out.dtype);
-          if (described_only(step.kind, operands)) {
-            // A stack or concatenation keeps its operands' dtype; a transform says its own.
-            const at::TensorOptions like = operands.front().options();
-            slots[step.output] =
-                at::empty(out.shape, step.kind == StepKind::compute ? like.dtype(type) : like);
-          } else if (step.kind == StepKind::stack) {
-            slots[step.output] = at::stack(operands, step.dim);
-          } else if (step.kind == StepKind::concat) {
-            slots[step.output] = at::cat(operands, step.dim);
-          } else {
-            const std::vector<int64_t> integers = program.integers(step);
-            slots[step.output] = apply_transform(*step.transform, {operands, integers, type});
-          }
+        if (step.kind == StepKind::stack) {
+          slots.made(step.output) = at::stack(operands, step.dim);
+        } else if (step.kind == StepKind::concat) {
+          slots.made(step.output) = at::cat(operands, step.dim);
+        } else {
+          const std::vector<int64_t> integers = program.integers(step);
+          slots.made(step.output) = apply_transform(*step.transform, {operands, integers, type});
         }
         break;
+      }
       case StepKind::create:
-        slots[step.output] = at::empty(program.desc(step.output).shape, operand(0).options());
+        slots.made(step.output) = at::empty(program.desc(step.output).shape, operand(0).options());
         break;
       case StepKind::drop:
         break;
@@ -148,7 +175,7 @@ std::vector<at::Tensor> execute(const Program& program, std::vector<at::Tensor> 
   }
   std::vector<at::Tensor> outputs;
   outputs.reserve(program.outputs().size());
-  for (uint32_t slot : program.outputs()) outputs.push_back(std::move(slots[slot]));
+  for (uint32_t slot : program.outputs()) outputs.push_back(slots.release(slot));
   return outputs;
 }
 

@@ -19,10 +19,10 @@ std::vector<TensorSpec> specs_of(const StateDict& dict) {
 
 // Only LibTorch can fail here (a device mix in a stack); the dict changes after it cannot.
 static void replace_with_outputs(const Program& program, StateDict& dict) {
-  std::vector<at::Tensor> inputs;
+  std::vector<const at::Tensor*> inputs;  // borrowed from the dict, which keeps them
   inputs.reserve(dict.size());
-  for (const auto& [key, item] : dict) inputs.push_back(item.tensor);
-  std::vector<at::Tensor> outputs = execute(program, std::move(inputs));
+  for (const auto& [key, item] : dict) inputs.push_back(&item.tensor);
+  std::vector<at::Tensor> outputs = execute(program, inputs);
   dict.take_all();
   for (size_t i = 0; i < outputs.size(); ++i) {
     const uint32_t slot = program.outputs()[i];

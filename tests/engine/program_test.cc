@@ -116,6 +116,41 @@ TEST_CASE("the ATen executor takes and gives tensors in the program's key order"
   CHECK(at::equal(outputs[1], -counting({3}, 700)));
 }
 
+TEST_CASE("the ATen executor reads borrowed inputs and leaves them as they were") {
+  auto chain = chain_from(kMoeChain);
+  const Program plan = compile(*chain, Direction::to_prime, layer0(0));
+  std::vector<at::Tensor> held;
+  for (const auto& [key, item] : layer0(500)) held.push_back(item.tensor);
+  std::vector<const at::Tensor*> inputs;
+  std::vector<size_t> uses;
+  for (const at::Tensor& t : held) {
+    inputs.push_back(&t);
+    uses.push_back(t.use_count());
+  }
+  std::vector<at::Tensor> outputs = execute(plan, inputs);
+  REQUIRE(outputs.size() == plan.outputs().size());
+  CHECK(output_keys(plan)[3] == "l.0.experts.w3");
+  CHECK(at::equal(outputs[3], at::stack({counting({2, 3}, 510), counting({2, 3}, 520),
+                                         counting({2, 3}, 530)})));
+  // Every input is still the caller's, with its values; a renamed one is shared, not copied.
+  for (size_t i = 0; i < held.size(); ++i) {
+    REQUIRE(held[i].defined());
+    CHECK(at::equal(held[i], layer0(500).at(plan.name(static_cast<uint32_t>(i)))));
+  }
+  size_t q = 0;
+  while (plan.name(static_cast<uint32_t>(q)) != "l.0.attn.q.weight") ++q;
+  size_t wq = 0;
+  while (output_keys(plan)[wq] != "l.0.attn.wq") ++wq;
+  CHECK(outputs[wq].data_ptr() == held[q].data_ptr());
+  CHECK(held[q].use_count() == uses[q] + 1);  // the output's handle, and nothing else
+  outputs.clear();
+  for (size_t i = 0; i < held.size(); ++i) CHECK(held[i].use_count() == uses[i]);
+
+  // An input list of the wrong length is refused before any step runs.
+  inputs.pop_back();
+  CHECK_THROWS_WITH(execute(plan, inputs), Catch::Contains("inputs for a program of"));
+}
+
 TEST_CASE("a program of renames only moves handles") {
   auto chain = chain_from(R"(version: 1
 model_types: [test]
