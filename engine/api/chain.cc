@@ -18,7 +18,7 @@ std::vector<TensorSpec> specs_of(const TensorMap& dict) {
   specs.reserve(dict.size());
   for (const auto& [key, tensor] : dict) {
     if (!tensor.defined()) throw Error(Position{}, "tensor '" + key + "' is undefined");
-    specs.push_back({key, tensor.sizes().vec(), &dtype_of(tensor.scalar_type())});
+    specs.push_back({key, dims_of(tensor.sizes()), &dtype_of(tensor.scalar_type())});
   }
   return specs;
 }
@@ -83,7 +83,7 @@ std::shared_ptr<const Listing> lookup(const Chain::Impl& chain,
     specs.reserve(key_set.size());
     for (const TensorRef& r : key_set)
       specs.push_back(
-          {std::string(r.key), r.tensor->sizes().vec(), &dtype_of(r.tensor->scalar_type())});
+          {std::string(r.key), dims_of(r.tensor->sizes()), &dtype_of(r.tensor->scalar_type())});
     compiled = Compiled::make(lower(*chain.chain, direction, std::move(specs), options));
     // The program's inputs are the key set in key order: where each one is in `key_set`.
     for (size_t i = 0; i < key_set.size(); ++i)
@@ -116,7 +116,7 @@ void update_in_place(TensorMap& dict, const Compiled& compiled,
   dict.reserve(dict.size() + outputs.size() - compiled.kept_count);  // one rehash at most
   for (size_t i = 0; i < outputs.size(); ++i)
     if (compiled.passthrough[i] < 0)
-      dict.insert_or_assign(compiled.output_keys[i], std::move(outputs[i]));
+      dict.insert_or_assign(std::string(compiled.output_names[i]), std::move(outputs[i]));
 }
 
 Chain::Chain(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}

@@ -51,9 +51,11 @@ std::shared_ptr<const Compiled> Compiled::make(Program program) {
   c->program = std::move(program);
   const Program& p = c->program;
   c->kept.assign(p.inputs(), false);
-  c->output_keys.reserve(p.outputs().size());
+  size_t chars = 0;
+  for (uint32_t s : p.outputs()) chars += p.name(s).size();
+  c->output_names.reserve(p.outputs().size(), chars);
   for (uint32_t s : p.outputs()) {
-    c->output_keys.push_back(p.name(s));
+    c->output_names.push(p.name(s));
     const bool same = s < p.inputs();  // an input slot left in the dict: it passed through
     c->passthrough.push_back(same ? static_cast<int32_t>(s) : -1);
     if (same) c->kept[s] = true;
@@ -93,6 +95,14 @@ const std::vector<std::string>& Compiled::input_keys() const {
   return input_keys_;
 }
 
+const std::vector<std::string>& Compiled::output_keys() const {
+  std::call_once(output_keys_made_, [this] {
+    output_keys_.reserve(output_names.size());
+    for (size_t i = 0; i < output_names.size(); ++i) output_keys_.emplace_back(output_names[i]);
+  });
+  return output_keys_;
+}
+
 bool Compiled::fits_input(uint32_t slot, const at::Tensor& t) const {
   return shapes_.same(slot, t.sizes()) && &dtype_of(t.scalar_type()) == dtypes_[slot];
 }
@@ -105,13 +115,11 @@ std::shared_ptr<const Listing> Listing::make(std::shared_ptr<const Compiled> com
   l->order = std::move(order);
   size_t chars = 0;
   for (const TensorRef& r : key_set) chars += r.key.size();
-  l->keys_.reserve(chars);
-  l->key_end_.reserve(key_set.size());
+  l->keys_.reserve(key_set.size(), chars);
   l->shapes_.reserve(key_set.size());
   l->types_.reserve(key_set.size());
   for (const TensorRef& r : key_set) {
-    l->keys_.append(r.key);
-    l->key_end_.push_back(static_cast<uint32_t>(l->keys_.size()));
+    l->keys_.push(r.key);
     l->shapes_.push(r.tensor->sizes());
     l->types_.push_back(r.tensor->scalar_type());
   }
@@ -132,13 +140,10 @@ bool Listing::matches(const std::vector<TensorRef>& key_set) const {
   if (key_set.size() != types_.size()) return false;
   constexpr size_t kAhead = 8;
   for (size_t i = 0; i < std::min(kAhead, key_set.size()); ++i) prefetch_entry(key_set[i]);
-  const std::string_view keys = keys_;
-  uint32_t key_at = 0;
   for (size_t i = 0; i < key_set.size(); ++i) {
     if (i + kAhead < key_set.size()) prefetch_entry(key_set[i + kAhead]);
     const TensorRef& r = key_set[i];
-    if (keys.substr(key_at, key_end_[i] - key_at) != r.key) return false;
-    key_at = key_end_[i];
+    if (keys_[i] != r.key) return false;
     const at::Tensor& t = *r.tensor;
     if (!t.defined() || t.scalar_type() != types_[i] || !shapes_.same(i, t.sizes())) return false;
   }

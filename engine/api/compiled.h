@@ -18,6 +18,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -47,6 +48,29 @@ class ShapeList {
   std::vector<uint32_t> end_;  // shape i ends at sizes_[end_[i]]
 };
 
+// Keys one after another in one block, for the same reason: a key set's keys are read in a
+// sweep on every call, and made with one allocation, not one per key.
+class KeyList {
+ public:
+  void reserve(size_t keys, size_t chars) {
+    end_.reserve(keys);
+    chars_.reserve(chars);
+  }
+  void push(std::string_view key) {
+    chars_.append(key);
+    end_.push_back(static_cast<uint32_t>(chars_.size()));
+  }
+  size_t size() const { return end_.size(); }
+  std::string_view operator[](size_t i) const {
+    const uint32_t begin = i ? end_[i - 1] : 0;
+    return std::string_view(chars_).substr(begin, end_[i] - begin);
+  }
+
+ private:
+  std::string chars_;
+  std::vector<uint32_t> end_;  // key i ends at chars_[end_[i]]
+};
+
 struct Compiled {
   Program program;
   uint64_t id = 0;  // unique per compiled program (for caches of derived data)
@@ -55,11 +79,13 @@ struct Compiled {
   std::vector<bool> kept;  // per input: some output is it
   size_t kept_count = 0;
 
-  // The keys it takes, in key order; made on first use (Chain::convert does not need them).
+  // The keys it takes and gives, in key order, as strings; made on first use (Chain::convert
+  // does not need them).
   const std::vector<std::string>& input_keys() const;
+  const std::vector<std::string>& output_keys() const;
   // The keys it gives, in key order, held together (the in-place update inserts them on
   // every call: reading them from one block beats chasing the program's names).
-  std::vector<std::string> output_keys;
+  KeyList output_names;
 
   // The input slot of `key` (whose key_hash is `hash`), or -1.
   int32_t find_input(std::string_view key, uint64_t hash) const;
@@ -70,8 +96,8 @@ struct Compiled {
 
  private:
   std::vector<std::pair<uint64_t, int32_t>> table_;  // open addressing: (hash, slot)
-  mutable std::once_flag input_keys_made_;
-  mutable std::vector<std::string> input_keys_;
+  mutable std::once_flag input_keys_made_, output_keys_made_;
+  mutable std::vector<std::string> input_keys_, output_keys_;
   ShapeList shapes_;  // per input slot
   std::vector<const DtypeInfo*> dtypes_;
 };
@@ -115,8 +141,7 @@ class Listing {
                                              std::vector<uint32_t> order);
 
  private:
-  std::string keys_;                    // every key, one after another
-  std::vector<uint32_t> key_end_;       // per position: where its key ends in keys_
+  KeyList keys_;                        // per position
   ShapeList shapes_;                    // per position
   std::vector<c10::ScalarType> types_;  // per position
 };

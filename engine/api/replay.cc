@@ -41,7 +41,9 @@ Replay Chain::compile(const TensorMap& dict, Direction direction, const Options&
 
 Direction Replay::direction() const { return impl_->program().direction; }
 const std::vector<std::string>& Replay::input_keys() const { return impl_->compiled->input_keys(); }
-const std::vector<std::string>& Replay::output_keys() const { return impl_->compiled->output_keys; }
+const std::vector<std::string>& Replay::output_keys() const {
+  return impl_->compiled->output_keys();
+}
 const std::vector<Warning>& Replay::warnings() const { return impl_->program().warnings(); }
 const std::vector<int32_t>& Replay::passthrough() const { return impl_->compiled->passthrough; }
 uint64_t Replay::id() const { return impl_->compiled->id; }

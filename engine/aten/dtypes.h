@@ -4,9 +4,11 @@
 #pragma once
 
 #include <c10/core/ScalarType.h>
+#include <c10/util/ArrayRef.h>
 
 #include <string>
 
+#include "core/dims.h"
 #include "core/dtypes.h"
 
 namespace chainconv {
@@ -18,5 +20,7 @@ c10::ScalarType storage_type(const DtypeInfo& dtype);
 const DtypeInfo& dtype_of(c10::ScalarType type);
 // The dtype of an item, opaque or not.
 const DtypeInfo& dtype_of(const Item& item);
+// A tensor's sizes as a description holds them (no allocation up to Dims::kInline dims).
+inline Dims dims_of(c10::IntArrayRef sizes) { return Dims(sizes.begin(), sizes.end()); }
 
 }  // namespace chainconv

@@ -12,7 +12,7 @@ std::vector<TensorSpec> specs_of(const StateDict& dict) {
   specs.reserve(dict.size());
   for (const auto& [key, item] : dict) {
     if (!item.tensor.defined()) throw Error("tensor '" + key + "' is undefined");
-    specs.push_back({key, item.tensor.sizes().vec(), &dtype_of(item)});
+    specs.push_back({key, dims_of(item.tensor.sizes()), &dtype_of(item)});
   }
   return specs;
 }

@@ -44,7 +44,6 @@ class Dims {
   }
 
   operator std::vector<int64_t>() const { return std::vector<int64_t>(begin(), end()); }
-  std::vector<int64_t> vec() const { return *this; }
 
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }

@@ -44,7 +44,7 @@ struct TensorDesc {
 // a step program's input is.
 struct TensorSpec {
   std::string key;
-  std::vector<int64_t> shape;
+  Dims shape;
   const DtypeInfo* dtype = nullptr;
 };
 
