@@ -78,22 +78,25 @@ std::shared_ptr<const Listing> lookup(const Chain::Impl& chain,
     }
     if (!same) compiled = nullptr;
   }
+  const bool seen_before = compiled != nullptr;
   if (!compiled) {
     std::vector<TensorSpec> specs;
     specs.reserve(key_set.size());
     for (const TensorRef& r : key_set)
       specs.push_back(
           {std::string(r.key), dims_of(r.tensor->sizes()), &dtype_of(r.tensor->scalar_type())});
-    compiled = Compiled::make(lower(*chain.chain, direction, std::move(specs), options));
-    // The program's inputs are the key set in key order: where each one is in `key_set`.
-    for (size_t i = 0; i < key_set.size(); ++i)
-      order[static_cast<size_t>(compiled->find_input(key_set[i].key, hashes[i]))] =
-          static_cast<uint32_t>(i);
+    // The program's inputs are the key set in key order: `order` says where each one is in
+    // `key_set` (whose order the specs keep).
+    compiled = Compiled::make(lower(*chain.chain, direction, std::move(specs), options, &order));
     chain.cache.insert(signature, compiled);
   }
-  std::shared_ptr<const Listing> listing =
-      Listing::make(std::move(compiled), key_set, std::move(order));
-  chain.cache.insert(listing_key, listing);
+  // A key set is remembered as listed once it comes again: one converted once (a checkpoint
+  // converted layer by layer) does not pay for copying its keys.
+  auto listing = std::make_shared<Listing>(std::move(compiled), std::move(order));
+  if (seen_before) {
+    listing->remember(key_set);
+    chain.cache.insert(listing_key, listing);
+  }
   return listing;
 }
 

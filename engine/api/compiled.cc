@@ -107,23 +107,17 @@ bool Compiled::fits_input(uint32_t slot, const at::Tensor& t) const {
   return shapes_.same(slot, t.sizes()) && &dtype_of(t.scalar_type()) == dtypes_[slot];
 }
 
-std::shared_ptr<const Listing> Listing::make(std::shared_ptr<const Compiled> compiled,
-                                             const std::vector<TensorRef>& key_set,
-                                             std::vector<uint32_t> order) {
-  auto l = std::make_shared<Listing>();
-  l->compiled = std::move(compiled);
-  l->order = std::move(order);
+void Listing::remember(const std::vector<TensorRef>& key_set) {
   size_t chars = 0;
   for (const TensorRef& r : key_set) chars += r.key.size();
-  l->keys_.reserve(key_set.size(), chars);
-  l->shapes_.reserve(key_set.size());
-  l->types_.reserve(key_set.size());
+  keys_.reserve(key_set.size(), chars);
+  shapes_.reserve(key_set.size());
+  types_.reserve(key_set.size());
   for (const TensorRef& r : key_set) {
-    l->keys_.push(r.key);
-    l->shapes_.push(r.tensor->sizes());
-    l->types_.push_back(r.tensor->scalar_type());
+    keys_.push(r.key);
+    shapes_.push(r.tensor->sizes());
+    types_.push_back(r.tensor->scalar_type());
   }
-  return l;
 }
 
 // The caller's keys and tensors lie wherever its container put them: asking for the ones a

@@ -5,10 +5,11 @@
 // container lists them in, and confirmed key by key on a hit.
 //
 // A trainer hands the same container, or one built the same way, at every step, so the
-// cache also remembers how each key set was last listed (a Listing): a call listing it the
-// same way is confirmed in one pass in the caller's own order, comparing keys, shapes and
-// dtypes, without hashing every key or probing a table. Any difference falls back to the
-// signature, so the fast path can only be missed, never wrong.
+// cache also remembers how each key set it has seen more than once was last listed (a
+// Listing): a call listing it the same way is confirmed in one pass in the caller's own
+// order, comparing keys, shapes and dtypes, without hashing every key or probing a table.
+// Any difference falls back to the signature, so the fast path can only be missed, never
+// wrong.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -129,16 +130,18 @@ uint64_t entry_hash(uint64_t key_hash, const at::Tensor& tensor);
 // recorded, and `order[s]` is the position of input slot s.
 class Listing {
  public:
+  Listing(std::shared_ptr<const Compiled> compiled, std::vector<uint32_t> order)
+      : compiled(std::move(compiled)), order(std::move(order)) {}
+
   std::shared_ptr<const Compiled> compiled;
   std::vector<uint32_t> order;
 
-  // Whether `key_set` lists exactly these keys, shapes and dtypes, in this order (every
-  // tensor defined).
+  // Keeps the keys, shapes and dtypes of `key_set` (the listing `order` was made for), so
+  // that matches() can recognise the same listing.
+  void remember(const std::vector<TensorRef>& key_set);
+  // Whether `key_set` lists exactly the remembered keys, shapes and dtypes, in this order
+  // (every tensor defined).
   bool matches(const std::vector<TensorRef>& key_set) const;
-
-  static std::shared_ptr<const Listing> make(std::shared_ptr<const Compiled> compiled,
-                                             const std::vector<TensorRef>& key_set,
-                                             std::vector<uint32_t> order);
 
  private:
   KeyList keys_;                        // per position

@@ -15,7 +15,7 @@ void check_options(const Options& options) {
 }
 
 Program lower(const Chain& chain, Direction direction, std::vector<TensorSpec> inputs,
-              const Options& options) {
+              const Options& options, std::vector<uint32_t>* input_order) {
   check_options(options);
   // Input slots in key order (a program's outputs are already; a layout is in natural order).
   std::vector<uint32_t> order(inputs.size());
@@ -47,6 +47,7 @@ Program lower(const Chain& chain, Direction direction, std::vector<TensorSpec> i
   outputs.reserve(dict.size());
   for (const auto& [key, slot] : dict) outputs.push_back(slot);
   program.set_outputs(std::move(outputs));
+  if (input_order) *input_order = std::move(order);
   return program;
 }
 

@@ -116,6 +116,20 @@ TEST_CASE("the ATen executor takes and gives tensors in the program's key order"
   CHECK(at::equal(outputs[1], -counting({3}, 700)));
 }
 
+TEST_CASE("lowering says which of its inputs each input slot is") {
+  auto chain = chain_from(kMoeChain);
+  // Listed out of key order, as a hash map lists them.
+  const std::vector<std::string> listed{"l.0.norm.weight", up(0, 2), "l.0.attn.q.weight",
+                                        up(0, 0), "l.0.bias", up(0, 1), "l.0.fused.weight"};
+  std::vector<TensorSpec> specs;
+  for (const std::string& key : listed) specs.push_back({key, Dims{2, 2}, &dtype_named("F32")});
+  std::vector<uint32_t> order;
+  const Program p = lower(*chain, Direction::to_prime, specs, {}, &order);
+  // Key order: attn.q, bias, experts.0, experts.1, experts.2, fused, norm.
+  CHECK(order == std::vector<uint32_t>{2, 4, 3, 5, 1, 6, 0});
+  for (uint32_t s = 0; s < p.inputs(); ++s) CHECK(p.name(s) == listed[order[s]]);
+}
+
 TEST_CASE("the ATen executor reads borrowed inputs and leaves them as they were") {
   auto chain = chain_from(kMoeChain);
   const Program plan = compile(*chain, Direction::to_prime, layer0(0));
