@@ -87,20 +87,28 @@ int32_t Compiled::find_input(std::string_view key, uint64_t hash) const {
   }
 }
 
-const std::vector<std::string>& Compiled::input_keys() const {
-  std::call_once(input_keys_made_, [this] {
-    input_keys_.reserve(program.inputs());
-    for (uint32_t s = 0; s < program.inputs(); ++s) input_keys_.push_back(program.name(s));
+// The names of `count` slots (the i-th is slot(i)) as strings, made by the first caller.
+template <typename Slot>
+static const std::vector<std::string>& names_once(std::once_flag& made,
+                                                  std::vector<std::string>& names,
+                                                  const Program& program, size_t count,
+                                                  Slot&& slot) {
+  std::call_once(made, [&] {
+    names.reserve(count);
+    for (size_t i = 0; i < count; ++i) names.push_back(program.name(slot(i)));
   });
-  return input_keys_;
+  return names;
+}
+
+const std::vector<std::string>& Compiled::input_keys() const {
+  return names_once(input_keys_made_, input_keys_, program, program.inputs(),
+                    [](size_t i) { return static_cast<uint32_t>(i); });
 }
 
 const std::vector<std::string>& Compiled::output_keys() const {
-  std::call_once(output_keys_made_, [this] {
-    output_keys_.reserve(output_names.size());
-    for (size_t i = 0; i < output_names.size(); ++i) output_keys_.emplace_back(output_names[i]);
-  });
-  return output_keys_;
+  const std::vector<uint32_t>& outputs = program.outputs();
+  return names_once(output_keys_made_, output_keys_, program, outputs.size(),
+                    [&](size_t i) { return outputs[i]; });
 }
 
 bool Compiled::fits_input(uint32_t slot, const at::Tensor& t) const {

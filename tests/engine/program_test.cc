@@ -119,8 +119,8 @@ TEST_CASE("the ATen executor takes and gives tensors in the program's key order"
 TEST_CASE("lowering says which of its inputs each input slot is") {
   auto chain = chain_from(kMoeChain);
   // Listed out of key order, as a hash map lists them.
-  const std::vector<std::string> listed{"l.0.norm.weight", up(0, 2), "l.0.attn.q.weight",
-                                        up(0, 0), "l.0.bias", up(0, 1), "l.0.fused.weight"};
+  const std::vector<std::string> listed{"l.0.norm.weight", up(0, 2), "l.0.attn.q.weight", up(0, 0),
+                                        "l.0.bias",        up(0, 1), "l.0.fused.weight"};
   std::vector<TensorSpec> specs;
   for (const std::string& key : listed) specs.push_back({key, Dims{2, 2}, &dtype_named("F32")});
   std::vector<uint32_t> order;
@@ -151,10 +151,13 @@ TEST_CASE("the ATen executor reads borrowed inputs and leaves them as they were"
     REQUIRE(held[i].defined());
     CHECK(at::equal(held[i], layer0(500).at(plan.name(static_cast<uint32_t>(i)))));
   }
-  size_t q = 0;
-  while (plan.name(static_cast<uint32_t>(q)) != "l.0.attn.q.weight") ++q;
-  size_t wq = 0;
-  while (output_keys(plan)[wq] != "l.0.attn.wq") ++wq;
+  const std::vector<std::string> ins = input_keys(plan), outs = output_keys(plan);
+  const auto q =
+      static_cast<size_t>(std::find(ins.begin(), ins.end(), "l.0.attn.q.weight") - ins.begin());
+  const auto wq =
+      static_cast<size_t>(std::find(outs.begin(), outs.end(), "l.0.attn.wq") - outs.begin());
+  REQUIRE(q < ins.size());
+  REQUIRE(wq < outs.size());
   CHECK(outputs[wq].data_ptr() == held[q].data_ptr());
   CHECK(held[q].use_count() == uses[q] + 1);  // the output's handle, and nothing else
   outputs.clear();
