@@ -211,7 +211,14 @@ static bool all_digits(std::string_view s) {
 
 bool KeyTemplate::match(std::string_view key, const Bindings& fixed, Bindings* out,
                         std::string* rest) const {
-  return regex_ ? match_regex(key, fixed, out, rest) : match_pieces(key, fixed, out, rest);
+  const Bound bound = bound_by(fixed);
+  std::string_view values[Bindings::kMax];
+  const size_t end =
+      regex_ ? match_regex_values(key, bound, values) : match_values(key, bound, values);
+  if (end == std::string_view::npos) return false;
+  if (rest && prefix_) *rest = std::string(key.substr(end));
+  if (out) fill(fixed, bound, values, *out);
+  return true;
 }
 
 KeyTemplate::Bound KeyTemplate::bound_by(const Bindings& fixed) const {
@@ -223,12 +230,16 @@ KeyTemplate::Bound KeyTemplate::bound_by(const Bindings& fixed) const {
 
 // Placeholders fill whole segments, so each one ends at the next '.' or the end of the key:
 // matching is one left-to-right pass with no backtracking, and allocates nothing.
-size_t KeyTemplate::match_values(std::string_view key, const Bound& bound,
-                                 std::string_view* values) const {
+size_t KeyTemplate::match_values(std::string_view key, const Bound& bound, std::string_view* values,
+                                 Start start) const {
   constexpr size_t kNo = std::string_view::npos;
   if (!ends_with(key, suffix_)) return kNo;
-  size_t pos = 0;
-  for (const Piece& piece : pieces_) {
+  for (size_t p = 0; p < start.piece; ++p)
+    if (pieces_[p].placeholder >= 0)
+      values[pieces_[p].placeholder] = *bound[pieces_[p].placeholder];
+  size_t pos = start.pos;
+  for (size_t p = start.piece; p < pieces_.size(); ++p) {
+    const Piece& piece = pieces_[p];
     if (piece.placeholder < 0) {
       if (key.compare(pos, piece.literal.size(), piece.literal) != 0) return kNo;
       pos += piece.literal.size();
@@ -255,55 +266,29 @@ void KeyTemplate::fill(const Bindings& fixed, const Bound& bound, const std::str
     if (!bound[i]) out.set(placeholders_[i].name, std::string(values[i]));
 }
 
-bool KeyTemplate::match_pieces(std::string_view key, const Bindings& fixed, Bindings* out,
-                               std::string* rest) const {
-  const Bound bound = bound_by(fixed);
-  std::string_view values[Bindings::kMax];
-  const size_t end = match_values(key, bound, values);
-  if (end == std::string_view::npos) return false;
-  if (rest && prefix_) *rest = std::string(key.substr(end));
-  if (out) fill(fixed, bound, values, *out);
-  return true;
-}
-
-bool KeyTemplate::match_regex(std::string_view key, const Bindings& fixed, Bindings* out,
-                              std::string* rest) const {
-  if (!ends_with(key, suffix_)) return false;  // a cheap first rejection
+size_t KeyTemplate::match_regex_values(std::string_view key, const Bound& bound,
+                                       std::string_view* values) const {
+  constexpr size_t kNo = std::string_view::npos;
+  if (!ends_with(key, suffix_)) return kNo;  // a cheap first rejection
   const int n = regex_->NumberOfCapturingGroups();
-  std::vector<re2::StringPiece> groups(n);
-  std::vector<RE2::Arg> args(n);
-  std::vector<RE2::Arg*> arg_ptrs(n);
+  re2::StringPiece groups[Bindings::kMax + 1];
+  RE2::Arg args[Bindings::kMax + 1];
+  const RE2::Arg* arg_ptrs[Bindings::kMax + 1];
   for (int i = 0; i < n; ++i) {
     args[i] = &groups[i];
     arg_ptrs[i] = &args[i];
   }
-  if (!RE2::FullMatchN(re2::StringPiece(key.data(), key.size()), *regex_, arg_ptrs.data(), n))
-    return false;
-  Bindings result = fixed;
+  if (!RE2::FullMatchN(re2::StringPiece(key.data(), key.size()), *regex_, arg_ptrs, n)) return kNo;
   for (size_t i = 0; i < placeholders_.size(); ++i) {
-    std::string value(groups[i].data(), groups[i].size());
-    if (const std::string* bound = fixed.get(placeholders_[i].name)) {
-      if (*bound != value) return false;
-    } else {
-      result.set(placeholders_[i].name, std::move(value));
-    }
+    values[i] = std::string_view(groups[i].data(), groups[i].size());
+    if (bound[i] && *bound[i] != values[i]) return kNo;
   }
-  if (prefix_ && rest) *rest = std::string(groups[n - 1].data(), groups[n - 1].size());
-  if (out) *out = std::move(result);
-  return true;
+  return prefix_ ? static_cast<size_t>(groups[n - 1].data() - key.data()) : key.size();
 }
 
 std::string KeyTemplate::literal_prefix(const Bindings& fixed) const {
   std::string prefix;
-  for (const Piece& piece : pieces_) {
-    if (piece.placeholder < 0) {
-      prefix += piece.literal;
-      continue;
-    }
-    const std::string* bound = fixed.get(placeholders_[piece.placeholder].name);
-    if (!bound) break;
-    prefix += *bound;
-  }
+  start_of(fixed, prefix);
   return prefix;
 }
 
@@ -321,9 +306,34 @@ const Placeholder* KeyTemplate::first_unbound(const Bindings& fixed, size_t* unb
   return first;
 }
 
+KeyTemplate::Start KeyTemplate::start_of(const Bindings& fixed, std::string& prefix) const {
+  Start start{0, 0};
+  for (; start.piece < pieces_.size(); ++start.piece) {
+    const Piece& piece = pieces_[start.piece];
+    if (piece.placeholder < 0) {
+      prefix += piece.literal;
+      continue;
+    }
+    const std::string* bound = fixed.get(placeholders_[piece.placeholder].name);
+    if (!bound) break;
+    prefix += *bound;
+  }
+  start.pos = prefix.size();
+  return start;
+}
+
+// The first entry after every key that starts with `prefix` (the end for "").
+static KeyIndex::const_iterator past_prefix(const KeyIndex& dict, std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xFF) prefix.pop_back();
+  if (prefix.empty()) return dict.end();
+  prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  return dict.lower_bound(prefix);
+}
+
 template <typename Visit>
 void KeyTemplate::scan(const KeyIndex& dict, const Bindings& fixed, Visit&& visit) const {
-  const std::string prefix = literal_prefix(fixed);
+  std::string prefix;
+  const Start start = start_of(fixed, prefix);
   size_t unbound = 0;
   const Placeholder* first = first_unbound(fixed, &unbound);
   // With one placeholder left to bind, each value of it names at most one key. A value's
@@ -332,76 +342,83 @@ void KeyTemplate::scan(const KeyIndex& dict, const Bindings& fixed, Visit&& visi
   const bool one_per_value =
       first && unbound == 1 && !prefix_ && first->type != PlaceholderType::path;
   constexpr int kScan = 8;
+  // Every key from here to `end` starts with the prefix: only what follows it is compared.
   auto it = dict.lower_bound(prefix);
-  while (it != dict.end() && starts_with(it->first, prefix)) {
+  const auto end = past_prefix(dict, prefix);
+  while (it != end) {
     if (!one_per_value) {
-      visit(it++);
+      visit(it++, start);
       continue;
     }
     const std::string_view key = it->first;
-    const size_t end = key.find('.', prefix.size());
-    if (end == std::string_view::npos) {  // the value ends the key: nothing to skip
-      visit(it++);
+    const size_t dot = key.find('.', prefix.size());
+    if (dot == std::string_view::npos) {  // the value ends the key: nothing to skip
+      visit(it++, start);
       continue;
     }
-    const std::string_view value_prefix = key.substr(0, end + 1);
+    const std::string_view value_dot = key.substr(prefix.size(), dot + 1 - prefix.size());
+    auto same_value = [&](std::string_view other) {
+      return other.compare(prefix.size(), value_dot.size(), value_dot) == 0;
+    };
     bool matched = false;
     int scanned = 0;
-    for (; it != dict.end() && starts_with(it->first, value_prefix) && scanned < kScan; ++scanned)
-      matched |= visit(it++);
-    if (it == dict.end() || !starts_with(it->first, value_prefix)) continue;
-    const std::string value(key.substr(prefix.size(), end - prefix.size()));
+    for (; it != end && same_value(it->first) && scanned < kScan; ++scanned)
+      matched |= visit(it++, start);
+    if (it == end || !same_value(it->first)) continue;
+    const std::string value(value_dot.substr(0, value_dot.size() - 1));
     if (!matched && !value.empty() &&
         (first->type != PlaceholderType::digits || all_digits(value))) {
       Bindings with_value = fixed;
       with_value.set(first->name, value);
       auto exact = dict.find(expand(with_value));
-      if (exact != dict.end()) visit(exact);
+      if (exact != dict.end()) visit(exact, start);
     }
-    it = dict.lower_bound(std::string(key.substr(0, end)) + "/");  // '/' follows '.'
+    it = dict.lower_bound(std::string(key.substr(0, dot)) + "/");  // '/' follows '.'
   }
 }
 
-std::vector<TemplateMatch> KeyTemplate::matches(const KeyIndex& dict, const Bindings& fixed) const {
-  std::vector<TemplateMatch> found;
-  auto make = [&](KeyIndex::const_iterator it) -> TemplateMatch& {
-    TemplateMatch& m = found.emplace_back();
-    m.key = it->first;
-    m.slot = it->second;
-    m.entry = it;
-    return m;
-  };
-  if (regex_) {
-    scan(dict, fixed, [&](KeyIndex::const_iterator it) {
-      TemplateMatch& m = make(it);
-      if (match(it->first, fixed, &m.bindings, &m.rest)) return true;
+std::vector<KeyMatch> KeyTemplate::match_views(const KeyIndex& dict, const Bindings& fixed) const {
+  std::vector<KeyMatch> found;
+  const Bound bound = bound_by(fixed);
+  scan(dict, fixed, [&](KeyIndex::const_iterator it, Start start) {
+    KeyMatch& m = found.emplace_back();
+    m.rest = regex_ ? match_regex_values(it->first, bound, m.values)
+                    : match_values(it->first, bound, m.values, start);
+    if (m.rest == std::string_view::npos) {
       found.pop_back();
       return false;
-    });
-    return found;
-  }
-  // Most keys a scan looks at do not match: each is tried on views, and the hits are made
-  // into matches (bindings, rest) once their number is known.
-  struct Hit {
-    KeyIndex::const_iterator entry;
-    size_t rest;
-    std::string_view values[Bindings::kMax];
-  };
-  std::vector<Hit> hits;
-  const Bound bound = bound_by(fixed);
-  scan(dict, fixed, [&](KeyIndex::const_iterator it) {
-    Hit hit;
-    hit.rest = match_values(it->first, bound, hit.values);
-    if (hit.rest == std::string_view::npos) return false;
-    hit.entry = it;
-    hits.push_back(hit);
+    }
+    m.entry = it;
     return true;
   });
-  found.reserve(hits.size());
-  for (const Hit& hit : hits) {
-    TemplateMatch& m = make(hit.entry);
-    fill(fixed, bound, hit.values, m.bindings);
-    if (prefix_) m.rest = std::string(m.key.substr(hit.rest));
+  return found;
+}
+
+Bindings KeyTemplate::bindings_of(const KeyMatch& match, const Bindings& fixed) const {
+  Bindings out;
+  fill(fixed, bound_by(fixed), match.values, out);
+  return out;
+}
+
+int KeyTemplate::placeholder_index(std::string_view name) const {
+  for (size_t i = 0; i < placeholders_.size(); ++i)
+    if (placeholders_[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+std::vector<TemplateMatch> KeyTemplate::matches(const KeyIndex& dict, const Bindings& fixed) const {
+  // Most keys a scan looks at do not match: each is tried on views, and the hits are made
+  // into matches (bindings, rest) once their number is known.
+  const std::vector<KeyMatch> views = match_views(dict, fixed);
+  const Bound bound = bound_by(fixed);
+  std::vector<TemplateMatch> found(views.size());
+  for (size_t i = 0; i < views.size(); ++i) {
+    TemplateMatch& m = found[i];
+    m.key = views[i].key();
+    m.slot = views[i].slot();
+    m.entry = views[i].entry;
+    fill(fixed, bound, views[i].values, m.bindings);
+    if (prefix_) m.rest = std::string(m.key.substr(views[i].rest));
   }
   return found;
 }

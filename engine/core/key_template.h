@@ -88,6 +88,17 @@ struct TemplateMatch {
   KeyIndex::const_iterator entry;  // valid until that entry is erased
 };
 
+// A match as views: the matched entry and each placeholder's value (bound ones included),
+// viewing the key. Made without allocating per key, for callers that read a few values of
+// many matches (a stack's index and group) and build bindings only where they need them.
+struct KeyMatch {
+  KeyIndex::const_iterator entry;
+  std::string_view values[Bindings::kMax];  // by placeholder, as placeholders() lists them
+  size_t rest = 0;                          // prefix templates: where the rest begins
+  std::string_view key() const { return entry->first; }
+  uint32_t slot() const { return entry->second; }
+};
+
 class KeyTemplate {
  public:
   // Parses and compiles `text`; throws Error at `pos` when it is malformed.
@@ -116,6 +127,12 @@ class KeyTemplate {
   // share the template's literal prefix (with `fixed` substituted).
   std::vector<TemplateMatch> matches(const KeyIndex& dict, const Bindings& fixed) const;
   bool any_match(const KeyIndex& dict, const Bindings& fixed) const;
+  // The same matches as views, in the same order.
+  std::vector<KeyMatch> match_views(const KeyIndex& dict, const Bindings& fixed) const;
+  // The bindings of a match from match_views (made with the same `fixed`).
+  Bindings bindings_of(const KeyMatch& match, const Bindings& fixed) const;
+  // The position of placeholder `name` in placeholders(), or -1.
+  int placeholder_index(std::string_view name) const;
 
   // Values placeholder `name` takes among the dict's keys (with `fixed` bound), appended to
   // `out` in lexicographic key order, possibly repeated. When `name` is the first unbound
@@ -145,20 +162,29 @@ class KeyTemplate {
   // The values `fixed` gives our placeholders (nullptr: unbound), looked up once per scan.
   using Bound = std::array<const std::string*, Bindings::kMax>;
   Bound bound_by(const Bindings& fixed) const;
-  // Matches `key` without the regex, leaving each placeholder's value (a view into `key`) in
-  // `values` and returning where the rest begins, or npos when it does not match.
-  size_t match_values(std::string_view key, const Bound& bound, std::string_view* values) const;
+  // Where a scan under `fixed` may skip to: keys in the scan all start with the literal
+  // prefix, which ends where piece `piece` begins.
+  struct Start {
+    size_t piece, pos;
+  };
+  // Matches `key` without the regex from `start` on (the key's text before it is known to
+  // match), leaving each placeholder's value in `values` (a view into `key`, or for a bound
+  // placeholder before `start` its bound value) and returning where the rest begins, or npos
+  // when it does not match.
+  size_t match_values(std::string_view key, const Bound& bound, std::string_view* values,
+                      Start start = {0, 0}) const;
+  // The same with the regex.
+  size_t match_regex_values(std::string_view key, const Bound& bound,
+                            std::string_view* values) const;
   // `fixed` plus the values `values` gives the placeholders `bound` leaves unbound.
   void fill(const Bindings& fixed, const Bound& bound, const std::string_view* values,
             Bindings& out) const;
-  bool match_pieces(std::string_view key, const Bindings& fixed, Bindings* out,
-                    std::string* rest) const;
-  // Calls visit(entry) -> bool (matched) on every entry of `dict` that may match under
-  // `fixed`, in key order, skipping what cannot.
+  // The piece a scan under `fixed` starts matching at; appends the literal prefix to `prefix`.
+  Start start_of(const Bindings& fixed, std::string& prefix) const;
+  // Calls visit(entry, start) -> bool (matched) on every entry of `dict` that may match
+  // under `fixed`, in key order, skipping what cannot.
   template <typename Visit>
   void scan(const KeyIndex& dict, const Bindings& fixed, Visit&& visit) const;
-  bool match_regex(std::string_view key, const Bindings& fixed, Bindings* out,
-                   std::string* rest) const;
   // The first placeholder (in key order) `fixed` leaves unbound, and how many it leaves.
   const Placeholder* first_unbound(const Bindings& fixed, size_t* unbound = nullptr) const;
 

@@ -42,10 +42,27 @@ uint32_t Context::take(const TemplateMatch& match) {
   return match.slot;
 }
 
+uint32_t Context::take(const KeyMatch& match) {
+  const uint32_t slot = match.slot();
+  dict.erase(match.entry);
+  return slot;
+}
+
 void Context::put(const Op& op, uint32_t slot) {
   const std::string& key = program.name(slot);
   if (!dict.try_emplace(key, slot).second)
     throw error(op, "would overwrite existing key '" + key + "' (both layouts present?)");
+}
+
+KeyIndex::iterator Context::put_near(const Op& op, uint32_t slot, KeyIndex::iterator near) {
+  const std::string& key = program.name(slot);
+  constexpr int kSteps = 4;  // past that, emplace_hint searches from the root: still right
+  for (int steps = 0; near != dict.end() && near->first < key && steps < kSteps; ++steps) ++near;
+  const size_t size = dict.size();
+  const auto entry = dict.emplace_hint(near, key, slot);
+  if (dict.size() == size)
+    throw error(op, "would overwrite existing key '" + key + "' (both layouts present?)");
+  return entry;
 }
 
 void Context::move(const Op& op, const TemplateMatch& from, std::string to) {

@@ -50,7 +50,11 @@ struct Context {
   // overwrite), check first that a key is free.
   uint32_t take(const Op& op, std::string_view key);
   uint32_t take(const TemplateMatch& match);  // the matched entry, still present
+  uint32_t take(const KeyMatch& match);
   void put(const Op& op, uint32_t slot);
+  // The same for a key that goes at or a few entries after `near` (keys put in order): found
+  // from there instead of from the root. Returns its entry.
+  KeyIndex::iterator put_near(const Op& op, uint32_t slot, KeyIndex::iterator near);
   void require_free(const Op& op, std::string_view key) const;
   // A rename of a matched key: the move step and its dict side.
   void move(const Op& op, const TemplateMatch& from, std::string to);

@@ -58,17 +58,17 @@ void require_bound(Compiler& c, const KeyTemplate& source, const KeyTemplate& ta
 }
 
 int64_t index_value(const Context& ctx, const Op& op, std::string_view key, const std::string& name,
-                    const std::string& text) {
+                    std::string_view text) {
   if (text.size() > 1 && text[0] == '0')
-    throw ctx.error(op, "'" + std::string(key) + "' writes its index {" + name + "} as '" + text +
-                            "', with a leading zero");
+    throw ctx.error(op, "'" + std::string(key) + "' writes its index {" + name + "} as '" +
+                            std::string(text) + "', with a leading zero");
   if (text.size() > 18)
     throw ctx.error(op,
                     "'" + std::string(key) + "' has an index {" + name + "} too large to count");
   int64_t value = 0;
   const auto [end, failed] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (failed != std::errc() || end != text.data() + text.size())
-    throw ctx.error(op, "'" + std::string(key) + "' binds {" + name + "} to '" + text +
+    throw ctx.error(op, "'" + std::string(key) + "' binds {" + name + "} to '" + std::string(text) +
                             "', which is not an index");
   return value;
 }

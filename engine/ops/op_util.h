@@ -34,7 +34,7 @@ int64_t tensor_dim(const Context& ctx, const Op& op, std::string_view key, int64
 // at the op when it has a leading zero (it would not come back as written) or more digits
 // than an index can have.
 int64_t index_value(const Context& ctx, const Op& op, std::string_view key, const std::string& name,
-                    const std::string& text);
+                    std::string_view text);
 // Refuses, at the op, a tensor of an expert-parallel shard (a nonzero expert offset) whose
 // expert dim the op needs whole: `why` says what the op would do to it.
 void refuse_on_shard(const Context& ctx, const Op& op, std::string_view key, const TensorDesc& desc,

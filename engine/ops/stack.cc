@@ -36,55 +36,67 @@ class Stack final : public Op {
   void forward(Context& ctx) const override {
     struct Member {
       int64_t index;
-      const TemplateMatch* match;
+      const KeyMatch* match;
     };
     struct Group {
       std::string target;
       std::vector<Member> members;
     };
-    // Members group by their bindings other than the index (the layer, usually); the group
-    // id is those values joined, so the target key is built once per group, not per member.
-    const std::vector<TemplateMatch> found = from_.matches(ctx.dict, ctx.scope);
+    // Members group by their values other than the index (the layer, usually): the group
+    // id is those values joined, and the target key is made once per group, not per member.
+    // Matches are views: a key's bindings are made only for its group's target or an error.
+    const std::vector<KeyMatch> found = from_.match_views(ctx.dict, ctx.scope);
+    if (found.empty()) return;
+    const int index = from_.placeholder_index(index_);
+    if (index < 0)
+      throw ctx.error(*this, "'" + from_.text() + "' has no placeholder {" + index_ + "}");
+    const size_t placeholders = from_.placeholders().size();
     std::map<std::string, Group> groups;
-    for (const TemplateMatch& m : found) {
-      std::string id;
-      for (const auto& [name, value] : m.bindings)
-        if (name != index_) id += value + '.';
-      Group& group = groups[id];
-      if (group.target.empty()) group.target = to_.expand(m.bindings);
-      group.members.push_back(
-          {index_value(ctx, *this, m.key, index_, *m.bindings.get(index_)), &m});
+    std::string id;
+    Group* group = nullptr;  // the last member's: members of one group mostly come together
+    std::string group_id;
+    for (const KeyMatch& m : found) {
+      id.clear();
+      for (size_t i = 0; i < placeholders; ++i)
+        if (static_cast<int>(i) != index) id.append(m.values[i]).push_back('.');
+      if (!group || id != group_id) {
+        group = &groups[id];
+        group_id = id;
+        if (group->target.empty()) group->target = to_.expand(from_.bindings_of(m, ctx.scope));
+      }
+      group->members.push_back({index_value(ctx, *this, m.key(), index_, m.values[index]), &m});
     }
     const int64_t offset = offset_of(ctx);
     std::vector<uint32_t> slots;
-    const int64_t stack_dim = groups.empty() ? 0 : dim_.value(ctx.params);
-    for (auto& [id, group] : groups) {
-      const std::string& target = group.target;
-      std::vector<Member>& members = group.members;
+    const int64_t stack_dim = dim_.value(ctx.params);
+    for (auto& [group_key, g] : groups) {
+      const std::string& target = g.target;
+      std::vector<Member>& members = g.members;
       std::sort(members.begin(), members.end(),
                 [](const Member& a, const Member& b) { return a.index < b.index; });
-      const TensorDesc& first = ctx.desc(members.front().match->slot);
-      const std::string first_key(members.front().match->key);
+      const TensorDesc& first = ctx.desc(members.front().match->slot());
+      const std::string first_key(members.front().match->key());
       slots.clear();
       for (size_t r = 0; r < members.size(); ++r) {
         const int64_t expected = offset + static_cast<int64_t>(r);
-        const TemplateMatch& m = *members[r].match;
+        const KeyMatch& m = *members[r].match;
         if (members[r].index != expected)
-          throw ctx.error(
-              *this, "cannot stack '" + target +
-                         "': " + gap(m.key, members[r].index, expected, offset, m.bindings) +
-                         " (indices must run contiguously from " + std::to_string(offset) + ")");
-        const TensorDesc& d = ctx.desc(m.slot);
+          throw ctx.error(*this, "cannot stack '" + target + "': " +
+                                     gap(m.key(), members[r].index, expected, offset,
+                                         from_.bindings_of(m, ctx.scope)) +
+                                     " (indices must run contiguously from " +
+                                     std::to_string(offset) + ")");
+        const TensorDesc& d = ctx.desc(m.slot());
         if (d.dtype != first.dtype)
-          throw ctx.error(*this, "cannot stack '" + target + "': '" + std::string(m.key) +
+          throw ctx.error(*this, "cannot stack '" + target + "': '" + std::string(m.key()) +
                                      "' has dtype " + std::string(d.dtype->name) + " but '" +
                                      first_key + "' has " + std::string(first.dtype->name) +
                                      " (no silent casts)");
         if (d.shape != first.shape)
-          throw ctx.error(*this, "cannot stack '" + target + "': '" + std::string(m.key) +
+          throw ctx.error(*this, "cannot stack '" + target + "': '" + std::string(m.key()) +
                                      "' has shape " + shape_str(d.shape) + " but '" + first_key +
                                      "' has " + shape_str(first.shape));
-        slots.push_back(m.slot);
+        slots.push_back(m.slot());
       }
       if (stack_dim < -(first.dim() + 1) || stack_dim > first.dim())
         throw ctx.error(*this, "dim " + std::to_string(stack_dim) +
@@ -110,8 +122,12 @@ class Stack final : public Op {
       const int64_t dim = stack_dim < 0 ? stack_dim + t.dim() : stack_dim;
       const int64_t rows = t.shape[dim];
       const uint32_t stacked = ctx.take(m);
-      // The rows' keys differ in the index alone: each joins the text around it.
+      // The rows' keys differ in the index alone: each joins the text around it. Their slots
+      // are made in row order (the executor unbinds them at once); they enter the dict in
+      // key order ("10" before "2"), each found from the last one's entry, not the root.
       const auto [before, after] = from_.expand_around(m.bindings, index_);
+      std::vector<std::pair<std::string_view, uint32_t>> row_slots;
+      row_slots.reserve(static_cast<size_t>(rows));
       for (int64_t r = 0; r < rows; ++r) {
         char digits[24];
         const auto length = static_cast<size_t>(
@@ -120,7 +136,15 @@ class Stack final : public Op {
         key.reserve(before.size() + length + after.size());
         key.append(before).append(digits, length).append(after);
         ViewSpec row{ViewSpec::Kind::select, dim, r, 0};
-        ctx.put(*this, ctx.program.add_view(*this, stacked, row, std::move(key)));
+        const uint32_t slot = ctx.program.add_view(*this, stacked, row, std::move(key));
+        row_slots.emplace_back(std::string_view(ctx.program.name(slot)).substr(before.size()),
+                               slot);
+      }
+      std::sort(row_slots.begin(), row_slots.end());
+      KeyIndex::iterator near = ctx.dict.end();
+      for (const auto& [digits_after, slot] : row_slots) {
+        if (near == ctx.dict.end()) near = ctx.dict.lower_bound(ctx.program.name(slot));
+        near = ctx.put_near(*this, slot, near);
       }
       if (rows == 0) ctx.program.add_drop(*this, stacked);
     }

@@ -139,3 +139,62 @@ TEST_CASE("expand_around gives the text either side of one placeholder") {
   b.set("expert", "1");
   CHECK_THROWS_WITH(t.expand_around(b, "row"), Catch::Contains("no placeholder {row}"));
 }
+
+TEST_CASE("match_views gives each hit's values as views - bound ones included") {
+  KeyIndex index;
+  uint32_t slot = 0;
+  for (const char* k : {"model.layers.1.mlp.experts.0.gate_proj.weight",
+                        "model.layers.1.mlp.experts.0.up_proj.weight",
+                        "model.layers.1.mlp.experts.10.gate_proj.weight",
+                        "model.layers.1.mlp.experts.2.gate_proj.weight",
+                        "model.layers.1.mlp.experts.x.gate_proj.weight",
+                        "model.layers.2.mlp.experts.0.gate_proj.weight"})
+    index.emplace(k, slot++);
+  const KeyTemplate t = tmpl("model.layers.{layer}.mlp.experts.{expert}.gate_proj.weight");
+  Bindings layer;
+  layer.set("layer", "1");
+  const std::vector<KeyMatch> found = t.match_views(index, layer);
+  REQUIRE(found.size() == 3);  // not up_proj, not the non-digit expert, not layer 2
+  CHECK(found[0].key() == "model.layers.1.mlp.experts.0.gate_proj.weight");
+  CHECK(found[1].slot() == 2);
+  CHECK(found[1].values[0] == "1");
+  CHECK(found[1].values[1] == "10");
+  CHECK(found[2].values[1] == "2");
+  CHECK(t.placeholder_index("expert") == 1);
+  CHECK(t.placeholder_index("nope") == -1);
+  CHECK(t.bindings_of(found[2], layer).str() == "layer=1 expert=2");
+  // Unscoped: every layer, the same values matches() binds.
+  const std::vector<KeyMatch> all = t.match_views(index, {});
+  const std::vector<TemplateMatch> bound = t.matches(index, {});
+  REQUIRE(all.size() == 4);
+  REQUIRE(bound.size() == 4);
+  for (size_t i = 0; i < all.size(); ++i) {
+    CHECK(all[i].key() == bound[i].key);
+    CHECK(t.bindings_of(all[i], {}) == bound[i].bindings);
+  }
+  // A {path} template's values come from its regex.
+  const KeyTemplate path = tmpl("{root:path}.experts.{expert}.up_proj.weight");
+  const std::vector<KeyMatch> paths = path.match_views(index, {});
+  REQUIRE(paths.size() == 1);
+  CHECK(paths[0].values[0] == "model.layers.1.mlp");
+  CHECK(paths[0].values[1] == "0");
+}
+
+TEST_CASE("a scan stops at the last key sharing the literal prefix") {
+  // The keys right after the prefix's range (the next character up) never match, and keys
+  // with bytes above ASCII still sort where they belong.
+  KeyIndex index;
+  uint32_t slot = 0;
+  for (const char* k : {"a.b.1", "a.b.2", "a.c.1", "a.b\xff.1", "a.b.\xff", "a/b.1"})
+    index.emplace(k, slot++);
+  auto keys = [](const std::vector<TemplateMatch>& found) {
+    std::vector<std::string> out;
+    for (const TemplateMatch& m : found) out.emplace_back(m.key);
+    return out;
+  };
+  CHECK(keys(tmpl("a.b.{i}").matches(index, {})) == std::vector<std::string>{"a.b.1", "a.b.2"});
+  CHECK(keys(tmpl("a.{x:segment}.1").matches(index, {})) ==
+        std::vector<std::string>{"a.b.1", "a.b\xff.1", "a.c.1"});
+  CHECK(keys(tmpl("a.b.", true).matches(index, {})) ==
+        std::vector<std::string>{"a.b.1", "a.b.2", "a.b.\xff"});
+}

@@ -104,6 +104,28 @@ TEST_CASE("bytes-only dtypes stack and unstack unchanged") {
   CHECK(at::equal(sd.at(expert_key(0, 1)), b));
 }
 
+TEST_CASE("unstacked rows land among the keys already there - and never on one") {
+  auto chain = chain_from(kStackChain);
+  // Each expert's other projections sit between its rows in key order ("...0.down_proj",
+  // "...0.gate_proj", "...0.up_proj", "...1.down_proj", ...), and "10" sorts before "2".
+  StateDict prime{{"l.0.experts.w1", counting({12, 2})}};
+  for (int e = 0; e < 12; ++e)
+    for (const char* other : {"down_proj", "up_proj", "gate_proj.bias"})
+      prime.insert("l.0.experts." + std::to_string(e) + "." + other, counting({1}, e));
+  StateDict hf = prime;
+  to_hf(*chain, hf);
+  REQUIRE(hf.size() == 12 * 4);
+  for (int e = 0; e < 12; ++e)
+    CHECK(at::equal(hf.at(expert_key(0, e)), prime.at("l.0.experts.w1")[e]));
+
+  StateDict taken = prime;
+  taken.insert(expert_key(0, 7), counting({2}));
+  CHECK_THROWS_WITH(to_hf(*chain, taken),
+                    Catch::Contains("test.yaml:5:5") &&
+                        Catch::Contains("overwrite existing key '" + expert_key(0, 7) + "'"));
+  CHECK(taken.size() == prime.size() + 1);  // the caller's dict is as it was
+}
+
 static const char* kSplitChain = R"(version: 1
 model_types: [test]
 description: split test
