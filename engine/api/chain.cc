@@ -87,7 +87,10 @@ std::shared_ptr<const Listing> lookup(const Chain::Impl& chain,
           {std::string(r.key), dims_of(r.tensor->sizes()), &dtype_of(r.tensor->scalar_type())});
     // The program's inputs are the key set in key order: `order` says where each one is in
     // `key_set` (whose order the specs keep).
-    compiled = Compiled::make(lower(*chain.chain, direction, std::move(specs), options, &order));
+    Program program = lower(*chain.chain, direction, std::move(specs), options, &order);
+    std::vector<uint64_t> slot_hashes(order.size());  // the hashes made above, by input slot
+    for (size_t s = 0; s < order.size(); ++s) slot_hashes[s] = hashes[order[s]];
+    compiled = Compiled::make(std::move(program), slot_hashes);
     chain.cache.insert(signature, compiled);
   }
   // A key set is remembered as listed once it comes again: one converted once (a checkpoint

@@ -44,7 +44,8 @@ uint64_t entry_hash(uint64_t key_hash, const at::Tensor& tensor) {
   return h ^ (h >> 32);
 }
 
-std::shared_ptr<const Compiled> Compiled::make(Program program) {
+std::shared_ptr<const Compiled> Compiled::make(Program program,
+                                               const std::vector<uint64_t>& input_hashes) {
   static std::atomic<uint64_t> next_id{1};
   auto c = std::make_shared<Compiled>();
   c->id = next_id++;
@@ -70,7 +71,7 @@ std::shared_ptr<const Compiled> Compiled::make(Program program) {
   while (capacity < 2 * p.inputs()) capacity *= 2;
   c->table_.assign(capacity, {0, -1});
   for (uint32_t s = 0; s < p.inputs(); ++s) {
-    const uint64_t h = key_hash(p.name(s));
+    const uint64_t h = s < input_hashes.size() ? input_hashes[s] : key_hash(p.name(s));
     size_t at = h & (capacity - 1);
     while (c->table_[at].second >= 0) at = (at + 1) & (capacity - 1);
     c->table_[at] = {h, static_cast<int32_t>(s)};

@@ -10,6 +10,7 @@
 // Lowers to: forward, one stack step per group; backward, one select view per row.
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <map>
 
 #include "core/text.h"
@@ -19,6 +20,16 @@
 
 namespace chainconv {
 namespace {
+
+// A number that sorts as `index`'s decimal text (`digits` long) does: its digits moved to
+// the front of 17 places ("1" and "10" as 10^16, "2" as 2 x 10^16), the shorter first. Longer
+// indices are given no order; the dict still places them right, found from its root.
+uint64_t text_order(int64_t index, size_t digits) {
+  if (digits > 17) return std::numeric_limits<uint64_t>::max();
+  auto scaled = static_cast<uint64_t>(index);
+  for (size_t d = digits; d < 17; ++d) scaled *= 10;
+  return scaled * 32 + digits;
+}
 
 class Stack final : public Op {
  public:
@@ -126,8 +137,8 @@ class Stack final : public Op {
       // are made in row order (the executor unbinds them at once); they enter the dict in
       // key order ("10" before "2"), each found from the last one's entry, not the root.
       const auto [before, after] = from_.expand_around(m.bindings, index_);
-      std::vector<std::pair<std::string_view, uint32_t>> row_slots;
-      row_slots.reserve(static_cast<size_t>(rows));
+      std::vector<std::pair<uint64_t, uint32_t>> in_key_order;  // (text_order, slot)
+      in_key_order.reserve(static_cast<size_t>(rows));
       for (int64_t r = 0; r < rows; ++r) {
         char digits[24];
         const auto length = static_cast<size_t>(
@@ -136,13 +147,12 @@ class Stack final : public Op {
         key.reserve(before.size() + length + after.size());
         key.append(before).append(digits, length).append(after);
         ViewSpec row{ViewSpec::Kind::select, dim, r, 0};
-        const uint32_t slot = ctx.program.add_view(*this, stacked, row, std::move(key));
-        row_slots.emplace_back(std::string_view(ctx.program.name(slot)).substr(before.size()),
-                               slot);
+        in_key_order.emplace_back(text_order(offset + r, length),
+                                  ctx.program.add_view(*this, stacked, row, std::move(key)));
       }
-      std::sort(row_slots.begin(), row_slots.end());
+      std::sort(in_key_order.begin(), in_key_order.end());
       KeyIndex::iterator near = ctx.dict.end();
-      for (const auto& [digits_after, slot] : row_slots) {
+      for (const auto& [order, slot] : in_key_order) {
         if (near == ctx.dict.end()) near = ctx.dict.lower_bound(ctx.program.name(slot));
         near = ctx.put_near(*this, slot, near);
       }
