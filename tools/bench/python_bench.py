@@ -12,8 +12,14 @@ renames). Tensors are meta tensors (shapes and dtypes, no data), so what is meas
 interpreter and the dict work, not memory traffic. Medians of --reps runs, each on a fresh
 copy of the dict (copies made outside the timed region). --smoke runs a tiny key set once
 (CI: the benchmark cannot rot); no targets are judged then.
+
+--no-gc turns Python's cyclic garbage collector off while timing (both sides alike). Every
+row makes up to 18,432 torch.Tensor objects, which the collector tracks; with it on, its
+collections (a full one now and then, over every object of the process) land in whichever
+call happens to be timed. The flag shows what the conversions cost without them.
 """
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -111,7 +117,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--smoke", action="store_true", help="tiny key set, one run (CI)")
+    parser.add_argument("--no-gc", action="store_true",
+                        help="Python's garbage collector off while timing (both sides)")
     args = parser.parse_args()
+    if args.no_gc:
+        gc.disable()
     reps = 1 if args.smoke else args.reps
     if args.smoke:
         hf = qwen3_moe_hf(2, 4, 8, 4, 16, 2, 1, 4)
@@ -162,7 +172,8 @@ def main():
     row("chainconv Replay.run(list), to_hf", lambda: list(inputs_hf), replay.run)
 
     print(f"{len(hf)} HF keys, {len(prime)} prime keys, {len(hf_groups)} layer groups; "
-          f"median of {reps} run(s), milliseconds")
+          f"median of {reps} run(s), milliseconds"
+          + ("; garbage collector off" if args.no_gc else ""))
     print(f"{'':64} {'ms':>9} {'faster than baseline':>21}")
     for name, ms, baseline in rows:
         speedup = f"{baseline / ms:.1f}x" if baseline else ""
