@@ -28,13 +28,6 @@ Program lower_map(const Chain::Impl& chain, const TensorMap& dict, Direction dir
   return lower(*chain.chain, direction, specs_of(dict), options);
 }
 
-std::vector<at::Tensor> inputs_in_order(const Program& program, const TensorMap& dict) {
-  std::vector<at::Tensor> inputs;
-  inputs.reserve(program.inputs());
-  for (uint32_t s = 0; s < program.inputs(); ++s) inputs.push_back(dict.at(program.name(s)));
-  return inputs;
-}
-
 std::vector<TensorRef> refs_of(const TensorMap& dict) {
   std::vector<TensorRef> refs;
   refs.reserve(dict.size());

@@ -33,8 +33,6 @@ std::vector<TensorSpec> specs_of(const TensorMap& dict);
 // The program converting `dict` (lowered on its descriptions; no data is read).
 Program lower_map(const Chain::Impl& chain, const TensorMap& dict, Direction direction,
                   const Options& options);
-// `dict`'s tensors in the program's input order.
-std::vector<at::Tensor> inputs_in_order(const Program& program, const TensorMap& dict);
 // Makes `dict` hold exactly the outputs (called once they exist, so that a failure leaves
 // `dict` as it was): consumed inputs leave, new outputs enter, passed-through keys stay.
 // `entries[i]` is the entry of the key set's i-th tensor.

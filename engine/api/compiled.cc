@@ -71,7 +71,7 @@ std::shared_ptr<const Compiled> Compiled::make(Program program,
   while (capacity < 2 * p.inputs()) capacity *= 2;
   c->table_.assign(capacity, {0, -1});
   for (uint32_t s = 0; s < p.inputs(); ++s) {
-    const uint64_t h = s < input_hashes.size() ? input_hashes[s] : key_hash(p.name(s));
+    const uint64_t h = input_hashes.at(s);
     size_t at = h & (capacity - 1);
     while (c->table_[at].second >= 0) at = (at + 1) & (capacity - 1);
     c->table_[at] = {h, static_cast<int32_t>(s)};

@@ -93,10 +93,10 @@ struct Compiled {
   // Whether `t` (defined) has the shape and dtype input `slot` was compiled for.
   bool fits_input(uint32_t slot, const at::Tensor& t) const;
 
-  // `input_hashes[s]`, when given, is key_hash of input slot s's key (the caller hashed the
-  // keys already to recognise the key set); otherwise they are hashed here.
+  // `input_hashes[s]` is key_hash of input slot s's key: the caller hashed the keys already,
+  // to recognise the key set.
   static std::shared_ptr<const Compiled> make(Program program,
-                                              const std::vector<uint64_t>& input_hashes = {});
+                                              const std::vector<uint64_t>& input_hashes);
 
  private:
   std::vector<std::pair<uint64_t, int32_t>> table_;  // open addressing: (hash, slot)

@@ -192,8 +192,7 @@ std::vector<std::string> KeyTemplate::placeholder_names() const {
 }
 
 bool KeyTemplate::has_placeholder(std::string_view name) const {
-  return std::any_of(placeholders_.begin(), placeholders_.end(),
-                     [&](const Placeholder& ph) { return ph.name == name; });
+  return placeholder_index(name) >= 0;
 }
 
 static bool starts_with(std::string_view s, std::string_view prefix) {
@@ -378,8 +377,12 @@ void KeyTemplate::scan(const KeyIndex& dict, const Bindings& fixed, Visit&& visi
 }
 
 std::vector<KeyMatch> KeyTemplate::match_views(const KeyIndex& dict, const Bindings& fixed) const {
+  return match_views(dict, fixed, bound_by(fixed));
+}
+
+std::vector<KeyMatch> KeyTemplate::match_views(const KeyIndex& dict, const Bindings& fixed,
+                                               const Bound& bound) const {
   std::vector<KeyMatch> found;
-  const Bound bound = bound_by(fixed);
   scan(dict, fixed, [&](KeyIndex::const_iterator it, Start start) {
     KeyMatch& m = found.emplace_back();
     m.rest = regex_ ? match_regex_values(it->first, bound, m.values)
@@ -409,8 +412,8 @@ int KeyTemplate::placeholder_index(std::string_view name) const {
 std::vector<TemplateMatch> KeyTemplate::matches(const KeyIndex& dict, const Bindings& fixed) const {
   // Most keys a scan looks at do not match: each is tried on views, and the hits are made
   // into matches (bindings, rest) once their number is known.
-  const std::vector<KeyMatch> views = match_views(dict, fixed);
   const Bound bound = bound_by(fixed);
+  const std::vector<KeyMatch> views = match_views(dict, fixed, bound);
   std::vector<TemplateMatch> found(views.size());
   for (size_t i = 0; i < views.size(); ++i) {
     TemplateMatch& m = found[i];

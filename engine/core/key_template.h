@@ -185,6 +185,8 @@ class KeyTemplate {
   // under `fixed`, in key order, skipping what cannot.
   template <typename Visit>
   void scan(const KeyIndex& dict, const Bindings& fixed, Visit&& visit) const;
+  std::vector<KeyMatch> match_views(const KeyIndex& dict, const Bindings& fixed,
+                                    const Bound& bound) const;
   // The first placeholder (in key order) `fixed` leaves unbound, and how many it leaves.
   const Placeholder* first_unbound(const Bindings& fixed, size_t* unbound = nullptr) const;
 

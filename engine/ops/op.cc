@@ -31,10 +31,13 @@ uint32_t Context::take(const Op& op, std::string_view key) {
   return slot;
 }
 
+Error Context::overwrite_error(const Op& op, std::string_view key) const {
+  return error(op,
+               "would overwrite existing key '" + std::string(key) + "' (both layouts present?)");
+}
+
 void Context::require_free(const Op& op, std::string_view key) const {
-  if (contains(key))
-    throw error(op,
-                "would overwrite existing key '" + std::string(key) + "' (both layouts present?)");
+  if (contains(key)) throw overwrite_error(op, key);
 }
 
 uint32_t Context::take(const TemplateMatch& match) {
@@ -50,8 +53,7 @@ uint32_t Context::take(const KeyMatch& match) {
 
 void Context::put(const Op& op, uint32_t slot) {
   const std::string& key = program.name(slot);
-  if (!dict.try_emplace(key, slot).second)
-    throw error(op, "would overwrite existing key '" + key + "' (both layouts present?)");
+  if (!dict.try_emplace(key, slot).second) throw overwrite_error(op, key);
 }
 
 KeyIndex::iterator Context::put_near(const Op& op, uint32_t slot, KeyIndex::iterator near) {
@@ -60,8 +62,7 @@ KeyIndex::iterator Context::put_near(const Op& op, uint32_t slot, KeyIndex::iter
   for (int steps = 0; near != dict.end() && near->first < key && steps < kSteps; ++steps) ++near;
   const size_t size = dict.size();
   const auto entry = dict.emplace_hint(near, key, slot);
-  if (dict.size() == size)
-    throw error(op, "would overwrite existing key '" + key + "' (both layouts present?)");
+  if (dict.size() == size) throw overwrite_error(op, key);
   return entry;
 }
 

@@ -39,6 +39,8 @@ struct Context {
   void warn(const Op& op, const std::string& message);
   // "<kind> (<direction>): message", at the op's position.
   Error error(const Op& op, const std::string& message) const;
+  // That `key` is present already: ops never overwrite.
+  Error overwrite_error(const Op& op, std::string_view key) const;
 
   const TensorDesc& desc(uint32_t slot) const { return program.desc(slot); }
   bool contains(std::string_view key) const { return dict.find(key) != dict.end(); }

@@ -64,18 +64,18 @@ class Stack final : public Op {
     const size_t placeholders = from_.placeholders().size();
     std::map<std::string, Group> groups;
     std::string id;
-    Group* group = nullptr;  // the last member's: members of one group mostly come together
-    std::string group_id;
+    auto group = groups.end();  // the last member's: members of one group mostly come together
     for (const KeyMatch& m : found) {
       id.clear();
       for (size_t i = 0; i < placeholders; ++i)
         if (static_cast<int>(i) != index) id.append(m.values[i]).push_back('.');
-      if (!group || id != group_id) {
-        group = &groups[id];
-        group_id = id;
-        if (group->target.empty()) group->target = to_.expand(from_.bindings_of(m, ctx.scope));
+      if (group == groups.end() || id != group->first) {
+        group = groups.try_emplace(id).first;
+        Group& g = group->second;
+        if (g.target.empty()) g.target = to_.expand(from_.bindings_of(m, ctx.scope));
       }
-      group->members.push_back({index_value(ctx, *this, m.key(), index_, m.values[index]), &m});
+      group->second.members.push_back(
+          {index_value(ctx, *this, m.key(), index_, m.values[index]), &m});
     }
     const int64_t offset = offset_of(ctx);
     std::vector<uint32_t> slots;
@@ -151,10 +151,9 @@ class Stack final : public Op {
                                   ctx.program.add_view(*this, stacked, row, std::move(key)));
       }
       std::sort(in_key_order.begin(), in_key_order.end());
-      KeyIndex::iterator near = ctx.dict.end();
-      for (const auto& [order, slot] : in_key_order) {
-        if (near == ctx.dict.end()) near = ctx.dict.lower_bound(ctx.program.name(slot));
-        near = ctx.put_near(*this, slot, near);
+      if (!in_key_order.empty()) {
+        auto near = ctx.dict.lower_bound(ctx.program.name(in_key_order.front().second));
+        for (const auto& [order, slot] : in_key_order) near = ctx.put_near(*this, slot, near);
       }
       if (rows == 0) ctx.program.add_drop(*this, stacked);
     }

@@ -163,14 +163,21 @@ TEST_CASE("match_views gives each hit's values as views - bound ones included") 
   CHECK(t.placeholder_index("expert") == 1);
   CHECK(t.placeholder_index("nope") == -1);
   CHECK(t.bindings_of(found[2], layer).str() == "layer=1 expert=2");
-  // Unscoped: every layer, the same values matches() binds.
+  // Unscoped: every layer, each with its bindings; matches() binds the same.
   const std::vector<KeyMatch> all = t.match_views(index, {});
   const std::vector<TemplateMatch> bound = t.matches(index, {});
-  REQUIRE(all.size() == 4);
-  REQUIRE(bound.size() == 4);
-  for (size_t i = 0; i < all.size(); ++i) {
-    CHECK(all[i].key() == bound[i].key);
-    CHECK(t.bindings_of(all[i], {}) == bound[i].bindings);
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"model.layers.1.mlp.experts.0.gate_proj.weight", "layer=1 expert=0"},
+      {"model.layers.1.mlp.experts.10.gate_proj.weight", "layer=1 expert=10"},
+      {"model.layers.1.mlp.experts.2.gate_proj.weight", "layer=1 expert=2"},
+      {"model.layers.2.mlp.experts.0.gate_proj.weight", "layer=2 expert=0"}};
+  REQUIRE(all.size() == expected.size());
+  REQUIRE(bound.size() == expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    CHECK(all[i].key() == expected[i].first);
+    CHECK(t.bindings_of(all[i], {}).str() == expected[i].second);
+    CHECK(bound[i].key == expected[i].first);
+    CHECK(bound[i].bindings.str() == expected[i].second);
   }
   // A {path} template's values come from its regex.
   const KeyTemplate path = tmpl("{root:path}.experts.{expert}.up_proj.weight");
