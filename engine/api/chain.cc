@@ -51,14 +51,15 @@ std::shared_ptr<const Listing> lookup(const Chain::Impl& chain,
 
   Signature signature = listing_key.call;  // and the sums over every entry
   std::vector<uint64_t> hashes(key_set.size());
-  for (size_t i = 0; i < key_set.size(); ++i) {
+  visit_prefetched(key_set, [&](size_t i) {
     const at::Tensor& t = *key_set[i].tensor;
     if (!t.defined()) throw Error("tensor '" + std::string(key_set[i].key) + "' is undefined");
     hashes[i] = key_hash(key_set[i].key);
     const uint64_t e = entry_hash(hashes[i], t);
     signature.sum += e;  // order-independent: a sum and a sum of squares-like mix
     signature.mix += e * e + (e >> 17);
-  }
+    return true;
+  });
   std::vector<uint32_t> order(key_set.size(), 0);
   std::shared_ptr<const Compiled> compiled = chain.cache.find(signature);
   if (compiled) {

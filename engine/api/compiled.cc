@@ -129,9 +129,7 @@ void Listing::remember(const std::vector<TensorRef>& key_set) {
   }
 }
 
-// The caller's keys and tensors lie wherever its container put them: asking for the ones a
-// few entries ahead overlaps the cache misses instead of waiting for each in turn.
-static void prefetch_entry(const TensorRef& r) {
+void prefetch_entry(const TensorRef& r) {
   __builtin_prefetch(r.key.data());
   const char* impl = reinterpret_cast<const char*>(r.tensor->unsafeGetTensorImpl());
   __builtin_prefetch(impl);
@@ -141,16 +139,12 @@ static void prefetch_entry(const TensorRef& r) {
 
 bool Listing::matches(const std::vector<TensorRef>& key_set) const {
   if (key_set.size() != types_.size()) return false;
-  constexpr size_t kAhead = 8;
-  for (size_t i = 0; i < std::min(kAhead, key_set.size()); ++i) prefetch_entry(key_set[i]);
-  for (size_t i = 0; i < key_set.size(); ++i) {
-    if (i + kAhead < key_set.size()) prefetch_entry(key_set[i + kAhead]);
+  return visit_prefetched(key_set, [&](size_t i) {
     const TensorRef& r = key_set[i];
     if (keys_[i] != r.key) return false;
     const at::Tensor& t = *r.tensor;
-    if (!t.defined() || t.scalar_type() != types_[i] || !shapes_.same(i, t.sizes())) return false;
-  }
-  return true;
+    return t.defined() && t.scalar_type() == types_[i] && shapes_.same(i, t.sizes());
+  });
 }
 
 std::shared_ptr<const Listing> CompiledCache::find(const ListingKey& key) {

@@ -129,6 +129,23 @@ struct SignatureHash {
 // One entry's part of a signature.
 uint64_t entry_hash(uint64_t key_hash, const at::Tensor& tensor);
 
+void prefetch_entry(const TensorRef& r);
+
+// Calls visit(i) for each entry of `key_set` in order while visit returns true; returns
+// whether it always did. The caller's keys and tensors lie wherever its container put them:
+// asking for the entries a few places on overlaps the cache misses instead of waiting for
+// each in turn.
+template <class Visit>
+bool visit_prefetched(const std::vector<TensorRef>& key_set, Visit&& visit) {
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < std::min(kAhead, key_set.size()); ++i) prefetch_entry(key_set[i]);
+  for (size_t i = 0; i < key_set.size(); ++i) {
+    if (i + kAhead < key_set.size()) prefetch_entry(key_set[i + kAhead]);
+    if (!visit(i)) return false;
+  }
+  return true;
+}
+
 // A key set as one call listed it: position i held `key(i)` with the shape and dtype
 // recorded, and `order[s]` is the position of input slot s.
 class Listing {

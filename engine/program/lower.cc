@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory_resource>
 
+#include "core/key_sort.h"
 #include "dsl/chain.h"
 #include "ops/op.h"
 
@@ -21,8 +22,12 @@ Program lower(const Chain& chain, Direction direction, std::vector<TensorSpec> i
   std::vector<uint32_t> order(inputs.size());
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
   auto by_key = [&](uint32_t a, uint32_t b) { return inputs[a].key < inputs[b].key; };
-  if (!std::is_sorted(order.begin(), order.end(), by_key))
-    std::sort(order.begin(), order.end(), by_key);
+  if (!std::is_sorted(order.begin(), order.end(), by_key)) {
+    std::vector<std::string_view> keys(inputs.size());
+    std::transform(inputs.begin(), inputs.end(), keys.begin(),
+                   [](const TensorSpec& in) { return std::string_view(in.key); });
+    sort_by_bytes(order, keys);
+  }
   Program program;
   program.direction = direction;
   program.reserve(inputs.size() * 2);
