@@ -5,6 +5,10 @@
 // For each key set: the full dict in both directions, and the same keys converted one layer
 // group at a time (as a trainer streaming weights does). Reports the median of --reps runs
 // and the ratios the targets are stated in; --smoke runs a small version in seconds for CI.
+// The last column is the page faults per timed run (warm-ups aside): memory the process
+// touches for the first time, or touches again after malloc gave it back to the system,
+// faults once per 4 KB page, and where a fault is slow (about 11 us on the virtual machine
+// the README's figures come from) a few hundred of them decide a run's time.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -14,6 +18,8 @@
 #include <iostream>
 #include <map>
 #include <optional>
+
+#include <sys/resource.h>
 
 #include <chainconv/chainconv.h>
 
@@ -58,7 +64,24 @@ struct Four {
 struct Timing {
   Four run, compile, replay, replay_interleaved, replay_dict, api_first, api_repeated;
   size_t hf_keys = 0, prime_keys = 0, groups = 0;
+  // Per mode: page faults per timed sample. Touching memory the process has not touched
+  // before (or gave back to the system) faults once per 4 KB page; on some virtual machines
+  // a fault costs ~10 us, so a few hundred of them outweigh the work being timed.
+  std::map<std::string, double> faults;
 };
+
+// Page faults the timed regions took, and how many regions there were.
+struct FaultCount {
+  long faults = 0;
+  long samples = 0;
+};
+FaultCount timed_faults;
+
+long minor_faults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
+}
 
 // The converter's own layer groups (engine/io/convert.h), so the per-layer numbers measure
 // what chainconv convert and a streaming trainer do.
@@ -77,10 +100,14 @@ double median(std::vector<double> v) {
 
 template <typename F>
 double time_ms(F&& f) {
+  const long faults = minor_faults();
   auto start = std::chrono::steady_clock::now();
   f();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-      .count();
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  timed_faults.faults += minor_faults() - faults;
+  ++timed_faults.samples;
+  return ms;
 }
 
 std::vector<at::Tensor> tensors_of(const StateDict& dict) {
@@ -107,7 +134,9 @@ Four measure_four(int reps, const std::vector<StateDict>& hf,
                   const std::vector<StateDict>& hf_groups, const std::vector<StateDict>& prime,
                   const std::vector<StateDict>& prime_groups, F&& sample) {
   auto repeated = [&](const std::vector<StateDict>& dicts, Direction d) {
+    const FaultCount before = timed_faults;
     sample(dicts, d);
+    timed_faults = before;  // the warm-up's page faults are not the measurement's
     std::vector<double> ms;
     for (int r = 0; r < reps; ++r) ms.push_back(sample(dicts, d));
     return median(ms);
@@ -153,21 +182,29 @@ Timing measure(const KeySet& set, int reps, const std::vector<std::string>& mode
   t.prime_keys = prime.size();
   t.groups = hf_groups.size();
   const Options options;
-  auto want = [&](const char* mode) { return wanted(modes, mode); };
-  if (want("run"))
-    t.run = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups,
-                         [&](const std::vector<StateDict>& dicts, Direction d) {
-                           return time_each(dicts, [&](size_t, StateDict& dict) {
-                             run_chain(*chain, dict, d, options);
-                           });
-                         });
-  if (want("compile"))
-    t.compile = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups,
-                             [&](const std::vector<StateDict>& dicts, Direction d) {
-                               return time_each(dicts, [&](size_t, StateDict& dict) {
-                                 lower(*chain, d, specs_of(dict));
-                               });
-                             });
+  // Measures `mode` if wanted (four = measure()), with its page faults per timed sample.
+  auto record = [&](const char* mode, Four& four, auto&& measure) {
+    if (!wanted(modes, mode)) return;
+    const FaultCount before = timed_faults;
+    four = measure();
+    const long samples = timed_faults.samples - before.samples;
+    t.faults[mode] = samples ? static_cast<double>(timed_faults.faults - before.faults) /
+                                   static_cast<double>(samples)
+                             : 0;
+  };
+  auto each_way = [&](auto&& sample) {
+    return [&, sample]() mutable {
+      return measure_four(reps, hf_full, hf_groups, prime_full, prime_groups, sample);
+    };
+  };
+  record("run", t.run, each_way([&](const std::vector<StateDict>& dicts, Direction d) {
+           return time_each(dicts,
+                            [&](size_t, StateDict& dict) { run_chain(*chain, dict, d, options); });
+         }));
+  record("compile", t.compile, each_way([&](const std::vector<StateDict>& dicts, Direction d) {
+           return time_each(dicts,
+                            [&](size_t, StateDict& dict) { lower(*chain, d, specs_of(dict)); });
+         }));
 
   // Plans are compiled once, outside the timed region, as a trainer would.
   std::map<const std::vector<StateDict>*, std::vector<Program>> plans;
@@ -176,13 +213,11 @@ Timing measure(const KeySet& set, int reps, const std::vector<std::string>& mode
       plans[dicts].push_back(lower(
           *chain, dicts == &hf_full || dicts == &hf_groups ? Direction::to_prime : Direction::to_hf,
           specs_of(dict)));
-  if (want("replay_dict"))
-    t.replay_dict = measure_four(
-        reps, hf_full, hf_groups, prime_full, prime_groups,
-        [&](const std::vector<StateDict>& dicts, Direction) {
-          const auto& ps = plans.at(&dicts);
-          return time_each(dicts, [&](size_t i, StateDict& dict) { run_program(ps[i], dict); });
-        });
+  record("replay_dict", t.replay_dict,
+         each_way([&](const std::vector<StateDict>& dicts, Direction) {
+           const auto& ps = plans.at(&dicts);
+           return time_each(dicts, [&](size_t i, StateDict& dict) { run_program(ps[i], dict); });
+         }));
   auto replay_sample = [&](const std::vector<StateDict>& dicts, Direction) {
     const auto& ps = plans.at(&dicts);
     std::vector<std::vector<at::Tensor>> inputs;
@@ -199,8 +234,7 @@ Timing measure(const KeySet& set, int reps, const std::vector<std::string>& mode
                     std::to_string(ps[i].outputs().size()));
     return ms;
   };
-  if (want("replay"))
-    t.replay = measure_four(reps, hf_full, hf_groups, prime_full, prime_groups, replay_sample);
+  record("replay", t.replay, each_way(replay_sample));
 
   // The public API, as a C++ trainer calls it: maps of at::Tensor, converted in place.
   const std::string chain_file = registry.chain_for(set.model_type);
@@ -220,15 +254,11 @@ Timing measure(const KeySet& set, int reps, const std::vector<std::string>& mode
       });
     };
   };
-  if (want("api_first"))
-    t.api_first =
-        measure_four(reps, hf_full, hf_groups, prime_full, prime_groups, api_sample(true));
-  if (want("api_repeated"))
-    t.api_repeated =
-        measure_four(reps, hf_full, hf_groups, prime_full, prime_groups, api_sample(false));
-  if (want("replay_interl."))
-    t.replay_interleaved =
-        measure_interleaved(reps, hf_full, hf_groups, prime_full, prime_groups, replay_sample);
+  record("api_first", t.api_first, each_way(api_sample(true)));
+  record("api_repeated", t.api_repeated, each_way(api_sample(false)));
+  record("replay_interl.", t.replay_interleaved, [&] {
+    return measure_interleaved(reps, hf_full, hf_groups, prime_full, prime_groups, replay_sample);
+  });
   return t;
 }
 
@@ -306,7 +336,7 @@ int main(int argc, char** argv) {
                 << std::left << std::setw(38) << "key set" << std::setw(16) << "mode" << std::right
                 << std::setw(8) << "HF keys" << std::setw(10) << "fwd full" << std::setw(10)
                 << "bwd full" << std::setw(12) << "fwd layers" << std::setw(12) << "bwd layers"
-                << std::setw(8) << "groups\n";
+                << std::setw(8) << "groups" << std::setw(13) << "faults/run\n";
     for (const auto& [set, t] : results) {
       for (const auto& [mode, four] : {std::pair<const char*, const Four&>{"run", t.run},
                                        {"compile", t.compile},
@@ -322,7 +352,9 @@ int main(int argc, char** argv) {
           std::cout << std::left << std::setw(38) << set.name << std::setw(16) << mode << std::right
                     << std::setw(8) << t.hf_keys << std::setw(10) << four.forward_full
                     << std::setw(10) << four.backward_full << std::setw(12) << four.forward_layers
-                    << std::setw(12) << four.backward_layers << std::setw(7) << t.groups << "\n";
+                    << std::setw(12) << four.backward_layers << std::setw(7) << t.groups
+                    << std::setw(12) << std::setprecision(0) << t.faults.at(name)
+                    << std::setprecision(2) << "\n";
         report.push_back({{"key_set", set.name},
                           {"mode", mode},
                           {"hf_keys", t.hf_keys},
@@ -332,6 +364,7 @@ int main(int argc, char** argv) {
                           {"forward_layers_ms", four.forward_layers},
                           {"backward_layers_ms", four.backward_layers},
                           {"layer_groups", t.groups},
+                          {"page_faults_per_run", t.faults.at(name)},
                           {"reps", reps}});
       }
     }
