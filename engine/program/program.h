@@ -30,6 +30,7 @@
 
 #include "core/error.h"
 #include "core/tensor_desc.h"
+#include "program/chunked_vector.h"
 
 namespace chainconv {
 
@@ -119,7 +120,7 @@ class Program {
   void keep_integers(Step& step, const std::vector<int64_t>& integers);
 
   uint32_t inputs_ = 0;
-  std::vector<TensorDesc> descs_;
+  ChunkedVector<TensorDesc> descs_;
   std::deque<std::string> names_;  // stable: the symbolic dict's keys view them
   std::vector<int32_t> producers_;
   std::vector<Step> steps_;
