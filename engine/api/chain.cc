@@ -113,7 +113,12 @@ void update_in_place(TensorMap& dict, const Compiled& compiled,
     for (size_t i = 0; i < order.size(); ++i)
       if (!compiled.kept[i]) dict.erase(entries[order[i]]);
   }
-  dict.reserve(dict.size() + outputs.size() - compiled.kept_count);  // one rehash at most
+  // One rehash at most, and never to fewer buckets: std::unordered_map::reserve shrinks a
+  // map that holds fewer entries than its buckets allow (every to_prime), and the freed
+  // bucket array and the next one cost more than they save (a page fault per 4 KB on some
+  // machines); a dict converted back and forth at every step keeps its buckets.
+  const size_t entries_after = dict.size() + outputs.size() - compiled.kept_count;
+  if (entries_after > dict.bucket_count() * dict.max_load_factor()) dict.reserve(entries_after);
   for (size_t i = 0; i < outputs.size(); ++i)
     if (compiled.passthrough[i] < 0)
       dict.insert_or_assign(std::string(compiled.output_names[i]), std::move(outputs[i]));

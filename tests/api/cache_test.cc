@@ -215,3 +215,17 @@ TEST_CASE(
   CHECK(chain.compile(refs_of(reshaped), cc::Direction::to_prime).id() == wider.id());
   CHECK(chain.compile(refs_of(entries), cc::Direction::to_prime).id() == id);
 }
+
+TEST_CASE("a dict converted to prime and back keeps its buckets: no shrink, no second rehash") {
+  // 64 experts: to_prime leaves 5 of 194 entries, which std::unordered_map::reserve would
+  // shrink the buckets for; back to HF the dict needs them all again.
+  const cc::Chain chain = cc::Chain::for_model_type("qwen3_moe");
+  cc::TensorMap sd = hf_moe_layer(0, 0, 64);
+  const size_t buckets = sd.bucket_count();
+  chain.to_prime(sd);
+  REQUIRE(sd.size() == 5);
+  CHECK(sd.bucket_count() == buckets);
+  chain.to_hf(sd);
+  REQUIRE(sd.size() == 2 + 3 * 64);
+  CHECK(sd.bucket_count() == buckets);
+}
