@@ -47,8 +47,8 @@ struct Scratch {
 // Keys at one depth mostly take few values (48 layer numbers, 128 expert numbers, a few
 // projection names), and a comparison sort of n items costs n log n mispredicted branches
 // however few there are. Sorts items[begin, end) by finding the distinct values, sorting
-// those, and placing each item by its value's rank (counting sort). Returns false, touching
-// nothing, when the values are too many for that to pay.
+// those, and placing each item by its value's rank (counting sort). Returns false, the items
+// left as they were, when the values are too many for that to pay.
 bool sort_by_few_words(std::vector<Item>& items, size_t begin, size_t end, Scratch& s) {
   const size_t n = end - begin;
   const size_t most = std::max<size_t>(n / 2, 16);  // distinct values worth counting
@@ -89,36 +89,48 @@ bool sort_by_few_words(std::vector<Item>& items, size_t begin, size_t end, Scrat
   return true;
 }
 
-// Sorts items[begin, end), whose keys all agree in their first `offset` bytes and are all
-// longer than that.
-void sort_range(std::vector<Item>& items, size_t begin, size_t end, size_t offset,
-                const std::vector<std::string_view>& keys, Scratch& scratch) {
-  while (end - begin > 1) {
-    const auto first = items.begin() + static_cast<std::ptrdiff_t>(begin);
-    const auto last = items.begin() + static_cast<std::ptrdiff_t>(end);
-    if (end - begin <= kSmall) {
-      std::sort(first, last, [&](const Item& a, const Item& b) {
-        return keys[a.index].substr(offset) < keys[b.index].substr(offset);
-      });
-      return;
-    }
-    bool all_tied = true;
-    for (auto it = first; it != last; ++it) {
-      read_word(*it, keys[it->index], offset);
-      all_tied = all_tied && it->tied(*first);
-    }
-    if (!all_tied) {
-      if (!sort_by_few_words(items, begin, end, scratch)) std::sort(first, last);
-      for (size_t run = begin; run < end;) {
-        size_t run_end = run + 1;
-        while (run_end < end && items[run_end].tied(items[run])) ++run_end;
-        if (items[run].bytes == kMore) sort_range(items, run, run_end, offset + 8, keys, scratch);
-        run = run_end;
+// A stretch of items whose keys all agree in their first `offset` bytes and are all longer
+// than that.
+struct Range {
+  size_t begin, end, offset;
+};
+
+// Sorts each range, and the ranges it leaves tied, until none is left. (A list of ranges, not
+// recursion: keys built to tie for a long way in large groups must not exhaust the stack.)
+void sort_ranges(std::vector<Item>& items, std::vector<Range> todo,
+                 const std::vector<std::string_view>& keys) {
+  Scratch scratch;
+  while (!todo.empty()) {
+    auto [begin, end, offset] = todo.back();
+    todo.pop_back();
+    while (end - begin > 1) {
+      const auto first = items.begin() + static_cast<std::ptrdiff_t>(begin);
+      const auto last = items.begin() + static_cast<std::ptrdiff_t>(end);
+      if (end - begin <= kSmall) {
+        std::sort(first, last, [&, at = offset](const Item& a, const Item& b) {
+          return keys[a.index].substr(at) < keys[b.index].substr(at);
+        });
+        break;
       }
-      return;
+      bool all_tied = true;
+      for (auto it = first; it != last; ++it) {
+        read_word(*it, keys[it->index], offset);
+        all_tied = all_tied && it->tied(*first);
+      }
+      if (!all_tied) {
+        if (!sort_by_few_words(items, begin, end, scratch)) std::sort(first, last);
+        for (size_t run = begin; run < end;) {
+          size_t run_end = run + 1;
+          while (run_end < end && items[run_end].tied(items[run])) ++run_end;
+          if (items[run].bytes == kMore && run_end - run > 1)
+            todo.push_back({run, run_end, offset + 8});
+          run = run_end;
+        }
+        break;
+      }
+      if (first->bytes != kMore) break;  // all the same key
+      offset += 8;  // a stretch every key shares: on to the next eight bytes, no sort
     }
-    if (first->bytes != kMore) return;  // all the same key
-    offset += 8;  // a stretch every key shares: on to the next eight bytes, no sort
   }
 }
 
@@ -130,8 +142,7 @@ void sort_by_bytes(std::vector<uint32_t>& order, const std::vector<std::string_v
   // Empty keys come first; every other key is longer than offset 0.
   auto nonempty = std::stable_partition(items.begin(), items.end(),
                                         [&](const Item& it) { return keys[it.index].empty(); });
-  Scratch scratch;
-  sort_range(items, static_cast<size_t>(nonempty - items.begin()), items.size(), 0, keys, scratch);
+  sort_ranges(items, {{static_cast<size_t>(nonempty - items.begin()), items.size(), 0}}, keys);
   for (size_t i = 0; i < order.size(); ++i) order[i] = items[i].index;
 }
 
