@@ -23,6 +23,8 @@ struct Item {
 constexpr uint32_t kMore = 9;
 // Below this many keys a comparison sort of what is left of them is quicker.
 constexpr size_t kSmall = 24;
+// Probes of sort_by_few_words's table before it gives up on a range.
+constexpr int kMaxProbes = 64;
 
 void read_word(Item& item, std::string_view key, size_t offset) {
   const size_t left = key.size() - offset;  // keys here are all longer than offset
@@ -61,8 +63,13 @@ bool sort_by_few_words(std::vector<Item>& items, size_t begin, size_t end, Scrat
     const Item& it = items[begin + i];
     uint64_t h = (it.word ^ it.bytes) * 0x9E3779B97F4A7C15ull;
     size_t at = (h ^ (h >> 32)) & (capacity - 1);
-    while (s.table[at] >= 0 && !s.distinct[static_cast<size_t>(s.table[at])].tied(it))
+    // Keys come from files and callers: values built to collide here must not make this
+    // quadratic, so a long probe gives up (the comparison sort then does the range).
+    for (int probes = 0; s.table[at] >= 0 && !s.distinct[static_cast<size_t>(s.table[at])].tied(it);
+         ++probes) {
+      if (probes == kMaxProbes) return false;
       at = (at + 1) & (capacity - 1);
+    }
     if (s.table[at] < 0) {
       if (s.distinct.size() == most) return false;
       s.table[at] = static_cast<int32_t>(s.distinct.size());

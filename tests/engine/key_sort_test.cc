@@ -94,3 +94,20 @@ TEST_CASE("sort_by_bytes agrees with std::sort on keys that tie for long stretch
   std::shuffle(keys.begin(), keys.end(), rng);
   CHECK(sorted_by(keys) == std_sorted(keys));
 }
+
+TEST_CASE("sort_by_bytes agrees with std::sort on values built to collide in its table") {
+  // The counting sort hashes each depth's eight bytes as (word ^ 9) * 0x9E3779B97F4A7C15
+  // folded; words w = ((k << 52) * inverse) ^ 9 all land in slot 0. A bounded probe must
+  // hand such a range to the comparison sort, with the same result.
+  constexpr uint64_t kInverse = 0xf1de83e19937733dull;  // of 0x9E3779B97F4A7C15 mod 2^64
+  std::vector<std::string> keys;
+  for (uint64_t k = 1; k <= 2000; ++k) {
+    const uint64_t word = ((k << 52) * kInverse) ^ 9;
+    std::string key;
+    for (int shift = 56; shift >= 0; shift -= 8) key += static_cast<char>((word >> shift) & 0xff);
+    keys.push_back(key + "tail");
+  }
+  std::mt19937 rng(5);
+  std::shuffle(keys.begin(), keys.end(), rng);
+  CHECK(sorted_by(keys) == std_sorted(keys));
+}
