@@ -39,7 +39,8 @@ void read_word(Item& item, std::string_view key, size_t offset) {
 // Buffers sort_by_few_words reuses from one range to the next.
 struct Scratch {
   std::vector<int32_t> table;      // open addressing: a distinct word's number, or -1
-  std::vector<Item> distinct;      // one item per distinct (word, bytes); index: its count
+  std::vector<Item> distinct;      // one item per distinct (word, bytes)
+  std::vector<uint32_t> count;     // per distinct number: how many items have it
   std::vector<uint32_t> by_value;  // distinct numbers in value order
   std::vector<uint32_t> rank_of;   // per distinct number: where its items start
   std::vector<uint32_t> which;     // per item of the range: its distinct number
@@ -58,6 +59,7 @@ bool sort_by_few_words(std::vector<Item>& items, size_t begin, size_t end, Scrat
   while (capacity < 2 * most) capacity *= 2;
   s.table.assign(capacity, -1);
   s.distinct.clear();
+  s.count.clear();
   s.which.resize(n);
   for (size_t i = 0; i < n; ++i) {
     const Item& it = items[begin + i];
@@ -73,10 +75,10 @@ bool sort_by_few_words(std::vector<Item>& items, size_t begin, size_t end, Scrat
     if (s.table[at] < 0) {
       if (s.distinct.size() == most) return false;
       s.table[at] = static_cast<int32_t>(s.distinct.size());
-      s.distinct.push_back({it.word, it.bytes, 0});
+      s.distinct.push_back(it);
+      s.count.push_back(0);
     }
-    Item& d = s.distinct[static_cast<size_t>(s.table[at])];
-    ++d.index;  // counts the items with this value
+    ++s.count[static_cast<size_t>(s.table[at])];
     s.which[i] = static_cast<uint32_t>(s.table[at]);
   }
   // Ranks in value order, then each value's first place (counts become start positions).
@@ -88,7 +90,7 @@ bool sort_by_few_words(std::vector<Item>& items, size_t begin, size_t end, Scrat
   uint32_t place = 0;
   for (uint32_t d : s.by_value) {
     s.rank_of[d] = place;
-    place += s.distinct[d].index;
+    place += s.count[d];
   }
   s.sorted.resize(n);
   for (size_t i = 0; i < n; ++i) s.sorted[s.rank_of[s.which[i]]++] = items[begin + i];
