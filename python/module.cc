@@ -125,11 +125,12 @@ api::Options options_of(int64_t expert_offset, bool strict, const py::object& pa
 }
 
 // The dict's entries as views: its own key strings (UTF-8, cached by CPython in each str)
-// and tensors, nothing copied. `keys[i]` is the key object of `refs[i]`, borrowed.
-void view_dict(PyObject* dict, std::vector<api::TensorRef>& refs, std::vector<PyObject*>& keys) {
+// and tensors, nothing copied. `objects[2 * i]` and `objects[2 * i + 1]` are the key and
+// tensor objects of `refs[i]`, borrowed.
+void view_dict(PyObject* dict, std::vector<api::TensorRef>& refs, std::vector<PyObject*>& objects) {
   const Py_ssize_t n = PyDict_Size(dict);
   refs.reserve(static_cast<size_t>(n));
-  keys.reserve(static_cast<size_t>(n));
+  objects.reserve(2 * static_cast<size_t>(n));
   PyObject *key, *value;
   Py_ssize_t pos = 0;
   while (PyDict_Next(dict, &pos, &key, &value)) {
@@ -145,7 +146,8 @@ void view_dict(PyObject* dict, std::vector<api::TensorRef>& refs, std::vector<Py
                            py::repr(py::type::of(py::handle(value))).cast<std::string>());
     refs.push_back(
         {std::string_view(utf8, static_cast<size_t>(length)), &THPVariable_Unpack(value)});
-    keys.push_back(key);
+    objects.push_back(key);
+    objects.push_back(value);
   }
 }
 
@@ -162,40 +164,55 @@ const std::vector<py::object>& output_key_objects(const api::Replay& replay) {
   return cache.emplace(replay.id(), std::move(keys)).first->second;
 }
 
+// Strong references to the objects of a dict's entries, for a stretch without the GIL, in
+// which another thread may change the dict: the key strings and tensors a conversion reads
+// (borrowed, not copied) stay alive. Released with the GIL held again.
+class HeldObjects {
+ public:
+  explicit HeldObjects(const std::vector<PyObject*>& objects) : objects_(objects) {
+    for (PyObject* o : objects_) Py_INCREF(o);
+  }
+  ~HeldObjects() {
+    for (PyObject* o : objects_) Py_DECREF(o);
+  }
+  HeldObjects(const HeldObjects&) = delete;
+  HeldObjects& operator=(const HeldObjects&) = delete;
+
+ private:
+  const std::vector<PyObject*>& objects_;
+};
+
 // In place with the fewest dict operations: inputs no output passes through leave, new
 // outputs enter, keys no op touched stay as they are. The conversion of a key set the chain
-// has converted before is looked up (chain.compile's cache), not worked out again. Every
-// failure happens before the dict changes.
+// has converted before is looked up (chain.compile's cache), not worked out again. The look-up
+// and the tensor work run without the GIL. Every failure happens before the dict changes.
 py::list convert(const api::Chain& chain, py::dict state_dict, api::Direction direction,
                  const api::Options& options) {
   PyObject* dict = state_dict.ptr();
   std::vector<api::TensorRef> refs;
-  std::vector<PyObject*> keys;
-  view_dict(dict, refs, keys);
-  std::vector<uint32_t> order;
-  const api::Replay replay = chain.compile(refs, direction, options, &order);
-  std::vector<at::Tensor> inputs;
-  inputs.reserve(order.size());
-  for (uint32_t i : order) inputs.push_back(*refs[i].tensor);
+  std::vector<PyObject*> objects;  // each entry's key, then its tensor
+  view_dict(dict, refs, objects);
+  const HeldObjects held(objects);
+  std::optional<api::Converted> converted;
+  {
+    py::gil_scoped_release no_gil;  // reads only the held keys and tensors
+    converted = chain.convert(refs, direction, options);
+  }
+  const api::Replay& replay = converted->replay;
+  const std::vector<uint32_t>& order = converted->order;
+  std::vector<at::Tensor>& outputs = converted->outputs;
   const std::vector<int32_t>& passthrough = replay.passthrough();
   std::vector<bool> kept(order.size(), false);
   for (int32_t input : passthrough)
     if (input >= 0) kept[static_cast<size_t>(input)] = true;
-  // The keys that leave, held: while the GIL is released another thread may change the dict.
-  std::vector<py::object> leaving;
-  for (size_t i = 0; i < order.size(); ++i)
-    if (!kept[i]) leaving.push_back(py::reinterpret_borrow<py::object>(keys[order[i]]));
-  std::vector<at::Tensor> outputs;
-  {
-    py::gil_scoped_release no_gil;  // the tensor work touches no Python object
-    outputs = replay.run(std::move(inputs));
-  }
   const std::vector<py::object>& out_keys = output_key_objects(replay);
-  for (const py::object& key : leaving)
-    if (PyDict_DelItem(dict, key.ptr()) != 0) {
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (kept[i]) continue;
+    if (PyDict_DelItem(dict, objects[2 * order[i]]) != 0) {
       if (!PyErr_ExceptionMatches(PyExc_KeyError)) throw py::error_already_set();
       PyErr_Clear();  // gone already: removed by another thread meanwhile
     }
+  }
   for (size_t i = 0; i < outputs.size(); ++i) {
     if (passthrough[i] >= 0) continue;
     py::object value = py::reinterpret_steal<py::object>(THPVariable_Wrap(std::move(outputs[i])));

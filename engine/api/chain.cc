@@ -195,10 +195,7 @@ std::vector<Warning> Chain::convert(TensorMap& dict, Direction direction,
     }
     std::shared_ptr<const Listing> listing = lookup(*impl_, refs, direction, options);
     const Compiled& compiled = *listing->compiled;
-    std::vector<const at::Tensor*> inputs;  // borrowed from the map, which keeps them
-    inputs.reserve(listing->order.size());
-    for (uint32_t i : listing->order) inputs.push_back(refs[i].tensor);
-    std::vector<at::Tensor> outputs = execute(compiled.program, inputs);
+    std::vector<at::Tensor> outputs = execute_listed(*listing, refs);
     update_in_place(dict, compiled, entries, listing->order, std::move(outputs));
     return compiled.program.warnings();
   });

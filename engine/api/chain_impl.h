@@ -24,6 +24,10 @@ struct Chain::Impl {
 std::shared_ptr<const Listing> lookup(const Chain::Impl& chain,
                                       const std::vector<TensorRef>& key_set, Direction direction,
                                       const Options& options);
+// The outputs of `listing`'s conversion on the tensors of `key_set` (the key set it was
+// looked up for, so already confirmed), borrowed in the order its program takes them.
+std::vector<at::Tensor> execute_listed(const Listing& listing,
+                                       const std::vector<TensorRef>& key_set);
 // Views of a map's entries.
 std::vector<TensorRef> refs_of(const TensorMap& dict);
 

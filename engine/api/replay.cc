@@ -35,6 +35,27 @@ Replay Chain::compile(const std::vector<TensorRef>& key_set, Direction direction
   });
 }
 
+std::vector<at::Tensor> execute_listed(const Listing& listing,
+                                       const std::vector<TensorRef>& key_set) {
+  std::vector<const at::Tensor*> inputs;
+  inputs.reserve(listing.order.size());
+  for (uint32_t i : listing.order) inputs.push_back(key_set[i].tensor);
+  return execute(listing.compiled->program, inputs);
+}
+
+Converted Chain::convert(const std::vector<TensorRef>& key_set, Direction direction,
+                         const Options& options) const {
+  return guarded([&] {
+    auto impl = std::make_shared<Replay::Impl>();
+    impl->chain = impl_;
+    // The look-up confirmed every key, shape and dtype: nothing to check again.
+    std::shared_ptr<const Listing> listing = lookup(*impl_, key_set, direction, options);
+    impl->compiled = listing->compiled;
+    std::vector<at::Tensor> outputs = execute_listed(*listing, key_set);
+    return Converted{Replay(std::move(impl)), listing->order, std::move(outputs)};
+  });
+}
+
 Replay Chain::compile(const TensorMap& dict, Direction direction, const Options& options) const {
   return compile(refs_of(dict), direction, options);
 }

@@ -37,7 +37,8 @@ Program lower(const Chain& chain, Direction direction, std::vector<TensorSpec> i
   KeyIndex dict(&nodes);
   for (size_t i = 0; i < order.size(); ++i) {
     TensorSpec& in = inputs[order[i]];
-    if (i > 0 && in.key == inputs[order[i - 1]].key)
+    // The previous key is the program's now (moved there): compare with that.
+    if (i > 0 && in.key == program.name(static_cast<uint32_t>(i - 1)))
       throw Error("key '" + in.key + "' appears twice");
     if (!in.dtype) throw Error("key '" + in.key + "' has no dtype");
     for (int64_t size : in.shape)

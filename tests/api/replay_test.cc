@@ -80,3 +80,67 @@ TEST_CASE("a replay outlives the chain object it was compiled from") {
   replay->run(sd);
   CHECK(at::equal(sd.at("model.layers.1.mlp.experts.w2")[1], counting({3, 2}, 110)));
 }
+
+TEST_CASE("Chain::convert on a key set held elsewhere gives the outputs and leaves it as it was") {
+  const cc::Chain chain = cc::Chain::for_model_type("qwen3_moe");
+  // Listed out of key order, as a hash map or a Python dict lists its entries.
+  const cc::TensorMap layer = hf_moe_layer(3, 0, 4);
+  std::vector<std::pair<std::string, at::Tensor>> held(layer.begin(), layer.end());
+  std::reverse(held.begin(), held.end());
+  const auto before = held;
+  std::vector<cc::TensorRef> refs;
+  for (const auto& [key, tensor] : held) refs.push_back({key, &tensor});
+
+  const cc::Converted converted = chain.convert(refs, cc::Direction::to_prime);
+  const std::vector<std::string>& inputs = converted.replay.input_keys();
+  const std::vector<std::string>& outputs = converted.replay.output_keys();
+  REQUIRE(converted.order.size() == inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) CHECK(held[converted.order[i]].first == inputs[i]);
+  REQUIRE(converted.outputs.size() == outputs.size());
+  auto output = [&](const std::string& key) -> const at::Tensor& {
+    return converted.outputs[std::find(outputs.begin(), outputs.end(), key) - outputs.begin()];
+  };
+  for (int e = 0; e < 4; ++e) {  // hf_moe_layer: gate_proj of expert e counts from 100 * e
+    CHECK(at::equal(output(L3 + "experts.w1")[e], counting({2, 3}, 100 * e)));
+    CHECK(at::equal(output(L3 + "experts.w2")[e], counting({3, 2}, 100 * e + 10)));
+  }
+  CHECK(output(L3 + "router.gate.weight").is_same(layer.at(L3 + "gate.weight")));
+  // The norm no op touches passes through: it is its own input.
+  const std::string norm = "model.layers.3.input_layernorm.weight";
+  const size_t norm_out = std::find(outputs.begin(), outputs.end(), norm) - outputs.begin();
+  const int32_t norm_in = converted.replay.passthrough()[norm_out];
+  REQUIRE(norm_in >= 0);
+  CHECK(inputs[static_cast<size_t>(norm_in)] == norm);
+  for (size_t i = 0; i < held.size(); ++i) {  // nothing held changed
+    CHECK(held[i].first == before[i].first);
+    CHECK(held[i].second.is_same(before[i].second));
+  }
+  // The same key set again is the same compiled conversion.
+  CHECK(chain.convert(refs, cc::Direction::to_prime).replay.id() == converted.replay.id());
+
+  // Back to HF: the experts are views of the stacked tensors.
+  std::vector<cc::TensorRef> prime_refs;
+  for (size_t i = 0; i < outputs.size(); ++i)
+    prime_refs.push_back({outputs[i], &converted.outputs[i]});
+  const cc::Converted back = chain.convert(prime_refs, cc::Direction::to_hf);
+  const auto& hf_keys = back.replay.output_keys();
+  REQUIRE(sorted(hf_keys) == keys_of(layer));
+  for (size_t i = 0; i < hf_keys.size(); ++i)
+    CHECK(at::equal(back.outputs[i], layer.at(hf_keys[i])));
+  const at::Tensor& up2 =
+      back.outputs[std::find(hf_keys.begin(), hf_keys.end(), L3 + "experts.2.up_proj.weight") -
+                   hf_keys.begin()];
+  CHECK(up2.storage().data() == output(L3 + "experts.w3").storage().data());
+}
+
+TEST_CASE("Chain::convert refuses a key set it cannot convert with an Error") {
+  const cc::Chain chain = cc::Chain::for_model_type("qwen3_moe");
+  const at::Tensor t = counting({2, 3});
+  const std::string key = L3 + "experts.0.gate_proj.weight";
+  const std::vector<cc::TensorRef> twice{{key, &t}, {key, &t}};
+  REQUIRE_THROWS_AS(chain.convert(twice, cc::Direction::to_prime), cc::Error);
+  const at::Tensor undefined;
+  const std::vector<cc::TensorRef> hollow{{key, &undefined}};
+  REQUIRE_THROWS_WITH(chain.convert(hollow, cc::Direction::to_prime),
+                      Catch::Contains("undefined") && Catch::Contains(key));
+}

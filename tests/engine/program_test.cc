@@ -130,6 +130,18 @@ TEST_CASE("lowering says which of its inputs each input slot is") {
   for (uint32_t s = 0; s < p.inputs(); ++s) CHECK(p.name(s) == listed[order[s]]);
 }
 
+TEST_CASE("lowering refuses a key listed twice, wherever the two are listed") {
+  auto chain = chain_from(kMoeChain);
+  // Short keys (held inline by std::string) and long ones (on the heap) alike.
+  for (const std::string& twice : {std::string("l.0.bias"), up(0, 1)}) {
+    const std::vector<std::string> listed{twice, up(0, 0), "l.0.norm.weight", twice};
+    std::vector<TensorSpec> specs;
+    for (const std::string& key : listed) specs.push_back({key, Dims{2, 2}, &dtype_named("F32")});
+    CHECK_THROWS_WITH(lower(*chain, Direction::to_prime, specs),
+                      "key '" + twice + "' appears twice");
+  }
+}
+
 TEST_CASE("the ATen executor reads borrowed inputs and leaves them as they were") {
   auto chain = chain_from(kMoeChain);
   const Program plan = compile(*chain, Direction::to_prime, layer0(0));

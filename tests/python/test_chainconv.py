@@ -313,6 +313,41 @@ def test_threads_converting_with_one_chain_each_get_their_result():
     assert wrong == []
 
 
+def test_a_dict_emptied_by_another_thread_during_a_conversion_gets_the_outputs_it_was_read_for():
+    # The conversion runs without the GIL on the dict's own key strings and tensors: another
+    # thread clearing the dict meanwhile (the only references to its tensors) must not free
+    # them under it. Each round is a key set the chain has not seen (more experts each time),
+    # so the stretch without the GIL includes its compilation.
+    import threading
+
+    chain = chainconv.Chain.for_model_type("qwen3_moe")
+    in_between = 0  # rounds cleared while the conversion ran: its outputs and nothing else
+    for round in range(12):
+        n = 64 + round
+        sd = hf_layer(n=n)
+        go, cleared = threading.Event(), threading.Event()
+
+        def clear():
+            go.wait()
+            sd.clear()
+            cleared.set()
+
+        thread = threading.Thread(target=clear)
+        thread.start()
+        go.set()
+        chain.to_prime(sd)
+        thread.join()
+        assert cleared.is_set()
+        # Whatever the interleaving: the outputs, made from the entries as they were read.
+        w2 = sd.get(L3 + "experts.w2")
+        if w2 is not None:
+            assert w2.shape == (n, 3, 2)
+            for e in (0, n - 1):
+                assert torch.equal(w2[e], counting(3, 2, start=100 * e + 10))
+            in_between += "model.layers.3.input_layernorm.weight" not in sd
+    assert in_between > 0, "no round cleared the dict while a conversion ran"
+
+
 def test_a_cached_conversion_keeps_views_and_leaves_the_dict_on_failure(chain):
     for _ in range(2):  # compiled, then cached
         w3 = counting(2, 2, 3, start=90)

@@ -125,6 +125,7 @@ struct CHAINCONV_API Plan {
 };
 
 class Replay;
+struct Converted;
 
 // Where chains are looked up by model type: the directories of `chains_dirs` in order, then
 // default_chains_dir() unless `default_dir` is false. For each model type the first directory
@@ -175,6 +176,11 @@ class CHAINCONV_API Chain {
   // replay's input_keys() the index in `key_set` of its tensor.
   Replay compile(const std::vector<TensorRef>& key_set, Direction direction,
                  const Options& options = {}, std::vector<uint32_t>* order = nullptr) const;
+  // Converts a key set held elsewhere without changing it: compile(key_set, ...) and its
+  // replay run on key_set's own tensors, borrowed for the call and checked once. What a
+  // binding that updates its own container in place (a Python dict) calls.
+  Converted convert(const std::vector<TensorRef>& key_set, Direction direction,
+                    const Options& options = {}) const;
 
   const std::string& file() const;
   const std::vector<std::string>& model_types() const;
@@ -246,6 +252,14 @@ class CHAINCONV_API Replay {
   friend class Chain;
   explicit Replay(std::shared_ptr<const Impl> impl);
   std::shared_ptr<const Impl> impl_;
+};
+
+// What Chain::convert gives for a key set held elsewhere.
+struct Converted {
+  Replay replay;  // its output_keys(), passthrough() and warnings() describe `outputs`
+  // For each of replay.input_keys(), the index in the key set of its tensor.
+  std::vector<uint32_t> order;
+  std::vector<at::Tensor> outputs;  // one per replay.output_keys()
 };
 
 // Where chains are looked up by default: $CHAINCONV_CHAINS_DIR when set, else the
