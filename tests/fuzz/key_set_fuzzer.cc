@@ -1,0 +1,149 @@
+// libFuzzer target: the shipped chains on key sets the input spells. Lowering (program/lower.cc,
+// every op's lowering, the key sort) and chainlint's layout checks (both roundtrips, coverage)
+// run on keys made of the words of the chains' own text and numbers, with small shapes and
+// dtypes: the key sets come close to real ones, and take every turn a real one can (gaps,
+// duplicates, prime keys among HF ones, odd dims). A key set a chain cannot convert must
+// throw Error or give findings; a crash, a hang, another exception or a sanitizer report is a
+// finding. Two oracles on the way: sort_by_bytes puts the keys in std::sort's order, and a
+// program's outputs are in strict key order.
+//
+// The input: byte 0 picks the chain (the prime chains in file order, then the torchtitan ones),
+// byte 1 the direction, the check and the expert offset; then per key a segment count, the segments
+// (a byte below 0x7f a word, 0x7f a length and that many bytes, above a number), a dim count, the
+// dims and a dtype.
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "check/symbolic.h"
+#include "core/dtypes.h"
+#include "core/error.h"
+#include "core/key_sort.h"
+#include "core/read_file.h"
+#include "dsl/chain.h"
+#include "program/lower.h"
+#include "registry/chain_registry.h"
+
+namespace {
+
+using namespace chainconv;
+
+constexpr size_t kMaxKeys = 512;  // per input: each run stays fast
+
+struct Shipped {
+  std::vector<std::unique_ptr<Chain>> chains;
+  std::vector<std::string> words;  // the identifiers of every chain's text, sorted
+};
+
+const Shipped& shipped() {
+  static const Shipped s = [] {
+    Shipped s;
+    std::set<std::string> words;
+    std::vector<std::string> files;
+    for (const char* target : {"prime", "torchtitan"}) {
+      const auto more = ChainRegistry::scan({CHAINCONV_CHAINS_DIR}, target).chain_files();
+      files.insert(files.end(), more.begin(), more.end());
+    }
+    for (const std::string& file : files) {
+      s.chains.push_back(load_chain_file(file));
+      const std::string text = read_regular_file(file, kMaxTextFileSize, "chain file");
+      std::string word;
+      for (char c : text + " ") {
+        if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
+          word += c;
+        } else {
+          if (!word.empty() && !std::isdigit(static_cast<unsigned char>(word[0])))
+            words.insert(word);
+          word.clear();
+        }
+      }
+    }
+    s.words.assign(words.begin(), words.end());
+    if (s.chains.empty() || s.words.empty()) std::abort();  // the fuzzer would test nothing
+    return s;
+  }();
+  return s;
+}
+
+class Input {
+ public:
+  Input(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+  bool empty() const { return at_ >= size_; }
+  uint8_t next() { return at_ < size_ ? data_[at_++] : 0; }
+
+ private:
+  const uint8_t* data_;
+  size_t size_, at_ = 0;
+};
+
+constexpr uint8_t kLiteral = 0x7f;  // a segment spelled out: a length, then its bytes
+
+const char* const kDtypes[] = {"BF16", "F32", "F16", "F8_E4M3", "I64", "U8", "F8_E8M0"};
+
+std::vector<TensorSpec> key_set(Input& in, const std::vector<std::string>& words) {
+  std::vector<TensorSpec> specs;
+  while (!in.empty() && specs.size() < kMaxKeys) {
+    TensorSpec spec;
+    const int segments = 1 + in.next() % 8;
+    for (int i = 0; i < segments; ++i) {
+      const uint8_t b = in.next();
+      if (i) spec.key += '.';
+      if (b == kLiteral) {
+        for (int n = in.next() % 64; n > 0; --n) spec.key += static_cast<char>(in.next());
+      } else {
+        spec.key += b < 0x80 ? words[b % words.size()] : std::to_string(b - 0x80);
+      }
+    }
+    const int dims = in.next() % 4;
+    for (int i = 0; i < dims; ++i) spec.shape.push_back(in.next() % 9);
+    spec.dtype = &dtype_named(kDtypes[in.next() % std::size(kDtypes)]);
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+void check_sort(const std::vector<TensorSpec>& specs) {
+  std::vector<std::string_view> keys;
+  for (const TensorSpec& s : specs) keys.push_back(s.key);
+  std::vector<uint32_t> order(keys.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  sort_by_bytes(order, keys);
+  std::vector<std::string_view> sorted = keys;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 0; i < order.size(); ++i)
+    if (keys[order[i]] != sorted[i]) std::abort();
+}
+
+void check_outputs_sorted(const Program& program) {
+  const std::vector<uint32_t>& outputs = program.outputs();
+  for (size_t i = 1; i < outputs.size(); ++i)
+    if (!(program.name(outputs[i - 1]) < program.name(outputs[i]))) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const Shipped& s = shipped();
+  Input in(data, size);
+  const Chain& chain = *s.chains[in.next() % s.chains.size()];
+  const uint8_t mode = in.next();
+  Options options;
+  options.expert_offset = (mode >> 2) % 8;
+  std::vector<TensorSpec> specs = key_set(in, s.words);
+  check_sort(specs);
+  try {
+    if (mode & 1) {
+      check_on_layout(chain, specs, options);
+    } else {
+      const Direction direction = mode & 2 ? Direction::to_hf : Direction::to_prime;
+      check_outputs_sorted(lower(chain, direction, std::move(specs), options));
+    }
+  } catch (const Error&) {
+  }
+  return 0;
+}
