@@ -4,8 +4,8 @@
 // dtypes: the key sets come close to real ones, and take every turn a real one can (gaps,
 // duplicates, prime keys among HF ones, odd dims). A key set a chain cannot convert must
 // throw Error or give findings; a crash, a hang, another exception or a sanitizer report is a
-// finding. Two oracles on the way: sort_by_bytes puts the keys in std::sort's order, and a
-// program's outputs are in strict key order.
+// finding. Three oracles on the way: sort_by_bytes puts the keys in std::sort's order, a
+// program's outputs are in strict key order, and a key set listing a key twice is refused.
 //
 // The input: byte 0 picks the chain (the prime chains in file order, then the torchtitan ones),
 // byte 1 the direction, the check and the expert offset; then per key a segment count, the segments
@@ -107,7 +107,8 @@ std::vector<TensorSpec> key_set(Input& in, const std::vector<std::string>& words
   return specs;
 }
 
-void check_sort(const std::vector<TensorSpec>& specs) {
+// Checks the sort against std::sort; returns whether some key is listed twice.
+bool check_sort(const std::vector<TensorSpec>& specs) {
   std::vector<std::string_view> keys;
   for (const TensorSpec& s : specs) keys.push_back(s.key);
   std::vector<uint32_t> order(keys.size());
@@ -117,6 +118,7 @@ void check_sort(const std::vector<TensorSpec>& specs) {
   std::sort(sorted.begin(), sorted.end());
   for (size_t i = 0; i < order.size(); ++i)
     if (keys[order[i]] != sorted[i]) std::abort();
+  return std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end();
 }
 
 void check_outputs_sorted(const Program& program) {
@@ -135,13 +137,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Options options;
   options.expert_offset = (mode >> 2) % 8;
   std::vector<TensorSpec> specs = key_set(in, s.words);
-  check_sort(specs);
+  const bool twice = check_sort(specs);
   try {
     if (mode & 1) {
       check_on_layout(chain, specs, options);
     } else {
       const Direction direction = mode & 2 ? Direction::to_hf : Direction::to_prime;
       check_outputs_sorted(lower(chain, direction, std::move(specs), options));
+      if (twice) std::abort();  // a key listed twice must be refused
     }
   } catch (const Error&) {
   }
