@@ -92,7 +92,7 @@ std::shared_ptr<const Listing> lookup(const Chain::Impl& chain,
   auto listing = std::make_shared<Listing>(std::move(compiled), std::move(order));
   if (seen_before) {
     listing->remember(key_set);
-    chain.cache.insert(listing_key, listing);
+    chain.cache.insert(listing_key, signature, listing);
   }
   return listing;
 }

@@ -150,13 +150,34 @@ bool Listing::matches(const std::vector<TensorRef>& key_set) const {
 std::shared_ptr<const Listing> CompiledCache::find(const ListingKey& key) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = listings_.find(key);
-  return it == listings_.end() ? nullptr : it->second;
+  if (it == listings_.end()) return nullptr;
+  lru_.splice(lru_.begin(), lru_, it->second.entry);
+  return it->second.listing;
 }
 
-void CompiledCache::insert(const ListingKey& key, std::shared_ptr<const Listing> listing) {
+void CompiledCache::forget_listings(Entry& entry) {
+  for (const ListingKey& key : entry.listings) {
+    auto it = listings_.find(key);
+    if (it != listings_.end() && &*it->second.entry == &entry) listings_.erase(it);
+  }
+  entry.listings.clear();
+}
+
+void CompiledCache::insert(const ListingKey& key, const Signature& signature,
+                           std::shared_ptr<const Listing> listing) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (listings_.size() >= kCapacity && !listings_.count(key)) listings_.clear();
-  listings_[key] = std::move(listing);
+  auto at = index_.find(signature);
+  if (at == index_.end() || at->second->compiled != listing->compiled) return;
+  Entry& entry = *at->second;
+  listings_[key] = Listed{std::move(listing), at->second};
+  auto known = std::find(entry.listings.begin(), entry.listings.end(), key);
+  if (known != entry.listings.end()) entry.listings.erase(known);
+  entry.listings.push_back(key);
+  if (entry.listings.size() > kListingsPerKeySet) {
+    auto oldest = listings_.find(entry.listings.front());
+    if (oldest != listings_.end() && &*oldest->second.entry == &entry) listings_.erase(oldest);
+    entry.listings.erase(entry.listings.begin());
+  }
 }
 
 std::shared_ptr<const Compiled> CompiledCache::find(const Signature& signature) {
@@ -164,21 +185,23 @@ std::shared_ptr<const Compiled> CompiledCache::find(const Signature& signature) 
   auto it = index_.find(signature);
   if (it == index_.end()) return nullptr;
   lru_.splice(lru_.begin(), lru_, it->second);
-  return it->second->second;
+  return it->second->compiled;
 }
 
 void CompiledCache::insert(const Signature& signature, std::shared_ptr<const Compiled> compiled) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = index_.find(signature);
   if (it != index_.end()) {
-    it->second->second = std::move(compiled);
+    forget_listings(*it->second);
+    it->second->compiled = std::move(compiled);
     lru_.splice(lru_.begin(), lru_, it->second);
     return;
   }
-  lru_.emplace_front(signature, std::move(compiled));
+  lru_.push_front(Entry{signature, std::move(compiled), {}});
   index_[signature] = lru_.begin();
   if (lru_.size() > kCapacity) {
-    index_.erase(lru_.back().first);
+    forget_listings(lru_.back());
+    index_.erase(lru_.back().signature);
     lru_.pop_back();
   }
 }

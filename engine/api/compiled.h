@@ -180,22 +180,40 @@ struct ListingKeyHash {
   size_t operator()(const ListingKey& k) const { return SignatureHash()(k.call) ^ k.ends; }
 };
 
+// The compiled conversions of the key sets last used (at most kCapacity, least recently used
+// dropped first), and the listings remembered for each: a listing is forgotten with its
+// compiled conversion, so that no listing keeps a dropped conversion alive.
 class CompiledCache {
  public:
-  static constexpr size_t kCapacity = 256;  // key sets per chain: every layer, both ways
+  static constexpr size_t kCapacity = 256;         // key sets per chain: every layer, both ways
+  static constexpr size_t kListingsPerKeySet = 2;  // the latest ways of listing one key set
 
   std::shared_ptr<const Compiled> find(const Signature& signature);
   void insert(const Signature& signature, std::shared_ptr<const Compiled> compiled);
   std::shared_ptr<const Listing> find(const ListingKey& key);
-  void insert(const ListingKey& key, std::shared_ptr<const Listing> listing);
+  // Remembers `listing` of the key set `signature` names, while that key set's compiled
+  // conversion (listing->compiled) is cached; otherwise does nothing.
+  void insert(const ListingKey& key, const Signature& signature,
+              std::shared_ptr<const Listing> listing);
 
  private:
-  using Lru = std::list<std::pair<Signature, std::shared_ptr<const Compiled>>>;
+  struct Entry {
+    Signature signature;
+    std::shared_ptr<const Compiled> compiled;
+    std::vector<ListingKey> listings;  // oldest first; some may be another's by now
+  };
+  using Lru = std::list<Entry>;
+  // Forgets the listings of `entry` that are still its own.
+  void forget_listings(Entry& entry);
+
   std::mutex mu_;
   Lru lru_;  // most recently used first
   std::unordered_map<Signature, Lru::iterator, SignatureHash> index_;
-  // Forgotten all at once when full: a Listing is only a shortcut to index_.
-  std::unordered_map<ListingKey, std::shared_ptr<const Listing>, ListingKeyHash> listings_;
+  struct Listed {
+    std::shared_ptr<const Listing> listing;
+    Lru::iterator entry;  // of listing->compiled: a hit by listing is a use of it too
+  };
+  std::unordered_map<ListingKey, Listed, ListingKeyHash> listings_;
 };
 
 }  // namespace chainconv::api

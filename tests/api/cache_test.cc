@@ -229,3 +229,23 @@ TEST_CASE("a dict converted to prime and back keeps its buckets: no shrink, no s
   REQUIRE(sd.size() == 2 + 3 * 64);
   CHECK(sd.bucket_count() == buckets);
 }
+
+// The cache holds the compiled conversions of the last 256 key sets it used, however they
+// were found: a key set looked up by how it was listed counts as used, and one dropped is
+// compiled anew, even if it was listed before (a remembered listing must not keep it alive).
+TEST_CASE("the cache keeps the key sets last used, found by listing or not, and drops the rest") {
+  const cc::Chain chain = cc::Chain::for_model_type("qwen3_moe");
+  auto compile = [&](int layer) {
+    return chain.compile(hf_moe_layer(layer, 0, 2), cc::Direction::to_prime).id();
+  };
+  const uint64_t hot = compile(0);
+  REQUIRE(compile(0) == hot);  // seen again: its listing is remembered
+  const uint64_t cold = compile(1);
+  REQUIRE(compile(1) == cold);
+  for (int layer = 2; layer < 2 + 300; ++layer) {
+    compile(layer);
+    if (layer % 50 == 0) REQUIRE(compile(0) == hot);  // found by its listing: a use
+  }
+  CHECK(compile(0) == hot);
+  CHECK(compile(1) != cold);  // 300 key sets later: dropped, listing and all
+}
