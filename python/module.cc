@@ -37,18 +37,6 @@ api::TensorMap tensors_of(const py::dict& state_dict) {
   return tensors;
 }
 
-// Makes `state_dict` hold exactly `tensors`, in natural key order. THPVariable_Wrap hands
-// back the existing Python object of a tensor that has one (a renamed or untouched tensor).
-void replace_contents(py::dict& state_dict, const api::TensorMap& tensors) {
-  std::vector<std::string> keys = api::sorted_keys(tensors);
-  std::vector<py::object> values;
-  values.reserve(keys.size());
-  for (const std::string& key : keys)
-    values.push_back(py::reinterpret_steal<py::object>(THPVariable_Wrap(tensors.at(key))));
-  state_dict.attr("clear")();
-  for (size_t i = 0; i < keys.size(); ++i) state_dict[py::str(keys[i])] = values[i];
-}
-
 py::list warning_strings(const std::vector<api::Warning>& warnings) {
   py::list out;
   for (const api::Warning& w : warnings) out.append(w.str());
@@ -182,25 +170,11 @@ class HeldObjects {
   const std::vector<PyObject*>& objects_;
 };
 
-// In place with the fewest dict operations: inputs no output passes through leave, new
-// outputs enter, keys no op touched stay as they are. The conversion of a key set the chain
-// has converted before is looked up (chain.compile's cache), not worked out again. The look-up
-// and the tensor work run without the GIL. Every failure happens before the dict changes.
-py::list convert(const api::Chain& chain, py::dict state_dict, api::Direction direction,
-                 const api::Options& options) {
-  PyObject* dict = state_dict.ptr();
-  std::vector<api::TensorRef> refs;
-  std::vector<PyObject*> objects;  // each entry's key, then its tensor
-  view_dict(dict, refs, objects);
-  const HeldObjects held(objects);
-  std::optional<api::Converted> converted;
-  {
-    py::gil_scoped_release no_gil;  // reads only the held keys and tensors
-    converted = chain.convert(refs, direction, options);
-  }
-  const api::Replay& replay = converted->replay;
-  const std::vector<uint32_t>& order = converted->order;
-  std::vector<at::Tensor>& outputs = converted->outputs;
+// Makes `dict` hold the outputs of `replay` run on its entries (`objects` as view_dict made
+// them, `order` as the run gave it), with the fewest dict operations: inputs no output passes
+// through leave, new outputs enter, keys no op touched stay as they are.
+void update_dict(PyObject* dict, const std::vector<PyObject*>& objects, const api::Replay& replay,
+                 const std::vector<uint32_t>& order, std::vector<at::Tensor>& outputs) {
   const std::vector<int32_t>& passthrough = replay.passthrough();
   std::vector<bool> kept(order.size(), false);
   for (int32_t input : passthrough)
@@ -218,7 +192,25 @@ py::list convert(const api::Chain& chain, py::dict state_dict, api::Direction di
     py::object value = py::reinterpret_steal<py::object>(THPVariable_Wrap(std::move(outputs[i])));
     if (PyDict_SetItem(dict, out_keys[i].ptr(), value.ptr()) != 0) throw py::error_already_set();
   }
-  return warning_strings(replay.warnings());
+}
+
+// In place (update_dict). The conversion of a key set the chain has converted before is
+// looked up (chain.compile's cache), not worked out again. The look-up and the tensor work run
+// without the GIL. Every failure happens before the dict changes.
+py::list convert(const api::Chain& chain, py::dict state_dict, api::Direction direction,
+                 const api::Options& options) {
+  PyObject* dict = state_dict.ptr();
+  std::vector<api::TensorRef> refs;
+  std::vector<PyObject*> objects;  // each entry's key, then its tensor
+  view_dict(dict, refs, objects);
+  const HeldObjects held(objects);
+  std::optional<api::Converted> converted;
+  {
+    py::gil_scoped_release no_gil;  // reads only the held keys and tensors
+    converted = chain.convert(refs, direction, options);
+  }
+  update_dict(dict, objects, converted->replay, converted->order, converted->outputs);
+  return warning_strings(converted->replay.warnings());
 }
 
 py::list plan(const api::Chain& chain, const py::dict& state_dict, const std::string& direction,
@@ -253,12 +245,18 @@ api::Replay compile(const api::Chain& chain, const py::dict& state_dict,
 }
 
 void replay_in_place(const api::Replay& replay, py::dict state_dict) {
-  api::TensorMap tensors = tensors_of(state_dict);
+  PyObject* dict = state_dict.ptr();
+  std::vector<api::TensorRef> refs;
+  std::vector<PyObject*> objects;
+  view_dict(dict, refs, objects);
+  const HeldObjects held(objects);
+  std::vector<uint32_t> order;
+  std::vector<at::Tensor> outputs;
   {
-    py::gil_scoped_release no_gil;
-    replay.run(tensors);
+    py::gil_scoped_release no_gil;  // reads only the held keys and tensors
+    outputs = replay.run(refs, &order);
   }
-  replace_contents(state_dict, tensors);
+  update_dict(dict, objects, replay, order, outputs);
 }
 
 py::list replay_list(const api::Replay& replay, const py::sequence& inputs) {

@@ -99,33 +99,68 @@ std::vector<at::Tensor> Replay::run(std::vector<at::Tensor> inputs) const {
   });
 }
 
+// For each input slot of `compiled`, the index in `key_set` of its tensor; throws Error
+// unless the key set's keys are exactly the slots' keys and each tensor fits its slot.
+static std::vector<uint32_t> slots_of(const Compiled& compiled,
+                                      const std::vector<TensorRef>& key_set) {
+  const Program& program = compiled.program;
+  constexpr uint32_t kNone = UINT32_MAX;
+  std::vector<uint32_t> order(program.inputs(), kNone);
+  std::string_view unknown;  // the first in key order, so that the message is stable
+  bool any_unknown = false;
+  for (size_t i = 0; i < key_set.size(); ++i) {
+    const std::string_view key = key_set[i].key;
+    const int32_t slot = compiled.find_input(key, key_hash(key));
+    if (slot < 0) {
+      if (!any_unknown || key < unknown) unknown = key;
+      any_unknown = true;
+    } else if (order[static_cast<size_t>(slot)] != kNone) {
+      throw Error("replay: the key set lists '" + std::string(key) + "' twice");
+    } else {
+      order[static_cast<size_t>(slot)] = static_cast<uint32_t>(i);
+    }
+  }
+  if (any_unknown)
+    throw Error("replay: the dict has '" + std::string(unknown) +
+                "', which the plan does not know; compile a plan for this key set");
+  for (uint32_t s = 0; s < program.inputs(); ++s) {
+    if (order[s] == kNone)
+      throw Error("replay: the dict lacks '" + program.name(s) +
+                  "'; compile a plan for this key set");
+    check_input(compiled, s, *key_set[order[s]].tensor);
+  }
+  return order;
+}
+
+std::vector<at::Tensor> Replay::run(const std::vector<TensorRef>& key_set,
+                                    std::vector<uint32_t>* order) const {
+  return guarded([&] {
+    const Compiled& compiled = *impl_->compiled;
+    std::vector<uint32_t> slots = slots_of(compiled, key_set);
+    std::vector<const at::Tensor*> inputs;
+    inputs.reserve(slots.size());
+    for (uint32_t i : slots) inputs.push_back(key_set[i].tensor);
+    std::vector<at::Tensor> outputs = execute(compiled.program, inputs);
+    if (order) *order = std::move(slots);
+    return outputs;
+  });
+}
+
 void Replay::run(TensorMap& dict) const {
   guarded([&] {
-    const Program& program = impl_->program();
     const Compiled& compiled = *impl_->compiled;
     // Everything is checked before anything moves, so a refused dict is left as it was.
-    const std::string* unknown = nullptr;  // the first in key order, so the message is stable
-    for (const auto& [key, tensor] : dict)
-      if (compiled.find_input(key, key_hash(key)) < 0 && (!unknown || key < *unknown))
-        unknown = &key;
-    if (unknown)
-      throw Error("replay: the dict has '" + *unknown +
-                  "', which the plan does not know; compile a plan for this key set");
-    std::vector<const at::Tensor*> inputs;  // borrowed from the map, which keeps them
+    std::vector<TensorRef> refs;
     std::vector<TensorMap::iterator> entries;
-    std::vector<uint32_t> order;
-    inputs.reserve(program.inputs());
-    for (uint32_t s = 0; s < program.inputs(); ++s) {
-      auto it = dict.find(program.name(s));
-      if (it == dict.end())
-        throw Error("replay: the dict lacks '" + program.name(s) +
-                    "'; compile a plan for this key set");
-      check_input(compiled, s, it->second);
-      inputs.push_back(&it->second);
+    refs.reserve(dict.size());
+    entries.reserve(dict.size());
+    for (auto it = dict.begin(); it != dict.end(); ++it) {
+      refs.push_back({it->first, &it->second});
       entries.push_back(it);
-      order.push_back(s);
     }
-    update_in_place(dict, compiled, entries, order, execute(program, inputs));
+    std::vector<uint32_t> order;
+    std::vector<at::Tensor> outputs = run(refs, &order);
+    update_in_place(dict, compiled, entries, order, std::move(outputs));
   });
 }
 

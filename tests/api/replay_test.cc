@@ -144,3 +144,47 @@ TEST_CASE("Chain::convert refuses a key set it cannot convert with an Error") {
   REQUIRE_THROWS_WITH(chain.convert(hollow, cc::Direction::to_prime),
                       Catch::Contains("undefined") && Catch::Contains(key));
 }
+
+TEST_CASE("a replay runs on a key set held elsewhere, in any order, and refuses any other") {
+  const cc::Chain chain = cc::Chain::for_model_type("qwen3_moe");
+  const cc::Replay replay = chain.compile(hf_moe_layer(3, 0, 4), cc::Direction::to_prime);
+  const cc::TensorMap step = hf_moe_layer(3, 0, 4, 5000);
+  std::vector<std::pair<std::string, at::Tensor>> held(step.begin(), step.end());
+  std::reverse(held.begin(), held.end());
+  auto refs_of = [](const std::vector<std::pair<std::string, at::Tensor>>& list) {
+    std::vector<cc::TensorRef> refs;
+    for (const auto& [key, tensor] : list) refs.push_back({key, &tensor});
+    return refs;
+  };
+  std::vector<uint32_t> order;
+  const std::vector<at::Tensor> outputs = replay.run(refs_of(held), &order);
+  REQUIRE(order.size() == replay.input_keys().size());
+  for (size_t i = 0; i < order.size(); ++i) CHECK(held[order[i]].first == replay.input_keys()[i]);
+  const auto& keys = replay.output_keys();
+  REQUIRE(outputs.size() == keys.size());
+  const size_t w2 = std::find(keys.begin(), keys.end(), L3 + "experts.w2") - keys.begin();
+  for (int e = 0; e < 4; ++e) CHECK(at::equal(outputs[w2][e], counting({3, 2}, 5010 + 100 * e)));
+
+  auto error_of = [&](const std::vector<std::pair<std::string, at::Tensor>>& list) {
+    try {
+      replay.run(refs_of(list));
+    } catch (const cc::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  auto extra = held;
+  extra.push_back({L3 + "experts_a.weight", counting({3})});
+  CHECK_THAT(error_of(extra), Catch::Contains("has '" + L3 + "experts_a.weight'"));
+  auto missing = held;
+  missing.erase(std::find_if(missing.begin(), missing.end(),
+                             [](const auto& e) { return e.first == L3 + "gate.weight"; }));
+  CHECK_THAT(error_of(missing), Catch::Contains("lacks '" + L3 + "gate.weight'"));
+  auto twice = held;
+  twice.push_back(held.front());
+  CHECK_THAT(error_of(twice), Catch::Contains("'" + held.front().first + "' twice"));
+  auto wider = held;
+  for (auto& [key, tensor] : wider)
+    if (key == L3 + "experts.1.up_proj.weight") tensor = counting({4, 3});
+  CHECK_THAT(error_of(wider), Catch::Contains("'" + L3 + "experts.1.up_proj.weight' is [4, 3]"));
+}

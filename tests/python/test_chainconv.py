@@ -238,6 +238,25 @@ def test_a_compiled_replay_converts_new_tensors_flat_and_in_place(chain):
     assert torch.equal(step[L3 + "experts.w1"][3], counting(2, 3, start=5300))
 
 
+def test_a_replay_updates_the_dict_in_place_keeping_untouched_entries_and_views(chain):
+    to_prime = chain.compile(hf_layer(), "to_prime")
+    sd = hf_layer()
+    norm = sd["model.layers.3.input_layernorm.weight"]
+    gate = sd[L3 + "gate.weight"]
+    to_prime.run(sd)
+    assert sorted(sd) == to_prime.output_keys
+    assert sd["model.layers.3.input_layernorm.weight"] is norm  # no op touched it
+    assert sd[L3 + "router.gate.weight"] is gate  # renamed: the same object
+    to_hf = chain.compile(sd, "to_hf")
+    w3 = sd[L3 + "experts.w3"]
+    to_hf.run(sd)
+    assert sorted(sd) == sorted(hf_layer())
+    up = sd[L3 + "experts.2.up_proj.weight"]
+    assert up.storage().data_ptr() == w3.storage().data_ptr()  # a view, not a copy
+    assert torch.equal(up, counting(2, 3, start=220))
+    assert sd[L3 + "gate.weight"] is gate
+
+
 def test_a_replay_refuses_another_key_set_and_keeps_the_dict(chain):
     replay = chain.compile(hf_layer(), "to_prime")
     other = hf_layer(n=3)
@@ -248,6 +267,12 @@ def test_a_replay_refuses_another_key_set_and_keeps_the_dict(chain):
     assert all(other[k] is before[k] for k in other)
     with pytest.raises(TypeError, match="input 0 is not a torch.Tensor"):
         replay.run([1, 2])
+    missing = hf_layer()
+    del missing[L3 + "gate.weight"]
+    before = dict(missing)
+    with pytest.raises(chainconv.Error, match="lacks '" + L3 + "gate.weight'"):
+        replay.run(missing)
+    assert list(missing) == list(before) and all(missing[k] is before[k] for k in missing)
 
 
 def test_a_repeated_key_set_reuses_its_compiled_conversion():

@@ -241,6 +241,12 @@ class CHAINCONV_API Replay {
   std::vector<at::Tensor> run(std::vector<at::Tensor> inputs) const;
   // Converts `dict`, whose keys must be exactly input_keys(), in place.
   void run(TensorMap& dict) const;
+  // The same on a key set held elsewhere, left unchanged: its keys must be exactly
+  // input_keys(), in any order, and its tensors are borrowed for the call. Returns the tensor
+  // for each output_keys(); `order`, when given, receives for each input_keys() the index in
+  // `key_set` of its tensor.
+  std::vector<at::Tensor> run(const std::vector<TensorRef>& key_set,
+                              std::vector<uint32_t>* order = nullptr) const;
 
   Replay(Replay&&) noexcept;
   Replay& operator=(Replay&&) noexcept;
