@@ -179,10 +179,15 @@ void update_dict(PyObject* dict, const std::vector<PyObject*>& objects, const ap
   std::vector<bool> kept(order.size(), false);
   for (int32_t input : passthrough)
     if (input >= 0) kept[static_cast<size_t>(input)] = true;
+  // A subclass keeps bookkeeping of its own beside the dict's table (an OrderedDict, which
+  // nn.Module.state_dict() returns, links its keys in order): it is changed through its own
+  // methods, or the two would disagree. A plain dict is changed directly.
+  const bool plain = PyDict_CheckExact(dict);
   const std::vector<py::object>& out_keys = output_key_objects(replay);
   for (size_t i = 0; i < order.size(); ++i) {
     if (kept[i]) continue;
-    if (PyDict_DelItem(dict, objects[2 * order[i]]) != 0) {
+    PyObject* key = objects[2 * order[i]];
+    if ((plain ? PyDict_DelItem(dict, key) : PyObject_DelItem(dict, key)) != 0) {
       if (!PyErr_ExceptionMatches(PyExc_KeyError)) throw py::error_already_set();
       PyErr_Clear();  // gone already: removed by another thread meanwhile
     }
@@ -190,7 +195,10 @@ void update_dict(PyObject* dict, const std::vector<PyObject*>& objects, const ap
   for (size_t i = 0; i < outputs.size(); ++i) {
     if (passthrough[i] >= 0) continue;
     py::object value = py::reinterpret_steal<py::object>(THPVariable_Wrap(std::move(outputs[i])));
-    if (PyDict_SetItem(dict, out_keys[i].ptr(), value.ptr()) != 0) throw py::error_already_set();
+    PyObject* key = out_keys[i].ptr();
+    if ((plain ? PyDict_SetItem(dict, key, value.ptr())
+               : PyObject_SetItem(dict, key, value.ptr())) != 0)
+      throw py::error_already_set();
   }
 }
 

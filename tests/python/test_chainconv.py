@@ -257,6 +257,27 @@ def test_a_replay_updates_the_dict_in_place_keeping_untouched_entries_and_views(
     assert sd[L3 + "gate.weight"] is gate
 
 
+def test_an_ordered_dict_as_nn_module_state_dict_returns_it_stays_consistent(chain):
+    # An OrderedDict links its keys in order beside the dict's table: changing the table
+    # directly would leave links to keys that are gone (KeyError on iteration).
+    import collections
+
+    od = collections.OrderedDict(hf_layer())
+    chain.to_prime(od)
+    expected = sorted(["model.layers.3.input_layernorm.weight", L3 + "router.gate.weight",
+                       L3 + "experts.w1", L3 + "experts.w2", L3 + "experts.w3"])
+    assert sorted(od) == expected and len(list(od.items())) == len(od) == 5
+    assert list(od)[0] == "model.layers.3.input_layernorm.weight"  # untouched: stays first
+    od.move_to_end("model.layers.3.input_layernorm.weight")
+    assert list(od)[-1] == "model.layers.3.input_layernorm.weight"
+    chain.to_hf(od)
+    assert sorted(od) == sorted(hf_layer()) and len(list(od)) == len(od)
+    assert torch.equal(od[L3 + "experts.2.up_proj.weight"], counting(2, 3, start=220))
+    replay = chain.compile(od, "to_prime")
+    replay.run(od)
+    assert sorted(od) == expected and len(list(od)) == len(od) == 5
+
+
 def test_a_replay_refuses_another_key_set_and_keeps_the_dict(chain):
     replay = chain.compile(hf_layer(), "to_prime")
     other = hf_layer(n=3)
