@@ -202,12 +202,10 @@ void update_dict(PyObject* dict, const std::vector<PyObject*>& objects, const ap
   }
 }
 
-// In place (update_dict). The conversion of a key set the chain has converted before is
-// looked up (chain.compile's cache), not worked out again. The look-up and the tensor work run
-// without the GIL. Every failure happens before the dict changes.
-py::list convert(const api::Chain& chain, py::dict state_dict, api::Direction direction,
-                 const api::Options& options) {
-  PyObject* dict = state_dict.ptr();
+// Runs `run` (a key set -> api::Converted) on the dict's own entries, without the GIL, then
+// updates the dict in place (update_dict). Every failure happens before the dict changes.
+template <class Run>
+api::Converted in_place(PyObject* dict, Run&& run) {
   std::vector<api::TensorRef> refs;
   std::vector<PyObject*> objects;  // each entry's key, then its tensor
   view_dict(dict, refs, objects);
@@ -215,10 +213,19 @@ py::list convert(const api::Chain& chain, py::dict state_dict, api::Direction di
   std::optional<api::Converted> converted;
   {
     py::gil_scoped_release no_gil;  // reads only the held keys and tensors
-    converted = chain.convert(refs, direction, options);
+    converted = run(refs);
   }
   update_dict(dict, objects, converted->replay, converted->order, converted->outputs);
-  return warning_strings(converted->replay.warnings());
+  return std::move(*converted);
+}
+
+// The conversion of a key set the chain has converted before is looked up (chain.compile's
+// cache), not worked out again; the look-up runs without the GIL too.
+py::list convert(const api::Chain& chain, py::dict state_dict, api::Direction direction,
+                 const api::Options& options) {
+  const api::Converted converted = in_place(
+      state_dict.ptr(), [&](const auto& refs) { return chain.convert(refs, direction, options); });
+  return warning_strings(converted.replay.warnings());
 }
 
 py::list plan(const api::Chain& chain, const py::dict& state_dict, const std::string& direction,
@@ -253,18 +260,11 @@ api::Replay compile(const api::Chain& chain, const py::dict& state_dict,
 }
 
 void replay_in_place(const api::Replay& replay, py::dict state_dict) {
-  PyObject* dict = state_dict.ptr();
-  std::vector<api::TensorRef> refs;
-  std::vector<PyObject*> objects;
-  view_dict(dict, refs, objects);
-  const HeldObjects held(objects);
-  std::vector<uint32_t> order;
-  std::vector<at::Tensor> outputs;
-  {
-    py::gil_scoped_release no_gil;  // reads only the held keys and tensors
-    outputs = replay.run(refs, &order);
-  }
-  update_dict(dict, objects, replay, order, outputs);
+  in_place(state_dict.ptr(), [&](const auto& refs) {
+    std::vector<uint32_t> order;
+    std::vector<at::Tensor> outputs = replay.run(refs, &order);
+    return api::Converted{replay, std::move(order), std::move(outputs)};
+  });
 }
 
 py::list replay_list(const api::Replay& replay, const py::sequence& inputs) {

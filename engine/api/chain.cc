@@ -35,6 +35,16 @@ std::vector<TensorRef> refs_of(const TensorMap& dict) {
   return refs;
 }
 
+void view_map(TensorMap& dict, std::vector<TensorRef>& refs,
+              std::vector<TensorMap::iterator>& entries) {
+  refs.reserve(dict.size());
+  entries.reserve(dict.size());
+  for (auto it = dict.begin(); it != dict.end(); ++it) {
+    refs.push_back({it->first, &it->second});
+    entries.push_back(it);
+  }
+}
+
 std::shared_ptr<const Listing> lookup(const Chain::Impl& chain,
                                       const std::vector<TensorRef>& key_set, Direction direction,
                                       const Options& options) {
@@ -187,12 +197,7 @@ std::vector<Warning> Chain::convert(TensorMap& dict, Direction direction,
   return guarded([&] {
     std::vector<TensorRef> refs;
     std::vector<TensorMap::iterator> entries;
-    refs.reserve(dict.size());
-    entries.reserve(dict.size());
-    for (auto it = dict.begin(); it != dict.end(); ++it) {
-      refs.push_back({it->first, &it->second});
-      entries.push_back(it);
-    }
+    view_map(dict, refs, entries);
     std::shared_ptr<const Listing> listing = lookup(*impl_, refs, direction, options);
     const Compiled& compiled = *listing->compiled;
     std::vector<at::Tensor> outputs = execute_listed(*listing, refs);

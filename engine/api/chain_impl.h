@@ -30,6 +30,9 @@ std::vector<at::Tensor> execute_listed(const Listing& listing,
                                        const std::vector<TensorRef>& key_set);
 // Views of a map's entries.
 std::vector<TensorRef> refs_of(const TensorMap& dict);
+// The same, with each entry's iterator (what update_in_place needs), in one walk of the map.
+void view_map(TensorMap& dict, std::vector<TensorRef>& refs,
+              std::vector<TensorMap::iterator>& entries);
 
 // The descriptions of a map's tensors (keys, shapes, dtypes); throws Error naming a key
 // whose tensor is undefined.

@@ -155,11 +155,13 @@ std::shared_ptr<const Listing> CompiledCache::find(const ListingKey& key) {
   return it->second.listing;
 }
 
+void CompiledCache::forget_listing(const Entry& entry, const ListingKey& key) {
+  auto it = listings_.find(key);
+  if (it != listings_.end() && &*it->second.entry == &entry) listings_.erase(it);
+}
+
 void CompiledCache::forget_listings(Entry& entry) {
-  for (const ListingKey& key : entry.listings) {
-    auto it = listings_.find(key);
-    if (it != listings_.end() && &*it->second.entry == &entry) listings_.erase(it);
-  }
+  for (const ListingKey& key : entry.listings) forget_listing(entry, key);
   entry.listings.clear();
 }
 
@@ -174,8 +176,7 @@ void CompiledCache::insert(const ListingKey& key, const Signature& signature,
   if (known != entry.listings.end()) entry.listings.erase(known);
   entry.listings.push_back(key);
   if (entry.listings.size() > kListingsPerKeySet) {
-    auto oldest = listings_.find(entry.listings.front());
-    if (oldest != listings_.end() && &*oldest->second.entry == &entry) listings_.erase(oldest);
+    forget_listing(entry, entry.listings.front());
     entry.listings.erase(entry.listings.begin());
   }
 }

@@ -203,7 +203,8 @@ class CompiledCache {
     std::vector<ListingKey> listings;  // oldest first; some may be another's by now
   };
   using Lru = std::list<Entry>;
-  // Forgets the listings of `entry` that are still its own.
+  // Forgets the listing under `key` if it is still `entry`'s; all of `entry`'s.
+  void forget_listing(const Entry& entry, const ListingKey& key);
   void forget_listings(Entry& entry);
 
   std::mutex mu_;

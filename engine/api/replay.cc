@@ -152,12 +152,7 @@ void Replay::run(TensorMap& dict) const {
     // Everything is checked before anything moves, so a refused dict is left as it was.
     std::vector<TensorRef> refs;
     std::vector<TensorMap::iterator> entries;
-    refs.reserve(dict.size());
-    entries.reserve(dict.size());
-    for (auto it = dict.begin(); it != dict.end(); ++it) {
-      refs.push_back({it->first, &it->second});
-      entries.push_back(it);
-    }
+    view_map(dict, refs, entries);
     std::vector<uint32_t> order;
     std::vector<at::Tensor> outputs = run(refs, &order);
     update_in_place(dict, compiled, entries, order, std::move(outputs));
