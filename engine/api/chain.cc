@@ -48,14 +48,8 @@ void view_map(TensorMap& dict, std::vector<TensorRef>& refs,
 std::shared_ptr<const Listing> lookup(const Chain::Impl& chain,
                                       const std::vector<TensorRef>& key_set, Direction direction,
                                       const Options& options) {
-  ListingKey listing_key;
-  listing_key.call.count = key_set.size();
-  listing_key.call.direction = direction;
-  listing_key.call.expert_offset = options.expert_offset;
-  listing_key.call.strict = options.strict;
-  listing_key.call.params = params_hash(options);
-  if (!key_set.empty())
-    listing_key.ends = key_hash(key_set.front().key) * 31 + key_hash(key_set.back().key);
+  const ListingKey listing_key(key_set.size(), key_set.empty() ? "" : key_set.front().key,
+                               direction, options);
   if (std::shared_ptr<const Listing> same = chain.cache.find(listing_key))
     if (same->matches(key_set)) return same;
 
@@ -195,8 +189,21 @@ Chain Chain::for_model_type(const std::string& model_type, const Lookup& lookup)
 std::vector<Warning> Chain::convert(TensorMap& dict, Direction direction,
                                     const Options& options) const {
   return guarded([&] {
-    std::vector<TensorRef> refs;
     std::vector<TensorMap::iterator> entries;
+    // A map listed as last time: confirmed and gathered in one walk (the listing's look-up
+    // below would walk it once to list it, then again to compare).
+    const ListingKey listing_key(dict.size(), dict.empty() ? "" : dict.begin()->first,
+                                 direction, options);
+    if (std::shared_ptr<const Listing> same = impl_->cache.find(listing_key)) {
+      std::vector<const at::Tensor*> inputs;
+      if (same->matches(dict, entries, inputs)) {
+        const Compiled& compiled = *same->compiled;
+        update_in_place(dict, compiled, entries, same->order, execute(compiled.program, inputs));
+        return compiled.program.warnings();
+      }
+      entries.clear();
+    }
+    std::vector<TensorRef> refs;
     view_map(dict, refs, entries);
     std::shared_ptr<const Listing> listing = lookup(*impl_, refs, direction, options);
     const Compiled& compiled = *listing->compiled;

@@ -117,6 +117,8 @@ bool Compiled::fits_input(uint32_t slot, const at::Tensor& t) const {
 }
 
 void Listing::remember(const std::vector<TensorRef>& key_set) {
+  slot_at_.resize(order.size());
+  for (uint32_t s = 0; s < order.size(); ++s) slot_at_[order[s]] = s;
   size_t chars = 0;
   for (const TensorRef& r : key_set) chars += r.key.size();
   keys_.reserve(key_set.size(), chars);
@@ -145,6 +147,43 @@ bool Listing::matches(const std::vector<TensorRef>& key_set) const {
     const at::Tensor& t = *r.tensor;
     return t.defined() && t.scalar_type() == types_[i] && shapes_.same(i, t.sizes());
   });
+}
+
+bool Listing::matches(TensorMap& dict, std::vector<TensorMap::iterator>& entries,
+                      std::vector<const at::Tensor*>& inputs) const {
+  if (dict.size() != types_.size()) return false;
+  entries.resize(dict.size());
+  inputs.resize(dict.size());
+  // The keys and tensors a few entries on are asked for while this one is compared (the
+  // node chain itself has to be walked in turn).
+  constexpr size_t kAhead = 8;
+  auto ahead = dict.begin();
+  for (size_t k = 0; k < kAhead && ahead != dict.end(); ++k, ++ahead)
+    prefetch_entry({ahead->first, &ahead->second});
+  size_t i = 0;
+  for (auto it = dict.begin(); it != dict.end(); ++it, ++i) {
+    if (ahead != dict.end()) {
+      prefetch_entry({ahead->first, &ahead->second});
+      ++ahead;
+    }
+    const at::Tensor& t = it->second;
+    if (keys_[i] != it->first || !t.defined() || t.scalar_type() != types_[i] ||
+        !shapes_.same(i, t.sizes()))
+      return false;
+    entries[i] = it;
+    inputs[slot_at_[i]] = &t;
+  }
+  return true;
+}
+
+ListingKey::ListingKey(size_t count, std::string_view first_key, Direction direction,
+                       const Options& options) {
+  call.count = count;
+  call.direction = direction;
+  call.expert_offset = options.expert_offset;
+  call.strict = options.strict;
+  call.params = params_hash(options);
+  first = count ? key_hash(first_key) : 0;
 }
 
 std::shared_ptr<const Listing> CompiledCache::find(const ListingKey& key) {

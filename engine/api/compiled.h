@@ -162,22 +162,31 @@ class Listing {
   // Whether `key_set` lists exactly the remembered keys, shapes and dtypes, in this order
   // (every tensor defined).
   bool matches(const std::vector<TensorRef>& key_set) const;
+  // The same for a map, walked once: on a match, `entries[i]` is the entry at position i
+  // and `inputs[s]` the tensor of input slot s (what the program takes). A map's entries
+  // lie wherever its nodes are, so this walk, rather than one to list them and another to
+  // compare the list, is what a repeated conversion of a map pays.
+  bool matches(TensorMap& dict, std::vector<TensorMap::iterator>& entries,
+               std::vector<const at::Tensor*>& inputs) const;
 
  private:
+  std::vector<uint32_t> slot_at_;       // per position: its input slot (order inverted)
   KeyList keys_;                        // per position
   ShapeList shapes_;                    // per position
   std::vector<c10::ScalarType> types_;  // per position
 };
 
 // What picks the Listing to try: the call's size and options (a Signature without its sums)
-// and its first and last keys (the Listing itself confirms the rest).
+// and its first key (the Listing itself confirms the rest).
 struct ListingKey {
+  ListingKey(size_t count, std::string_view first_key, Direction direction,
+             const Options& options);
   Signature call;
-  uint64_t ends = 0;  // the first and last keys, hashed
-  bool operator==(const ListingKey& o) const { return call == o.call && ends == o.ends; }
+  uint64_t first = 0;  // the first key, hashed (a map's is known without walking it)
+  bool operator==(const ListingKey& o) const { return call == o.call && first == o.first; }
 };
 struct ListingKeyHash {
-  size_t operator()(const ListingKey& k) const { return SignatureHash()(k.call) ^ k.ends; }
+  size_t operator()(const ListingKey& k) const { return SignatureHash()(k.call) ^ k.first; }
 };
 
 // The compiled conversions of the key sets last used (at most kCapacity, least recently used

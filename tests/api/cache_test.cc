@@ -182,7 +182,7 @@ TEST_CASE(
   CHECK(order_is_right(entries, chain.compile(refs_of(entries), cc::Direction::to_prime), order));
   CHECK(chain.compile(refs_of(entries), cc::Direction::to_prime).id() == id);
 
-  // Two inner entries swapped: the same first and last key, the same key set, another order.
+  // Two inner entries swapped: the same first key, the same key set, another order.
   Entries swapped = entries;
   std::swap(swapped[2], swapped[5]);
   for (int round = 0; round < 2; ++round) {  // alternating with the first listing
@@ -194,7 +194,7 @@ TEST_CASE(
     CHECK(order_is_right(entries, b, order));
   }
 
-  // One inner key replaced (same count, same ends): another key set.
+  // One inner key replaced (same count, same first key): another key set.
   cc::TensorMap renamed = hf_moe_layer(3, 0, 4);
   renamed[L3 + "experts_b.weight"] = counting({3});
   const Entries other = listed(renamed);
@@ -214,6 +214,48 @@ TEST_CASE(
   CHECK(wider.id() != id);
   CHECK(chain.compile(refs_of(reshaped), cc::Direction::to_prime).id() == wider.id());
   CHECK(chain.compile(refs_of(entries), cc::Direction::to_prime).id() == id);
+}
+
+// A map listed the way the last call listed it is confirmed and gathered in one walk of the
+// map itself (Listing::matches on a map): every check of the general look-up must hold there.
+TEST_CASE(
+    "a map converted again, listed as before, converts right, and a changed dtype in it is "
+    "caught") {
+  const cc::Chain chain = cc::Chain::for_model_type("qwen3_moe");
+  cc::TensorMap prime;
+  for (int round = 0; round < 4; ++round) {  // compiled, listed, then found by its listing
+    const double start = 1000 * round;
+    cc::TensorMap sd = hf_moe_layer(3, 0, 4, start);
+    const at::Tensor norm = sd.at("model.layers.3.input_layernorm.weight");
+    chain.to_prime(sd);
+    REQUIRE(sd.size() == 5);
+    for (int e = 0; e < 4; ++e) {
+      CHECK(at::equal(sd.at(L3 + "experts.w1")[e], counting({2, 3}, start + 100 * e)));
+      CHECK(at::equal(sd.at(L3 + "experts.w2")[e], counting({3, 2}, start + 100 * e + 10)));
+      CHECK(at::equal(sd.at(L3 + "experts.w3")[e], counting({2, 3}, start + 100 * e + 20)));
+    }
+    CHECK(at::equal(sd.at(L3 + "router.gate.weight"), counting({4, 3}, start + 2000)));
+    CHECK(sd.at("model.layers.3.input_layernorm.weight").is_same(norm));
+    prime = sd;
+  }
+  for (int round = 0; round < 4; ++round) {  // and back, the same way
+    cc::TensorMap sd = prime;
+    chain.to_hf(sd);
+    REQUIRE(sd.size() == 2 + 3 * 4);
+    for (int e = 0; e < 4; ++e) {
+      const std::string x = L3 + "experts." + std::to_string(e) + ".";
+      CHECK(at::equal(sd.at(x + "gate_proj.weight"), counting({2, 3}, 3000 + 100 * e)));
+      CHECK(at::equal(sd.at(x + "down_proj.weight"), counting({3, 2}, 3000 + 100 * e + 10)));
+      CHECK(at::equal(sd.at(x + "up_proj.weight"), counting({2, 3}, 3000 + 100 * e + 20)));
+    }
+  }
+  // The same keys, listed the same way, one expert's gate_proj in float64: refused as at
+  // lowering (stacking would otherwise promote it silently), the dict left as it was.
+  cc::TensorMap mixed = hf_moe_layer(3, 0, 4);
+  mixed.at(L3 + "experts.2.gate_proj.weight") = counting({2, 3}, 200).to(at::kDouble);
+  const std::vector<std::string> keys = keys_of(mixed);
+  CHECK_THROWS_WITH(chain.to_prime(mixed), Catch::Contains("no silent casts"));
+  CHECK(keys_of(mixed) == keys);
 }
 
 TEST_CASE("a dict converted to prime and back keeps its buckets: no shrink, no second rehash") {
