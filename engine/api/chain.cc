@@ -192,8 +192,8 @@ std::vector<Warning> Chain::convert(TensorMap& dict, Direction direction,
     std::vector<TensorMap::iterator> entries;
     // A map listed as last time: confirmed and gathered in one walk (the listing's look-up
     // below would walk it once to list it, then again to compare).
-    const ListingKey listing_key(dict.size(), dict.empty() ? "" : dict.begin()->first,
-                                 direction, options);
+    const ListingKey listing_key(dict.size(), dict.empty() ? "" : dict.begin()->first, direction,
+                                 options);
     if (std::shared_ptr<const Listing> same = impl_->cache.find(listing_key)) {
       std::vector<const at::Tensor*> inputs;
       if (same->matches(dict, entries, inputs)) {

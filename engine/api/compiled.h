@@ -179,8 +179,7 @@ class Listing {
 // What picks the Listing to try: the call's size and options (a Signature without its sums)
 // and its first key (the Listing itself confirms the rest).
 struct ListingKey {
-  ListingKey(size_t count, std::string_view first_key, Direction direction,
-             const Options& options);
+  ListingKey(size_t count, std::string_view first_key, Direction direction, const Options& options);
   Signature call;
   uint64_t first = 0;  // the first key, hashed (a map's is known without walking it)
   bool operator==(const ListingKey& o) const { return call == o.call && first == o.first; }
