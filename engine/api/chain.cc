@@ -52,7 +52,13 @@ std::shared_ptr<const Listing> lookup(const Chain::Impl& chain,
                                direction, options);
   if (std::shared_ptr<const Listing> same = chain.cache.find(listing_key))
     if (same->matches(key_set)) return same;
+  return lookup_unlisted(chain, key_set, listing_key, direction, options);
+}
 
+std::shared_ptr<const Listing> lookup_unlisted(const Chain::Impl& chain,
+                                               const std::vector<TensorRef>& key_set,
+                                               const ListingKey& listing_key, Direction direction,
+                                               const Options& options) {
   Signature signature = listing_key.call;  // and the sums over every entry
   std::vector<uint64_t> hashes(key_set.size());
   visit_prefetched(key_set, [&](size_t i) {
@@ -190,8 +196,8 @@ std::vector<Warning> Chain::convert(TensorMap& dict, Direction direction,
                                     const Options& options) const {
   return guarded([&] {
     std::vector<TensorMap::iterator> entries;
-    // A map listed as last time: confirmed and gathered in one walk (the listing's look-up
-    // below would walk it once to list it, then again to compare).
+    // A map listed as last time is confirmed and gathered in one walk of its nodes; any
+    // other is listed (a walk) and looked up by its signature, its listing tried already.
     const ListingKey listing_key(dict.size(), dict.empty() ? "" : dict.begin()->first, direction,
                                  options);
     if (std::shared_ptr<const Listing> same = impl_->cache.find(listing_key)) {
@@ -205,9 +211,10 @@ std::vector<Warning> Chain::convert(TensorMap& dict, Direction direction,
     }
     std::vector<TensorRef> refs;
     view_map(dict, refs, entries);
-    std::shared_ptr<const Listing> listing = lookup(*impl_, refs, direction, options);
+    std::shared_ptr<const Listing> listing =
+        lookup_unlisted(*impl_, refs, listing_key, direction, options);
     const Compiled& compiled = *listing->compiled;
-    std::vector<at::Tensor> outputs = execute_listed(*listing, refs);
+    std::vector<at::Tensor> outputs = execute_in_order(compiled.program, refs, listing->order);
     update_in_place(dict, compiled, entries, listing->order, std::move(outputs));
     return compiled.program.warnings();
   });

@@ -24,10 +24,17 @@ struct Chain::Impl {
 std::shared_ptr<const Listing> lookup(const Chain::Impl& chain,
                                       const std::vector<TensorRef>& key_set, Direction direction,
                                       const Options& options);
-// The outputs of `listing`'s conversion on the tensors of `key_set` (the key set it was
-// looked up for, so already confirmed), borrowed in the order its program takes them.
-std::vector<at::Tensor> execute_listed(const Listing& listing,
-                                       const std::vector<TensorRef>& key_set);
+// The same past the listing (`listing_key` is the key set's, its listing tried already):
+// the signature, then lowering if the key set is new.
+std::shared_ptr<const Listing> lookup_unlisted(const Chain::Impl& chain,
+                                               const std::vector<TensorRef>& key_set,
+                                               const ListingKey& listing_key, Direction direction,
+                                               const Options& options);
+// The outputs of `program` on the tensors of `key_set` (already checked against it),
+// borrowed: `order[s]` is the index in `key_set` of input slot s's tensor.
+std::vector<at::Tensor> execute_in_order(const Program& program,
+                                         const std::vector<TensorRef>& key_set,
+                                         const std::vector<uint32_t>& order);
 // Views of a map's entries.
 std::vector<TensorRef> refs_of(const TensorMap& dict);
 // The same, with each entry's iterator (what update_in_place needs), in one walk of the map.

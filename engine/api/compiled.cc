@@ -139,14 +139,15 @@ void prefetch_entry(const TensorRef& r) {
   __builtin_prefetch(impl + 128);
 }
 
+bool Listing::same_at(size_t i, std::string_view key, const at::Tensor& t) const {
+  return keys_[i] == key && t.defined() && t.scalar_type() == types_[i] &&
+         shapes_.same(i, t.sizes());
+}
+
 bool Listing::matches(const std::vector<TensorRef>& key_set) const {
   if (key_set.size() != types_.size()) return false;
-  return visit_prefetched(key_set, [&](size_t i) {
-    const TensorRef& r = key_set[i];
-    if (keys_[i] != r.key) return false;
-    const at::Tensor& t = *r.tensor;
-    return t.defined() && t.scalar_type() == types_[i] && shapes_.same(i, t.sizes());
-  });
+  return visit_prefetched(key_set,
+                          [&](size_t i) { return same_at(i, key_set[i].key, *key_set[i].tensor); });
 }
 
 bool Listing::matches(TensorMap& dict, std::vector<TensorMap::iterator>& entries,
@@ -154,26 +155,17 @@ bool Listing::matches(TensorMap& dict, std::vector<TensorMap::iterator>& entries
   if (dict.size() != types_.size()) return false;
   entries.resize(dict.size());
   inputs.resize(dict.size());
-  // The keys and tensors a few entries on are asked for while this one is compared (the
-  // node chain itself has to be walked in turn).
-  constexpr size_t kAhead = 8;
-  auto ahead = dict.begin();
-  for (size_t k = 0; k < kAhead && ahead != dict.end(); ++k, ++ahead)
-    prefetch_entry({ahead->first, &ahead->second});
-  size_t i = 0;
-  for (auto it = dict.begin(); it != dict.end(); ++it, ++i) {
-    if (ahead != dict.end()) {
-      prefetch_entry({ahead->first, &ahead->second});
-      ++ahead;
-    }
-    const at::Tensor& t = it->second;
-    if (keys_[i] != it->first || !t.defined() || t.scalar_type() != types_[i] ||
-        !shapes_.same(i, t.sizes()))
-      return false;
-    entries[i] = it;
-    inputs[slot_at_[i]] = &t;
-  }
-  return true;
+  return visit_prefetched(
+      dict.begin(), dict.end(),
+      [](TensorMap::iterator it) {
+        return TensorRef{it->first, &it->second};
+      },
+      [&](size_t i, TensorMap::iterator it) {
+        if (!same_at(i, it->first, it->second)) return false;
+        entries[i] = it;
+        inputs[slot_at_[i]] = &it->second;
+        return true;
+      });
 }
 
 ListingKey::ListingKey(size_t count, std::string_view first_key, Direction direction,
@@ -183,7 +175,7 @@ ListingKey::ListingKey(size_t count, std::string_view first_key, Direction direc
   call.expert_offset = options.expert_offset;
   call.strict = options.strict;
   call.params = params_hash(options);
-  first = count ? key_hash(first_key) : 0;
+  first = key_hash(first_key);
 }
 
 std::shared_ptr<const Listing> CompiledCache::find(const ListingKey& key) {

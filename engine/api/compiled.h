@@ -131,19 +131,28 @@ uint64_t entry_hash(uint64_t key_hash, const at::Tensor& tensor);
 
 void prefetch_entry(const TensorRef& r);
 
-// Calls visit(i) for each entry of `key_set` in order while visit returns true; returns
-// whether it always did. The caller's keys and tensors lie wherever its container put them:
-// asking for the entries a few places on overlaps the cache misses instead of waiting for
-// each in turn.
-template <class Visit>
-bool visit_prefetched(const std::vector<TensorRef>& key_set, Visit&& visit) {
+// Calls visit(i, it) for the entries [begin, end) in order while visit returns true, `ref(it)`
+// being entry i's TensorRef; returns whether it always did. The caller's keys and tensors lie
+// wherever its container put them: asking for the entries a few places on overlaps the cache
+// misses instead of waiting for each in turn (a list's nodes are still walked one by one).
+template <class It, class Ref, class Visit>
+bool visit_prefetched(It begin, It end, Ref&& ref, Visit&& visit) {
   constexpr size_t kAhead = 8;
-  for (size_t i = 0; i < std::min(kAhead, key_set.size()); ++i) prefetch_entry(key_set[i]);
-  for (size_t i = 0; i < key_set.size(); ++i) {
-    if (i + kAhead < key_set.size()) prefetch_entry(key_set[i + kAhead]);
-    if (!visit(i)) return false;
+  It ahead = begin;
+  for (size_t k = 0; k < kAhead && ahead != end; ++k, ++ahead) prefetch_entry(ref(ahead));
+  size_t i = 0;
+  for (It it = begin; it != end; ++it, ++i) {
+    if (ahead != end) prefetch_entry(ref(ahead++));
+    if (!visit(i, it)) return false;
   }
   return true;
+}
+// The same over a key set: visit(i).
+template <class Visit>
+bool visit_prefetched(const std::vector<TensorRef>& key_set, Visit&& visit) {
+  return visit_prefetched(
+      key_set.begin(), key_set.end(), [](auto it) { return *it; },
+      [&](size_t i, auto) { return visit(i); });
 }
 
 // A key set as one call listed it: position i held `key(i)` with the shape and dtype
@@ -170,6 +179,9 @@ class Listing {
                std::vector<const at::Tensor*>& inputs) const;
 
  private:
+  // Whether position i held `key` with `t`'s shape and dtype (t defined).
+  bool same_at(size_t i, std::string_view key, const at::Tensor& t) const;
+
   std::vector<uint32_t> slot_at_;       // per position: its input slot (order inverted)
   KeyList keys_;                        // per position
   ShapeList shapes_;                    // per position

@@ -35,12 +35,13 @@ Replay Chain::compile(const std::vector<TensorRef>& key_set, Direction direction
   });
 }
 
-std::vector<at::Tensor> execute_listed(const Listing& listing,
-                                       const std::vector<TensorRef>& key_set) {
+std::vector<at::Tensor> execute_in_order(const Program& program,
+                                         const std::vector<TensorRef>& key_set,
+                                         const std::vector<uint32_t>& order) {
   std::vector<const at::Tensor*> inputs;
-  inputs.reserve(listing.order.size());
-  for (uint32_t i : listing.order) inputs.push_back(key_set[i].tensor);
-  return execute(listing.compiled->program, inputs);
+  inputs.reserve(order.size());
+  for (uint32_t i : order) inputs.push_back(key_set[i].tensor);
+  return execute(program, inputs);
 }
 
 Converted Chain::convert(const std::vector<TensorRef>& key_set, Direction direction,
@@ -51,7 +52,8 @@ Converted Chain::convert(const std::vector<TensorRef>& key_set, Direction direct
     // The look-up confirmed every key, shape and dtype: nothing to check again.
     std::shared_ptr<const Listing> listing = lookup(*impl_, key_set, direction, options);
     impl->compiled = listing->compiled;
-    std::vector<at::Tensor> outputs = execute_listed(*listing, key_set);
+    std::vector<at::Tensor> outputs =
+        execute_in_order(listing->compiled->program, key_set, listing->order);
     return Converted{Replay(std::move(impl)), listing->order, std::move(outputs)};
   });
 }
@@ -137,10 +139,7 @@ std::vector<at::Tensor> Replay::run(const std::vector<TensorRef>& key_set,
   return guarded([&] {
     const Compiled& compiled = *impl_->compiled;
     std::vector<uint32_t> slots = slots_of(compiled, key_set);
-    std::vector<const at::Tensor*> inputs;
-    inputs.reserve(slots.size());
-    for (uint32_t i : slots) inputs.push_back(key_set[i].tensor);
-    std::vector<at::Tensor> outputs = execute(compiled.program, inputs);
+    std::vector<at::Tensor> outputs = execute_in_order(compiled.program, key_set, slots);
     if (order) *order = std::move(slots);
     return outputs;
   });
