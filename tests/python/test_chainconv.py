@@ -363,14 +363,22 @@ def test_a_dict_emptied_by_another_thread_during_a_conversion_gets_the_outputs_i
     # The conversion runs without the GIL on the dict's own key strings and tensors: another
     # thread clearing the dict meanwhile (the only references to its tensors) must not free
     # them under it. Each round is a key set the chain has not seen (more experts each time),
-    # so the stretch without the GIL includes its compilation.
+    # so the stretch without the GIL includes its compilation, and the experts are large
+    # enough (128 x 512 floats) that stacking them takes milliseconds: on a loaded host the
+    # clearing thread may take that long to be scheduled. Rounds go on until one is cleared
+    # in between (the first, almost always).
     import threading
 
+    inter, hidden = 128, 512
     chain = chainconv.Chain.for_model_type("qwen3_moe")
     in_between = 0  # rounds cleared while the conversion ran: its outputs and nothing else
-    for round in range(12):
+    for round in range(40):
         n = 64 + round
-        sd = hf_layer(n=n)
+        sd = {"model.layers.3.input_layernorm.weight": counting(hidden), L3 + "gate.weight": counting(n, hidden)}
+        for e in range(n):
+            sd[f"{L3}experts.{e}.gate_proj.weight"] = torch.full((inter, hidden), float(e))
+            sd[f"{L3}experts.{e}.down_proj.weight"] = counting(hidden, inter, start=e)
+            sd[f"{L3}experts.{e}.up_proj.weight"] = torch.full((inter, hidden), -float(e))
         go, cleared = threading.Event(), threading.Event()
 
         def clear():
@@ -387,10 +395,12 @@ def test_a_dict_emptied_by_another_thread_during_a_conversion_gets_the_outputs_i
         # Whatever the interleaving: the outputs, made from the entries as they were read.
         w2 = sd.get(L3 + "experts.w2")
         if w2 is not None:
-            assert w2.shape == (n, 3, 2)
+            assert w2.shape == (n, hidden, inter)
             for e in (0, n - 1):
-                assert torch.equal(w2[e], counting(3, 2, start=100 * e + 10))
+                assert torch.equal(w2[e], counting(hidden, inter, start=e))
             in_between += "model.layers.3.input_layernorm.weight" not in sd
+        if in_between:
+            break
     assert in_between > 0, "no round cleared the dict while a conversion ran"
 
 
