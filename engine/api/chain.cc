@@ -9,6 +9,7 @@
 #include "core/read_file.h"
 #include "core/text.h"
 #include "program/lower.h"
+#include "program/lower_by_layer.h"
 #include "registry/chain_registry.h"
 
 namespace chainconv::api {
@@ -91,7 +92,7 @@ std::shared_ptr<const Listing> lookup_unlisted(const Chain::Impl& chain,
           {std::string(r.key), dims_of(r.tensor->sizes()), &dtype_of(r.tensor->scalar_type())});
     // The program's inputs are the key set in key order: `order` says where each one is in
     // `key_set` (whose order the specs keep).
-    Program program = lower(*chain.chain, direction, std::move(specs), options, &order);
+    Program program = lower_by_layer(*chain.chain, direction, std::move(specs), options, &order);
     std::vector<uint64_t> slot_hashes(order.size());  // the hashes made above, by input slot
     for (size_t s = 0; s < order.size(); ++s) slot_hashes[s] = hashes[order[s]];
     compiled = Compiled::make(std::move(program), slot_hashes);

@@ -11,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/read_file.h"
+#include "program/lower_by_layer.h"
 #include "registry/chain_registry.h"
 
 namespace fs = std::filesystem;
@@ -348,6 +349,8 @@ std::unique_ptr<Chain> compile_chain(const ChainSources& sources, Diagnostics* d
   if (sources.files.empty()) return chain;  // the root did not parse (recorded)
   chain->file = sources.root().path;
   Loader(*chain, diagnostics).load(sources);
+  for (Direction d : {Direction::to_prime, Direction::to_hf})
+    chain->layer_separable[static_cast<int>(d)] = layer_separable(chain->ops, d);
   return chain;
 }
 

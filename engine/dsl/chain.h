@@ -35,6 +35,9 @@ struct Chain {
   // Checks only: templates no key may still match after forward (e.g. a leftover per-expert
   // key); chainlint's coverage check warns about untouched keys that do.
   std::vector<KeyTemplate> expect_converted;
+  // Whether a key set may be lowered a layer at a time, per Direction (to_prime, to_hf):
+  // program/lower_by_layer.h, decided once when the chain compiles.
+  bool layer_separable[2] = {false, false};
 };
 
 // One parsed file of a chain: the chain itself or a file it includes.

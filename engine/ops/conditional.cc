@@ -47,6 +47,14 @@ class Conditional final : public Op {
     return all;
   }
 
+  // A predicate on keys decides per binding of for_each: with `name` among them, for each
+  // value alone; a predicate on parameters alone decides once, for every value alike.
+  bool acts_per_value_of(const std::string& name) const override {
+    std::vector<const KeyTemplate*> keys;
+    predicate_.templates(keys);
+    return keys.empty() || std::find(for_each_.begin(), for_each_.end(), name) != for_each_.end();
+  }
+
   std::vector<std::vector<const Op*>> branches() const override {
     std::vector<std::vector<const Op*>> both(2);
     for (const OpPtr& op : then_) both[0].push_back(op.get());

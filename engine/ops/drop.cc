@@ -33,6 +33,7 @@ class Drop final : public Op {
   }
 
   std::string lossy() const override { return "dropped keys are not restored"; }
+  bool acts_per_key() const override { return true; }
 
  private:
   void drop(Context& ctx) const {

@@ -95,6 +95,20 @@ class Op {
   virtual std::vector<std::vector<const Op*>> branches() const { return {}; }
   // Non-empty when backward does not restore exactly what forward consumed: why not.
   virtual std::string lossy() const { return {}; }
+  // Whether the op treats each value of placeholder `name` on its own without reading the
+  // value: keys with different values never meet in one step, and the same keys under
+  // another value lower to the same steps under the other name. Lowering may then be split
+  // by layer (program/lower_by_layer.h). Ops that match per binding say yes; an op that
+  // counts the value (a stack's index, a renumbering) or decides for several values at once
+  // (a conditional dispatched over other placeholders) says no. Children answer for
+  // themselves.
+  virtual bool acts_per_value_of(const std::string& name) const {
+    (void)name;
+    return true;
+  }
+  // Whether what the op does to a key it matches depends on that key alone: on no other key
+  // and on no placeholder's value (a drop, a prefix rename).
+  virtual bool acts_per_key() const { return false; }
 
   const Position& pos() const { return pos_; }
 

@@ -21,6 +21,8 @@ class PrefixRename final : public Op {
   void forward(Context& ctx) const override { move_all(ctx, from_, to_); }
   void backward(Context& ctx) const override { move_all(ctx, to_, from_); }
 
+  bool acts_per_key() const override { return true; }
+
   void footprint(Direction d, Footprint& out) const override {
     out.reads.push_back(d == Direction::to_prime ? &from_ : &to_);
     out.writes.push_back(d == Direction::to_prime ? &to_ : &from_);

@@ -51,6 +51,9 @@ class Renumber final : public Op {
       move_to_index(ctx, m, from_, index_of(ctx, m) + start);
   }
 
+  // It reads the index's value (and moves keys from one value to another).
+  bool acts_per_value_of(const std::string&) const override { return false; }
+
   void footprint(Direction d, Footprint& out) const override {
     out.reads.push_back(d == Direction::to_prime ? &from_ : &to_);
     out.writes.push_back(d == Direction::to_prime ? &to_ : &from_);

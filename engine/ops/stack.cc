@@ -159,6 +159,8 @@ class Stack final : public Op {
     }
   }
 
+  bool acts_per_value_of(const std::string& name) const override { return name != index_; }
+
   void footprint(Direction d, Footprint& out) const override {
     out.reads.push_back(d == Direction::to_prime ? &from_ : &to_);
     out.writes.push_back(d == Direction::to_prime ? &to_ : &from_);

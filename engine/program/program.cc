@@ -234,6 +234,34 @@ uint32_t Program::add_create(const Op& op, uint32_t like, Dims shape, std::strin
   return out;
 }
 
+void Program::append_part(const Program& part, const uint32_t* inputs, const CutNames& names,
+                          std::string_view fill, std::vector<uint32_t>& map) {
+  map.resize(part.slots());
+  for (uint32_t s = 0; s < part.inputs(); ++s) map[s] = inputs[s];
+  for (const Step& from : part.steps_) {
+    Step step = from;
+    step.first_operand = static_cast<uint32_t>(operands_.size());
+    for (uint32_t k = 0; k < from.operands; ++k) operands_.push_back(map[part.operand(from, k)]);
+    step.first_integer = static_cast<uint32_t>(integers_.size());
+    const auto first = part.integers_.begin() + from.first_integer;
+    integers_.insert(integers_.end(), first, first + from.integers);
+    if (from.kind != StepKind::drop) {
+      step.output = static_cast<uint32_t>(descs_.size());
+      map[from.output] = step.output;
+      TensorDesc desc = part.descs_[from.output];
+      desc.storage = map[desc.storage];
+      std::string name;
+      const std::vector<std::string_view>& pieces = names.pieces[from.output - part.inputs()];
+      for (size_t i = 0; i < pieces.size(); ++i) {
+        if (i > 0) name.append(fill);
+        name.append(pieces[i]);
+      }
+      add_slot(std::move(name), std::move(desc), static_cast<int32_t>(steps_.size()));
+    }
+    steps_.push_back(step);
+  }
+}
+
 void Program::add_drop(const Op& op, uint32_t in) {
   add_step(Step{StepKind::drop, &op}, &in, 1, false);
 }

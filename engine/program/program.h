@@ -110,6 +110,15 @@ class Program {
                        const std::vector<int64_t>& integers = {});
   uint32_t add_create(const Op& op, uint32_t like, Dims shape, std::string key);
   void add_drop(const Op& op, uint32_t in);
+  // Appends the steps of `part`, a program lowered on some of this program's inputs: its
+  // input slot i is slot inputs[i] here, and each slot it makes is named by joining the
+  // pieces names.pieces[slot - part.inputs()] with `fill` between them (a layer number in
+  // place of the one the part was lowered with). Sets map[part slot] to the slot here.
+  struct CutNames {
+    std::vector<std::vector<std::string_view>> pieces;
+  };
+  void append_part(const Program& part, const uint32_t* inputs, const CutNames& names,
+                   std::string_view fill, std::vector<uint32_t>& map);
   void set_outputs(std::vector<uint32_t> outputs) { outputs_ = std::move(outputs); }
   void add_warning(Warning w) { warnings_.push_back(std::move(w)); }
   void reserve(size_t slots);

@@ -1,0 +1,406 @@
+#include "program/lower_by_layer.h"
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/key_sort.h"
+#include "dsl/chain.h"
+#include "program/lower.h"
+
+namespace chainconv {
+namespace {
+
+// Stands for the layer number while a kind of layer is lowered. Digits, so that templates
+// match it as they match a number, and long enough that no key or template holds it: both
+// are checked, and a key set or chain that does is lowered whole.
+constexpr std::string_view kSentinel = "918273645546372819";
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Where the keys a template names lie: inside layers (the placeholder `name` holding the
+// layer number), outside any layer, beyond a prefix that holds no layer (the rest, which a
+// prefix rename carries along, may), or possibly anywhere.
+struct Anchor {
+  enum class Kind { outside, layered, beyond_prefix, unknown } kind = Kind::unknown;
+  std::string name;
+};
+
+struct Segment {
+  std::string_view text;
+  const Placeholder* placeholder = nullptr;  // null: literal text
+};
+
+// A key's layer is the number after its first `layers` segment (io/convert.h groups keys so
+// on disk). A template names keys of one layer per binding when that pair is, in the
+// template, the literal `layers` and a digits placeholder, and nothing before it could be
+// such a pair; it names keys outside layers when nothing anywhere could be.
+Anchor anchor_of(const KeyTemplate& t) {
+  const std::string_view text = t.text();
+  if (text.find(kSentinel) != std::string_view::npos) return {};
+  std::vector<Segment> segments;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t end = std::min(text.find('.', pos), text.size());
+    Segment s{text.substr(pos, end - pos)};
+    if (!s.text.empty() && s.text.front() == '{') {
+      const std::string_view spec = s.text.substr(1, s.text.size() - 2);
+      const int index = t.placeholder_index(spec.substr(0, spec.find(':')));
+      if (index < 0) return {};
+      s.placeholder = &t.placeholders()[static_cast<size_t>(index)];
+      if (s.placeholder->type == PlaceholderType::path) return {};  // spans any segments
+    }
+    segments.push_back(s);
+    pos = end + 1;
+  }
+  auto may_be_layers = [](const Segment& s) {
+    return s.placeholder ? s.placeholder->type != PlaceholderType::digits : s.text == "layers";
+  };
+  auto may_be_number = [](const Segment& s) { return s.placeholder || all_digits(s.text); };
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const bool last = i + 1 == segments.size();
+    // A prefix template's key goes on after its last segment with anything.
+    if (!may_be_layers(segments[i]) || (last ? !t.is_prefix() : !may_be_number(segments[i + 1])))
+      continue;
+    if (last || segments[i].placeholder || !segments[i + 1].placeholder ||
+        segments[i + 1].placeholder->type != PlaceholderType::digits)
+      return {};
+    return {Anchor::Kind::layered, segments[i + 1].placeholder->name};
+  }
+  return {t.is_prefix() ? Anchor::Kind::beyond_prefix : Anchor::Kind::outside, {}};
+}
+
+bool acts_per_value(const Op& op, const std::string& name) {
+  if (!op.acts_per_value_of(name)) return false;
+  for (const Op* child : op.children())
+    if (!acts_per_value(*child, name)) return false;
+  return true;
+}
+
+std::vector<const KeyTemplate*> templates_of(const Op& op, Direction direction) {
+  Footprint fp;
+  op.footprint(direction, fp);
+  std::vector<const KeyTemplate*> all = fp.reads;
+  for (const auto* more : {&fp.writes, &fp.tests, &fp.fills})
+    all.insert(all.end(), more->begin(), more->end());
+  return all;
+}
+
+bool op_separable(const Op& op, Direction direction) {
+  const std::vector<const KeyTemplate*> templates = templates_of(op, direction);
+  const std::vector<const Op*> children = op.children();
+  if (!children.empty()) {
+    // An op whose children alone name keys (a piece in use, a conditional on parameters)
+    // decides nothing by keys itself: it splits where each child does.
+    std::set<const KeyTemplate*> of_children;
+    for (const Op* child : children)
+      for (const KeyTemplate* t : templates_of(*child, direction)) of_children.insert(t);
+    if (std::all_of(templates.begin(), templates.end(),
+                    [&](const KeyTemplate* t) { return of_children.count(t) > 0; }))
+      return std::all_of(children.begin(), children.end(),
+                         [&](const Op* child) { return op_separable(*child, direction); });
+  }
+  // Every key an op names stays where it was: in its layer, outside layers, or beyond a
+  // prefix that holds no layer, which only an op taking keys one at a time may name.
+  std::optional<Anchor> shared;
+  for (const KeyTemplate* t : templates) {
+    const Anchor a = anchor_of(*t);
+    if (a.kind == Anchor::Kind::unknown) return false;
+    if (!shared) shared = a;
+    if (a.kind != shared->kind || a.name != shared->name) return false;
+  }
+  if (!shared) return true;  // it names no key in this direction
+  switch (shared->kind) {
+    case Anchor::Kind::layered:
+      return acts_per_value(op, shared->name);
+    case Anchor::Kind::beyond_prefix:
+      return op.acts_per_key();
+    default:
+      return shared->kind == Anchor::Kind::outside;
+  }
+}
+
+// Where a key's layer number is: its offset and length, or length 0 outside any layer.
+struct NumberAt {
+  uint32_t pos = 0, size = 0;
+};
+
+NumberAt layer_number(std::string_view key) {
+  size_t pos = 0;
+  while (true) {
+    const size_t end = key.find('.', pos);
+    if (end == std::string_view::npos) return {};
+    if (key.compare(pos, end - pos, "layers") == 0) {
+      const size_t next = key.find('.', end + 1);
+      if (next == std::string_view::npos) return {};
+      if (all_digits(key.substr(end + 1, next - end - 1)))
+        return {static_cast<uint32_t>(end + 1), static_cast<uint32_t>(next - end - 1)};
+    }
+    pos = end + 1;
+  }
+}
+
+// One layer's keys: their places in the key set's sorted order, and where the number is in
+// each.
+struct LayerGroup {
+  std::string_view number;
+  std::vector<uint32_t> keys;  // indices into the sorted key set
+  std::vector<uint32_t> at;    // where `number` begins in each key
+  size_t kind = 0;             // its kind: an index into the kinds
+};
+
+// A kind of layer: the first layer of it, and the program lowered on its keys.
+struct LayerKind {
+  size_t first = 0;  // the group lowered
+  Program part;
+  std::vector<uint32_t> order;  // part input slot -> position in the group
+  Program::CutNames names;      // the part's slot names cut where the sentinel is
+};
+
+class Replicator {
+ public:
+  Replicator(const Chain& chain, Direction direction, std::vector<TensorSpec>& inputs,
+             const Options& options)
+      : chain_(chain), direction_(direction), inputs_(inputs), options_(options) {}
+
+  // The program, or nullopt where the key set is to be lowered whole (`inputs` as given).
+  std::optional<Program> lower(LayerLowering& how) {
+    if (!sort_and_check() || !group()) return std::nullopt;
+    try {
+      if (!outside_.empty() && !lower_outside()) return std::nullopt;
+      for (LayerKind& kind : kinds_)
+        if (!lower_kind(kind)) return std::nullopt;
+    } catch (const Error&) {
+      return std::nullopt;  // the whole key set fails too, and says so as lower() does
+    }
+    Program program = assemble();
+    if (!outputs_distinct(program)) {
+      for (uint32_t slot = 0; slot < program.inputs(); ++slot) {  // the keys moved there
+        inputs_[sorted_[slot]].key = program.name(slot);
+        inputs_[sorted_[slot]].shape = program.desc(slot).shape;
+      }
+      return std::nullopt;
+    }
+    how.whole = false;
+    how.lowerings = kinds_.size() + (outside_.empty() ? 0 : 1);
+    how.layers = groups_.size();
+    return program;
+  }
+
+  // Input slot -> index in `inputs`, as lower() sets input_order.
+  std::vector<uint32_t>& sorted() { return sorted_; }
+
+ private:
+  bool sort_and_check() {
+    std::vector<uint32_t>& sorted = sorted_;
+    sorted.resize(inputs_.size());
+    std::vector<std::string_view> keys(inputs_.size());
+    for (uint32_t i = 0; i < sorted.size(); ++i) {
+      sorted[i] = i;
+      keys[i] = inputs_[i].key;
+    }
+    sort_by_bytes(sorted, keys);
+    for (size_t i = 0; i < sorted.size(); ++i) {
+      const TensorSpec& in = inputs_[sorted[i]];
+      if (!in.dtype || (i > 0 && in.key == inputs_[sorted[i - 1]].key)) return false;
+      for (int64_t size : in.shape)
+        if (size < 0) return false;  // lower() names the key
+    }
+    return true;
+  }
+
+  // Groups the keys by layer and the layers by kind; false when no kind repeats.
+  bool group() {
+    const std::vector<uint32_t>& sorted = sorted_;
+    std::unordered_map<std::string_view, size_t> by_number;
+    LayerGroup* last = nullptr;
+    for (uint32_t i = 0; i < sorted.size(); ++i) {
+      const std::string_view key = inputs_[sorted[i]].key;
+      const NumberAt n = layer_number(key);
+      if (n.size == 0) {
+        outside_.push_back(i);
+        continue;
+      }
+      const std::string_view number = key.substr(n.pos, n.size);
+      if (!last || last->number != number) {
+        auto [it, added] = by_number.try_emplace(number, groups_.size());
+        if (added) groups_.push_back(LayerGroup{number, {}, {}, 0});
+        last = &groups_[it->second];
+      }
+      last->keys.push_back(i);
+      last->at.push_back(n.pos);
+    }
+    for (size_t g = 0; g < groups_.size(); ++g) {
+      size_t k = 0;
+      while (k < kinds_.size() && !same_kind(groups_[kinds_[k].first], groups_[g])) ++k;
+      if (k == kinds_.size()) kinds_.push_back(LayerKind{g, {}, {}, {}});
+      groups_[g].kind = k;
+    }
+    return kinds_.size() < groups_.size();
+  }
+
+  // The same keys but for the number, in the same order, with the same shapes and dtypes.
+  bool same_kind(const LayerGroup& a, const LayerGroup& b) const {
+    if (a.keys.size() != b.keys.size()) return false;
+    for (size_t i = 0; i < a.keys.size(); ++i) {
+      const TensorSpec& x = inputs_[sorted_[a.keys[i]]];
+      const TensorSpec& y = inputs_[sorted_[b.keys[i]]];
+      const size_t xa = a.at[i], ya = b.at[i];
+      const size_t xb = xa + a.number.size(), yb = ya + b.number.size();
+      if (xa != ya || x.key.size() - xb != y.key.size() - yb ||
+          x.key.compare(0, xa, y.key, 0, ya) != 0 ||
+          x.key.compare(xb, x.key.npos, y.key, yb) != 0 || x.dtype != y.dtype || x.shape != y.shape)
+        return false;
+    }
+    return true;
+  }
+
+  bool lower_outside() {
+    const std::vector<uint32_t>& sorted = sorted_;
+    std::vector<TensorSpec> specs;
+    specs.reserve(outside_.size());
+    for (uint32_t i : outside_) specs.push_back(inputs_[sorted[i]]);
+    outside_part_ =
+        chainconv::lower(chain_, direction_, std::move(specs), options_, &outside_order_);
+    return outside_part_.warnings().empty();
+  }
+
+  bool lower_kind(LayerKind& kind) {
+    const std::vector<uint32_t>& sorted = sorted_;
+    const LayerGroup& group = groups_[kind.first];
+    std::vector<TensorSpec> specs;
+    specs.reserve(group.keys.size());
+    for (size_t i = 0; i < group.keys.size(); ++i) {
+      const TensorSpec& in = inputs_[sorted[group.keys[i]]];
+      if (in.key.find(kSentinel) != std::string::npos) return false;
+      std::string key = in.key;
+      key.replace(group.at[i], group.number.size(), kSentinel);
+      specs.push_back({std::move(key), in.shape, in.dtype});
+    }
+    kind.part = chainconv::lower(chain_, direction_, std::move(specs), options_, &kind.order);
+    if (!kind.part.warnings().empty()) return false;
+    const Program& part = kind.part;
+    kind.names.pieces.resize(part.slots() - part.inputs());
+    for (uint32_t s = part.inputs(); s < part.slots(); ++s) {
+      std::vector<std::string_view>& pieces = kind.names.pieces[s - part.inputs()];
+      const std::string_view name = part.name(s);
+      size_t from = 0;
+      for (size_t at; (at = name.find(kSentinel, from)) != name.npos; from = at + kSentinel.size())
+        pieces.push_back(name.substr(from, at - from));
+      pieces.push_back(name.substr(from));
+    }
+    return true;
+  }
+
+  Program assemble() {
+    const std::vector<uint32_t>& sorted = sorted_;
+    Program program;
+    program.direction = direction_;
+    program.reserve(inputs_.size() * 2);
+    for (uint32_t i : sorted) {
+      TensorSpec& in = inputs_[i];
+      program.add_input(std::move(in.key), *in.dtype, std::move(in.shape));
+    }
+    std::vector<uint32_t> outputs, inputs, map;
+    if (!outside_.empty()) {
+      Program::CutNames whole;  // names kept as they are
+      for (uint32_t s = outside_part_.inputs(); s < outside_part_.slots(); ++s)
+        whole.pieces.push_back({outside_part_.name(s)});
+      for (uint32_t s = 0; s < outside_part_.inputs(); ++s)
+        inputs.push_back(outside_[outside_order_[s]]);
+      program.append_part(outside_part_, inputs.data(), whole, {}, map);
+      for (uint32_t o : outside_part_.outputs()) outputs.push_back(map[o]);
+    }
+    for (const LayerGroup& group : groups_) {
+      const LayerKind& kind = kinds_[group.kind];
+      inputs.resize(kind.part.inputs());
+      for (uint32_t s = 0; s < kind.part.inputs(); ++s) inputs[s] = group.keys[kind.order[s]];
+      program.append_part(kind.part, inputs.data(), kind.names, group.number, map);
+      for (uint32_t o : kind.part.outputs()) outputs.push_back(map[o]);
+    }
+    std::vector<std::string_view> names(outputs.size());
+    std::vector<uint32_t> order(outputs.size());
+    for (uint32_t i = 0; i < outputs.size(); ++i) {
+      names[i] = program.name(outputs[i]);
+      order[i] = i;
+    }
+    sort_by_bytes(order, names);
+    std::vector<uint32_t> in_order(outputs.size());
+    for (size_t i = 0; i < order.size(); ++i) in_order[i] = outputs[order[i]];
+    program.set_outputs(std::move(in_order));
+    return program;
+  }
+
+  // Two layers' steps naming one output the same: lower() refuses that where it happens.
+  static bool outputs_distinct(const Program& program) {
+    const std::vector<uint32_t>& out = program.outputs();
+    for (size_t i = 1; i < out.size(); ++i)
+      if (program.name(out[i]) == program.name(out[i - 1])) return false;
+    return true;
+  }
+
+  const Chain& chain_;
+  Direction direction_;
+  std::vector<TensorSpec>& inputs_;
+  const Options& options_;
+  std::vector<uint32_t> sorted_;
+  std::vector<uint32_t> outside_;  // positions in the sorted key set of keys outside layers
+  Program outside_part_;
+  std::vector<uint32_t> outside_order_;
+  std::vector<LayerGroup> groups_;
+  std::vector<LayerKind> kinds_;
+};
+
+// Whether the keys hold two layers or more: otherwise nothing can repeat (a layer's keys
+// converted alone, as trainers stream them).
+bool several_layers(const std::vector<TensorSpec>& inputs) {
+  std::string_view first;
+  for (const TensorSpec& in : inputs) {
+    const NumberAt n = layer_number(in.key);
+    if (n.size == 0) continue;
+    const std::string_view number = std::string_view(in.key).substr(n.pos, n.size);
+    if (first.empty())
+      first = number;
+    else if (number != first)
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool layer_separable(const OpList& ops, Direction direction) {
+  return std::all_of(ops.begin(), ops.end(),
+                     [&](const OpPtr& op) { return op_separable(*op, direction); });
+}
+
+Program lower_by_layer(const Chain& chain, Direction direction, std::vector<TensorSpec> inputs,
+                       const Options& options, std::vector<uint32_t>* input_order,
+                       LayerLowering* how) {
+  if (how) *how = LayerLowering{};
+  if (!chain.layer_separable[static_cast<int>(direction)] || !several_layers(inputs))
+    return lower(chain, direction, std::move(inputs), options, input_order);
+  Replicator replicator(chain, direction, inputs, options);
+  LayerLowering made;
+  if (std::optional<Program> program = replicator.lower(made)) {
+    if (how) *how = made;
+    if (input_order) *input_order = std::move(replicator.sorted());
+    return std::move(*program);
+  }
+  // Lowered whole after all: in the order already sorted, which lower() then keeps.
+  std::vector<uint32_t>& sorted = replicator.sorted();
+  std::vector<TensorSpec> in_order;
+  in_order.reserve(sorted.size());
+  for (uint32_t i : sorted) in_order.push_back(std::move(inputs[i]));
+  Program program = lower(chain, direction, std::move(in_order), options, input_order);
+  if (input_order)
+    for (uint32_t& i : *input_order) i = sorted[i];
+  return program;
+}
+
+}  // namespace chainconv
