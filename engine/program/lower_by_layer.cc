@@ -178,18 +178,12 @@ class Replicator {
     } catch (const Error&) {
       return std::nullopt;  // the whole key set fails too, and says so as lower() does
     }
-    Program program = assemble();
-    if (!outputs_distinct(program)) {
-      for (uint32_t slot = 0; slot < program.inputs(); ++slot) {  // the keys moved there
-        inputs_[sorted_[slot]].key = program.name(slot);
-        inputs_[sorted_[slot]].shape = program.desc(slot).shape;
-      }
-      return std::nullopt;
-    }
+    std::optional<Program> program = assemble();
+    if (!program) return std::nullopt;
     how.whole = false;
     how.lowerings = kinds_.size() + (outside_.empty() ? 0 : 1);
     how.layers = groups_.size();
-    return program;
+    return std::move(*program);
   }
 
   // Input slot -> index in `inputs`, as lower() sets input_order.
@@ -297,7 +291,8 @@ class Replicator {
     return true;
   }
 
-  Program assemble() {
+  // The program, or nullopt (the inputs given back) where outputs would collide.
+  std::optional<Program> assemble() {
     const std::vector<uint32_t>& sorted = sorted_;
     Program program;
     program.direction = direction_;
@@ -316,6 +311,7 @@ class Replicator {
       program.append_part(outside_part_, inputs.data(), whole, {}, map);
       for (uint32_t o : outside_part_.outputs()) outputs.push_back(map[o]);
     }
+    const size_t outside = outputs.size();
     for (const LayerGroup& group : groups_) {
       const LayerKind& kind = kinds_[group.kind];
       inputs.resize(kind.part.inputs());
@@ -323,25 +319,60 @@ class Replicator {
       program.append_part(kind.part, inputs.data(), kind.names, group.number, map);
       for (uint32_t o : kind.part.outputs()) outputs.push_back(map[o]);
     }
-    std::vector<std::string_view> names(outputs.size());
-    std::vector<uint32_t> order(outputs.size());
-    for (uint32_t i = 0; i < outputs.size(); ++i) {
-      names[i] = program.name(outputs[i]);
-      order[i] = i;
+    std::optional<std::vector<uint32_t>> in_order = merged(program, outputs, outside);
+    if (!in_order) {
+      for (uint32_t slot = 0; slot < program.inputs(); ++slot) {  // the keys moved there
+        inputs_[sorted_[slot]].key = program.name(slot);
+        inputs_[sorted_[slot]].shape = program.desc(slot).shape;
+      }
+      return std::nullopt;
     }
-    sort_by_bytes(order, names);
-    std::vector<uint32_t> in_order(outputs.size());
-    for (size_t i = 0; i < order.size(); ++i) in_order[i] = outputs[order[i]];
-    program.set_outputs(std::move(in_order));
+    program.set_outputs(std::move(*in_order));
     return program;
   }
 
-  // Two layers' steps naming one output the same: lower() refuses that where it happens.
-  static bool outputs_distinct(const Program& program) {
-    const std::vector<uint32_t>& out = program.outputs();
-    for (size_t i = 1; i < out.size(); ++i)
-      if (program.name(out[i]) == program.name(out[i - 1])) return false;
-    return true;
+  // The outputs in key order, or nullopt where two are named the same (lower() refuses that
+  // where it happens). outputs[0, layered) are the outputs of the keys outside layers, in
+  // key order, and the rest the layers' in layer order: each layer's come in key order and
+  // after the layer before, as a rule, and then only the few outside layers need placing.
+  // Otherwise they are sorted.
+  static std::optional<std::vector<uint32_t>> merged(const Program& program,
+                                                     const std::vector<uint32_t>& outputs,
+                                                     size_t layered) {
+    auto name = [&](uint32_t slot) -> std::string_view { return program.name(slot); };
+    bool in_order = true;
+    for (size_t i = layered + 1; in_order && i < outputs.size(); ++i)
+      in_order = name(outputs[i - 1]) < name(outputs[i]);
+    if (in_order) {
+      std::vector<uint32_t> out;
+      out.reserve(outputs.size());
+      auto from = outputs.begin() + static_cast<ptrdiff_t>(layered);
+      for (size_t i = 0; i < layered; ++i) {  // outside keys, themselves in order
+        const std::string_view key = name(outputs[i]);
+        auto at =
+            std::lower_bound(from, outputs.end(), key,
+                             [&](uint32_t slot, std::string_view k) { return name(slot) < k; });
+        if (at != outputs.end() && name(*at) == key) return std::nullopt;
+        out.insert(out.end(), from, at);
+        out.push_back(outputs[i]);
+        from = at;
+      }
+      out.insert(out.end(), from, outputs.end());
+      return out;
+    }
+    std::vector<std::string_view> names(outputs.size());
+    std::vector<uint32_t> order(outputs.size());
+    for (uint32_t i = 0; i < outputs.size(); ++i) {
+      names[i] = name(outputs[i]);
+      order[i] = i;
+    }
+    sort_by_bytes(order, names);
+    std::vector<uint32_t> out(outputs.size());
+    for (size_t i = 0; i < order.size(); ++i) {
+      out[i] = outputs[order[i]];
+      if (i > 0 && names[order[i]] == names[order[i - 1]]) return std::nullopt;
+    }
+    return out;
   }
 
   const Chain& chain_;

@@ -215,6 +215,19 @@ TEST_CASE("a key set is lowered a layer at a time only where the chain allows it
     CHECK(how.layers == 7);
     CHECK(how.lowerings == 5);  // the outside, layers 0/1/3, layer 2, layers 4/5, layer 10
   }
+  SECTION("layers whose outputs sort in another order than their inputs") {
+    auto chain = chain_of(R"(
+  - rename: {from: "a.layers.{layer}.k", to: "c.layers.{layer}.k"}
+  - rename: {from: "b.layers.{layer}.k", to: "c.layers.{layer}.k"}
+)");
+    // Layers 5 and 7 come first (under a.), layer 3 after them (under b.); all end under c.
+    const LayerLowering how =
+        check_both(*chain, Direction::to_prime,
+                   {spec("a.layers.5.k"), spec("a.layers.7.k"), spec("b.layers.3.k"),
+                    spec("b.layers.4.k"), spec("a.norm"), spec("c.norm"), spec("d.norm")});
+    CHECK(!how.whole);
+    CHECK(how.lowerings == 3);
+  }
   SECTION("one layer, or none alike: lowered whole") {
     auto chain = chain_of(kStackExperts);
     CHECK(check_both(*chain, Direction::to_prime, moe_keys(1, 3)).whole);
