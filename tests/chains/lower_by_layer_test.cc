@@ -147,6 +147,18 @@ std::vector<TensorSpec> moe_keys(int layers, int experts) {
   return keys;
 }
 
+// Each chain of `ops`: whether it may be lowered a layer at a time (both ways, where it may),
+// and four layers lowered so.
+void check_chains(std::initializer_list<const char*> ops_list, bool separable) {
+  for (const char* ops : ops_list) {
+    INFO(ops);
+    auto chain = chain_of(ops);
+    CHECK(chain->layer_separable[0] == separable);
+    if (separable) CHECK(chain->layer_separable[1]);
+    CHECK(check_both(*chain, Direction::to_prime, moe_keys(4, 2)).whole == !separable);
+  }
+}
+
 const char* kStackExperts = R"(
   - stack: {from: "model.layers.{layer}.mlp.experts.{expert}.gate_proj.weight", to: "model.layers.{layer}.mlp.w1"}
   - stack: {from: "model.layers.{layer}.mlp.experts.{expert}.up_proj.weight", to: "model.layers.{layer}.mlp.w3"}
@@ -275,39 +287,30 @@ TEST_CASE("a key set is lowered a layer at a time only where the chain allows it
     CHECK(!check_both(*chain, Direction::to_prime, moe_keys(3, 2)).whole);
   }
   SECTION("templates that may name keys in layers and outside them: never split") {
-    for (const char* ops : {R"(
+    check_chains({R"(
   - rename: {from: "{p:path}.input_layernorm.weight", to: "{p:path}.norm"}
 )",
-                            R"(
+                  R"(
   - prefix_rename: {from: "model.", to: "model.layers."}
 )",
-                            R"(
+                  R"(
   - rename: {from: "model.{part:segment}.{n}.input_layernorm.weight", to: "model.{part:segment}.{n}.norm"}
 )",
-                            R"(
+                  R"(
   - rename: {from: "model.layers.3.input_layernorm.weight", to: "model.layers.3.norm"}
-)"}) {
-      INFO(ops);
-      auto chain = chain_of(ops);
-      CHECK(!chain->layer_separable[0]);
-      CHECK(check_both(*chain, Direction::to_prime, moe_keys(4, 2)).whole);
-    }
+)"},
+                 false);
   }
   SECTION("a prefix naming the layer, or one before any layer: split") {
-    for (const char* ops : {R"(
+    check_chains({R"(
   - prefix_rename: {from: "model.layers.{layer}.", to: "layers.{layer}."}
 )",
-                            R"(
+                  R"(
   - prefix_rename: {from: "model.", to: "m."}
   - drop: {prefix: "m.embed_tokens."}
   - stack: {from: "m.layers.{layer}.mlp.experts.{expert}.gate_proj.weight", to: "m.layers.{layer}.mlp.w1"}
-)"}) {
-      INFO(ops);
-      auto chain = chain_of(ops);
-      CHECK(chain->layer_separable[0]);
-      CHECK(chain->layer_separable[1]);
-      CHECK(!check_both(*chain, Direction::to_prime, moe_keys(4, 2)).whole);
-    }
+)"},
+                 true);
   }
   SECTION("a prefix rename that moves keys out of their layer: never split") {
     auto chain = chain_of(R"(
