@@ -131,18 +131,16 @@ struct NumberAt {
 };
 
 NumberAt layer_number(std::string_view key) {
-  size_t pos = 0;
-  while (true) {
-    const size_t end = key.find('.', pos);
+  for (size_t at = key.find("layers."); at != std::string_view::npos;
+       at = key.find("layers.", at + 7)) {
+    if (at > 0 && key[at - 1] != '.') continue;  // a segment that only ends in "layers"
+    const size_t first = at + 7;
+    const size_t end = key.find('.', first);
     if (end == std::string_view::npos) return {};
-    if (key.compare(pos, end - pos, "layers") == 0) {
-      const size_t next = key.find('.', end + 1);
-      if (next == std::string_view::npos) return {};
-      if (all_digits(key.substr(end + 1, next - end - 1)))
-        return {static_cast<uint32_t>(end + 1), static_cast<uint32_t>(next - end - 1)};
-    }
-    pos = end + 1;
+    if (all_digits(key.substr(first, end - first)))
+      return {static_cast<uint32_t>(first), static_cast<uint32_t>(end - first)};
   }
+  return {};
 }
 
 // One layer's keys: their places in the key set's sorted order, and where the number is in

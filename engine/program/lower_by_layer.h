@@ -3,9 +3,9 @@
 // A model's layers mostly hold the same keys under another number (Qwen3-30B's 48 MoE
 // layers, DeepSeek-V3's 58), and a chain treats each layer on its own: lowering all 18,867
 // keys of Qwen3 does the work of one layer 48 times over. Here the keys are grouped by layer
-// (the prefix up to the number after a `layers` segment, as a conversion groups them on
-// disk: "model.layers.12."), layers holding the same keys after that prefix with the same
-// shapes and dtypes are lowered once, on the first one's keys with its number replaced by a
+// (the number after a key's first `layers` segment, as a conversion groups keys on disk:
+// "model.layers.12."), layers holding the same keys but for that number, with the same
+// shapes and dtypes, are lowered once, on the first one's keys with its number replaced by a
 // sentinel, and the steps are copied for every layer of that kind, its number written where
 // the sentinel stands. The keys outside any layer are lowered on their own.
 //
