@@ -19,6 +19,8 @@ namespace {
 // match it as they match a number, and long enough that no key or template holds it: both
 // are checked, and a key set or chain that does is lowered whole.
 constexpr std::string_view kSentinel = "918273645546372819";
+// Kinds of layer a key set may hold and still be lowered a layer at a time.
+constexpr size_t kMaxKinds = 16;
 
 bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -230,7 +232,12 @@ class Replicator {
     for (size_t g = 0; g < groups_.size(); ++g) {
       size_t k = 0;
       while (k < kinds_.size() && !same_kind(groups_[kinds_[k].first], groups_[g])) ++k;
-      if (k == kinds_.size()) kinds_.push_back(LayerKind{g, {}, {}, {}});
+      if (k == kinds_.size()) {
+        // Each layer is compared with one of each kind: with many kinds (no model has more
+        // than a few) that would grow as layers x kinds, so such a key set is lowered whole.
+        if (kinds_.size() == kMaxKinds) return false;
+        kinds_.push_back(LayerKind{g, {}, {}, {}});
+      }
       groups_[g].kind = k;
     }
     return kinds_.size() < groups_.size();

@@ -240,6 +240,21 @@ TEST_CASE("a key set is lowered a layer at a time only where the chain allows it
     CHECK(!how.whole);
     CHECK(how.lowerings == 3);
   }
+  SECTION("more kinds of layer than any model has: lowered whole") {
+    auto chain = chain_of(kStackExperts);
+    std::vector<TensorSpec> keys = moe_keys(40, 2);
+    for (int l = 0; l < 40; l += 2)  // 20 kinds, two layers each
+      keys.push_back(
+          spec("model.layers." + std::to_string(l) + ".extra" + std::to_string(l) + ".weight"));
+    for (int l = 1; l < 40; l += 2)
+      keys.push_back(
+          spec("model.layers." + std::to_string(l) + ".extra" + std::to_string(l - 1) + ".weight"));
+    CHECK(check_both(*chain, Direction::to_prime, keys).whole);
+    keys.resize(keys.size() - 25);  // 15 layers each a kind of its own, 25 alike: 16 kinds
+    const LayerLowering how = check_both(*chain, Direction::to_prime, keys);
+    CHECK(!how.whole);
+    CHECK(how.lowerings == 1 + 15 + 1);
+  }
   SECTION("one layer, or none alike: lowered whole") {
     auto chain = chain_of(kStackExperts);
     CHECK(check_both(*chain, Direction::to_prime, moe_keys(1, 3)).whole);
