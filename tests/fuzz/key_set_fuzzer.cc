@@ -4,8 +4,9 @@
 // dtypes: the key sets come close to real ones, and take every turn a real one can (gaps,
 // duplicates, prime keys among HF ones, odd dims). A key set a chain cannot convert must
 // throw Error or give findings; a crash, a hang, another exception or a sanitizer report is a
-// finding. Three oracles on the way: sort_by_bytes puts the keys in std::sort's order, a
-// program's outputs are in strict key order, and a key set listing a key twice is refused.
+// finding. Four oracles on the way: sort_by_bytes puts the keys in std::sort's order, a
+// program's outputs are in strict key order, a key set listing a key twice is refused, and
+// lowering a layer at a time gives lowering whole's program or error.
 //
 // The input: byte 0 picks the chain (the prime chains in file order, then the torchtitan ones),
 // byte 1 the direction, the check and the expert offset; then per key a segment count, the segments
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -27,6 +29,7 @@
 #include "core/read_file.h"
 #include "dsl/chain.h"
 #include "program/lower.h"
+#include "program/lower_by_layer.h"
 #include "registry/chain_registry.h"
 
 namespace {
@@ -127,6 +130,43 @@ void check_outputs_sorted(const Program& program) {
     if (!(program.name(outputs[i - 1]) < program.name(outputs[i]))) std::abort();
 }
 
+// Lowering a layer at a time must give lower()'s program (up to the order of steps and
+// slots) or lower()'s error, word for word.
+void check_by_layer(const Chain& chain, Direction direction, const std::vector<TensorSpec>& specs,
+                    const Options& options, const Program* whole, const std::string& whole_error) {
+  std::optional<Program> split;
+  std::string split_error;
+  try {
+    split = lower_by_layer(chain, direction, specs, options);
+  } catch (const Error& e) {
+    split_error = e.what();
+  }
+  if (split_error != whole_error || (whole != nullptr) != split.has_value()) std::abort();
+  if (!whole) return;
+  check_outputs_sorted(*split);
+  if (split->inputs() != whole->inputs() || split->slots() != whole->slots() ||
+      split->steps().size() != whole->steps().size() ||
+      split->outputs().size() != whole->outputs().size() ||
+      split->warnings().size() != whole->warnings().size())
+    std::abort();
+  for (uint32_t s = 0; s < whole->inputs(); ++s)
+    if (split->name(s) != whole->name(s)) std::abort();
+  for (size_t i = 0; i < whole->outputs().size(); ++i) {
+    const uint32_t a = whole->outputs()[i], b = split->outputs()[i];
+    const TensorDesc &x = whole->desc(a), &y = split->desc(b);
+    if (whole->name(a) != split->name(b) || x.dtype != y.dtype || x.shape != y.shape ||
+        x.strides != y.strides || x.offset != y.offset || x.expert_dim != y.expert_dim ||
+        whole->name(x.storage) != split->name(y.storage) ||
+        (whole->producer(a) < 0) != (split->producer(b) < 0))
+      std::abort();
+    if (whole->producer(a) >= 0) {
+      const Step& p = whole->step(static_cast<size_t>(whole->producer(a)));
+      const Step& q = split->step(static_cast<size_t>(split->producer(b)));
+      if (p.kind != q.kind || p.op != q.op || p.operands != q.operands) std::abort();
+    }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -143,7 +183,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check_on_layout(chain, specs, options);
     } else {
       const Direction direction = mode & 2 ? Direction::to_hf : Direction::to_prime;
-      check_outputs_sorted(lower(chain, direction, std::move(specs), options));
+      std::optional<Program> whole;
+      std::string error;
+      try {
+        whole = lower(chain, direction, specs, options);
+      } catch (const Error& e) {
+        error = e.what();
+      }
+      check_by_layer(chain, direction, specs, options, whole ? &*whole : nullptr, error);
+      if (!whole) return 0;
+      check_outputs_sorted(*whole);
       if (twice) std::abort();  // a key listed twice must be refused
     }
   } catch (const Error&) {

@@ -37,20 +37,25 @@ def spell(chain, mode, specs):
     return bytes(out)
 
 
-def qwen3_moe_hf(experts):
-    p = "model.layers.0."
-    specs = [(p + "input_layernorm.weight", [4], "BF16"), (p + "mlp.gate.weight", [experts, 4], "BF16")]
-    for e in range(experts):
-        for proj, shape in (("gate_proj", [2, 4]), ("up_proj", [2, 4]), ("down_proj", [4, 2])):
-            specs.append((f"{p}mlp.experts.{e}.{proj}.weight", shape, "BF16"))
+def qwen3_moe_hf(experts, layers=(0,)):
+    specs = [("model.embed_tokens.weight", [8, 4], "BF16")] if len(layers) > 1 else []
+    for layer in layers:
+        p = f"model.layers.{layer}."
+        specs += [(p + "input_layernorm.weight", [4], "BF16"), (p + "mlp.gate.weight", [experts, 4], "BF16")]
+        for e in range(experts):
+            for proj, shape in (("gate_proj", [2, 4]), ("up_proj", [2, 4]), ("down_proj", [4, 2])):
+                specs.append((f"{p}mlp.experts.{e}.{proj}.weight", shape, "BF16"))
     return specs
 
 
-def qwen3_moe_prime(experts):
-    p = "model.layers.0."
-    return [(p + "input_layernorm.weight", [4], "BF16"), (p + "mlp.router.gate.weight", [experts, 4], "BF16"),
-            (p + "mlp.experts.w1", [experts, 2, 4], "BF16"), (p + "mlp.experts.w2", [experts, 4, 2], "BF16"),
-            (p + "mlp.experts.w3", [experts, 2, 4], "BF16")]
+def qwen3_moe_prime(experts, layers=(0,)):
+    specs = [("model.embed_tokens.weight", [8, 4], "BF16")] if len(layers) > 1 else []
+    for layer in layers:
+        p = f"model.layers.{layer}."
+        specs += [(p + "input_layernorm.weight", [4], "BF16"), (p + "mlp.router.gate.weight", [experts, 4], "BF16"),
+                  (p + "mlp.experts.w1", [experts, 2, 4], "BF16"), (p + "mlp.experts.w2", [experts, 4, 2], "BF16"),
+                  (p + "mlp.experts.w3", [experts, 2, 4], "BF16")]
+    return specs
 
 
 def mixtral_hf(experts):
@@ -68,6 +73,9 @@ SEEDS = {
     "qwen3_moe_to_hf": spell("qwen3_moe", TO_HF, qwen3_moe_prime(2)),
     "qwen3_moe_to_hf_offset": spell("qwen3_moe", TO_HF | (3 << 2), qwen3_moe_prime(2)),
     "mixtral_check": spell("mixtral", CHECK, mixtral_hf(2)),
+    # Several layers alike: lowered a layer at a time, against lowering whole.
+    "qwen3_moe_layers_to_prime": spell("qwen3_moe", LOWER, qwen3_moe_hf(2, (0, 1, 10))),
+    "qwen3_moe_layers_to_hf": spell("qwen3_moe", TO_HF, qwen3_moe_prime(2, (0, 1, 10))),
 }
 
 if __name__ == "__main__":
