@@ -148,7 +148,7 @@ NumberAt layer_number(std::string_view key) {
 // One layer's keys: their places in the key set's sorted order, and where the number is in
 // each.
 struct LayerGroup {
-  std::string_view number;
+  std::string_view number;     // in the input key it was found in
   std::vector<uint32_t> keys;  // indices into the sorted key set
   std::vector<uint32_t> at;    // where `number` begins in each key
   size_t kind = 0;             // its kind: an index into the kinds
@@ -321,7 +321,10 @@ class Replicator {
       const LayerKind& kind = kinds_[group.kind];
       inputs.resize(kind.part.inputs());
       for (uint32_t s = 0; s < kind.part.inputs(); ++s) inputs[s] = group.keys[kind.order[s]];
-      program.append_part(kind.part, inputs.data(), kind.names, group.number, map);
+      // The number as the program now holds it: the input keys have moved there.
+      const std::string_view number =
+          std::string_view(program.name(group.keys[0])).substr(group.at[0], group.number.size());
+      program.append_part(kind.part, inputs.data(), kind.names, number, map);
       for (uint32_t o : kind.part.outputs()) outputs.push_back(map[o]);
     }
     std::optional<std::vector<uint32_t>> in_order = merged(program, outputs, outside);
