@@ -154,12 +154,17 @@ struct LayerGroup {
   size_t kind = 0;             // its kind: an index into the kinds
 };
 
-// A kind of layer: the first layer of it, and the program lowered on its keys.
+// A program lowered on some of the keys, to be copied into the whole key set's.
+struct Part {
+  Program program;
+  std::vector<uint32_t> order;  // input slot -> position among the keys it was lowered on
+  Program::CutNames names;      // its slot names cut where the sentinel is
+};
+
+// A kind of layer: the first layer of it, and the part lowered on its keys.
 struct LayerKind {
   size_t first = 0;  // the group lowered
-  Program part;
-  std::vector<uint32_t> order;  // part input slot -> position in the group
-  Program::CutNames names;      // the part's slot names cut where the sentinel is
+  Part part;
 };
 
 class Replicator {
@@ -191,17 +196,16 @@ class Replicator {
 
  private:
   bool sort_and_check() {
-    std::vector<uint32_t>& sorted = sorted_;
-    sorted.resize(inputs_.size());
+    sorted_.resize(inputs_.size());
     std::vector<std::string_view> keys(inputs_.size());
-    for (uint32_t i = 0; i < sorted.size(); ++i) {
-      sorted[i] = i;
+    for (uint32_t i = 0; i < sorted_.size(); ++i) {
+      sorted_[i] = i;
       keys[i] = inputs_[i].key;
     }
-    sort_by_bytes(sorted, keys);
-    for (size_t i = 0; i < sorted.size(); ++i) {
-      const TensorSpec& in = inputs_[sorted[i]];
-      if (!in.dtype || (i > 0 && in.key == inputs_[sorted[i - 1]].key)) return false;
+    sort_by_bytes(sorted_, keys);
+    for (size_t i = 0; i < sorted_.size(); ++i) {
+      const TensorSpec& in = inputs_[sorted_[i]];
+      if (!in.dtype || (i > 0 && in.key == inputs_[sorted_[i - 1]].key)) return false;
       for (int64_t size : in.shape)
         if (size < 0) return false;  // lower() names the key
     }
@@ -210,11 +214,10 @@ class Replicator {
 
   // Groups the keys by layer and the layers by kind; false when no kind repeats.
   bool group() {
-    const std::vector<uint32_t>& sorted = sorted_;
     std::unordered_map<std::string_view, size_t> by_number;
     LayerGroup* last = nullptr;
-    for (uint32_t i = 0; i < sorted.size(); ++i) {
-      const std::string_view key = inputs_[sorted[i]].key;
+    for (uint32_t i = 0; i < sorted_.size(); ++i) {
+      const std::string_view key = inputs_[sorted_[i]].key;
       const NumberAt n = layer_number(key);
       if (n.size == 0) {
         outside_.push_back(i);
@@ -236,7 +239,7 @@ class Replicator {
         // Each layer is compared with one of each kind: with many kinds (no model has more
         // than a few) that would grow as layers x kinds, so such a key set is lowered whole.
         if (kinds_.size() == kMaxKinds) return false;
-        kinds_.push_back(LayerKind{g, {}, {}, {}});
+        kinds_.push_back(LayerKind{g, {}});
       }
       groups_[g].kind = k;
     }
@@ -260,34 +263,35 @@ class Replicator {
   }
 
   bool lower_outside() {
-    const std::vector<uint32_t>& sorted = sorted_;
     std::vector<TensorSpec> specs;
     specs.reserve(outside_.size());
-    for (uint32_t i : outside_) specs.push_back(inputs_[sorted[i]]);
-    outside_part_ =
-        chainconv::lower(chain_, direction_, std::move(specs), options_, &outside_order_);
-    return outside_part_.warnings().empty();
+    for (uint32_t i : outside_) specs.push_back(inputs_[sorted_[i]]);
+    return lower_part(std::move(specs), outside_part_);
   }
 
   bool lower_kind(LayerKind& kind) {
-    const std::vector<uint32_t>& sorted = sorted_;
     const LayerGroup& group = groups_[kind.first];
     std::vector<TensorSpec> specs;
     specs.reserve(group.keys.size());
     for (size_t i = 0; i < group.keys.size(); ++i) {
-      const TensorSpec& in = inputs_[sorted[group.keys[i]]];
+      const TensorSpec& in = inputs_[sorted_[group.keys[i]]];
       if (in.key.find(kSentinel) != std::string::npos) return false;
       std::string key = in.key;
       key.replace(group.at[i], group.number.size(), kSentinel);
       specs.push_back({std::move(key), in.shape, in.dtype});
     }
-    kind.part = chainconv::lower(chain_, direction_, std::move(specs), options_, &kind.order);
-    if (!kind.part.warnings().empty()) return false;
-    const Program& part = kind.part;
-    kind.names.pieces.resize(part.slots() - part.inputs());
-    for (uint32_t s = part.inputs(); s < part.slots(); ++s) {
-      std::vector<std::string_view>& pieces = kind.names.pieces[s - part.inputs()];
-      const std::string_view name = part.name(s);
+    return lower_part(std::move(specs), kind.part);
+  }
+
+  // False where the part warns: warnings name keys, which are not renamed.
+  bool lower_part(std::vector<TensorSpec> specs, Part& part) {
+    Program& program = part.program;
+    program = chainconv::lower(chain_, direction_, std::move(specs), options_, &part.order);
+    if (!program.warnings().empty()) return false;
+    part.names.pieces.resize(program.slots() - program.inputs());
+    for (uint32_t s = program.inputs(); s < program.slots(); ++s) {
+      std::vector<std::string_view>& pieces = part.names.pieces[s - program.inputs()];
+      const std::string_view name = program.name(s);
       size_t from = 0;
       for (size_t at; (at = name.find(kSentinel, from)) != name.npos; from = at + kSentinel.size())
         pieces.push_back(name.substr(from, at - from));
@@ -298,34 +302,30 @@ class Replicator {
 
   // The program, or nullopt (the inputs given back) where outputs would collide.
   std::optional<Program> assemble() {
-    const std::vector<uint32_t>& sorted = sorted_;
     Program program;
     program.direction = direction_;
     program.reserve(inputs_.size() * 2);
-    for (uint32_t i : sorted) {
+    for (uint32_t i : sorted_) {
       TensorSpec& in = inputs_[i];
       program.add_input(std::move(in.key), *in.dtype, std::move(in.shape));
     }
     std::vector<uint32_t> outputs, inputs, map;
-    if (!outside_.empty()) {
-      Program::CutNames whole;  // names kept as they are
-      for (uint32_t s = outside_part_.inputs(); s < outside_part_.slots(); ++s)
-        whole.pieces.push_back({outside_part_.name(s)});
-      for (uint32_t s = 0; s < outside_part_.inputs(); ++s)
-        inputs.push_back(outside_[outside_order_[s]]);
-      program.append_part(outside_part_, inputs.data(), whole, {}, map);
-      for (uint32_t o : outside_part_.outputs()) outputs.push_back(map[o]);
-    }
+    // `part`, lowered on the keys at `positions` of the sorted key set, with `fill` for the
+    // sentinel.
+    auto append = [&](const Part& part, const std::vector<uint32_t>& positions,
+                      std::string_view fill) {
+      inputs.resize(part.program.inputs());
+      for (uint32_t s = 0; s < inputs.size(); ++s) inputs[s] = positions[part.order[s]];
+      program.append_part(part.program, inputs.data(), part.names, fill, map);
+      for (uint32_t o : part.program.outputs()) outputs.push_back(map[o]);
+    };
+    if (!outside_.empty()) append(outside_part_, outside_, {});
     const size_t outside = outputs.size();
     for (const LayerGroup& group : groups_) {
-      const LayerKind& kind = kinds_[group.kind];
-      inputs.resize(kind.part.inputs());
-      for (uint32_t s = 0; s < kind.part.inputs(); ++s) inputs[s] = group.keys[kind.order[s]];
       // The number as the program now holds it: the input keys have moved there.
       const std::string_view number =
           std::string_view(program.name(group.keys[0])).substr(group.at[0], group.number.size());
-      program.append_part(kind.part, inputs.data(), kind.names, number, map);
-      for (uint32_t o : kind.part.outputs()) outputs.push_back(map[o]);
+      append(kinds_[group.kind].part, group.keys, number);
     }
     std::optional<std::vector<uint32_t>> in_order = merged(program, outputs, outside);
     if (!in_order) {
@@ -389,8 +389,7 @@ class Replicator {
   const Options& options_;
   std::vector<uint32_t> sorted_;
   std::vector<uint32_t> outside_;  // positions in the sorted key set of keys outside layers
-  Program outside_part_;
-  std::vector<uint32_t> outside_order_;
+  Part outside_part_;
   std::vector<LayerGroup> groups_;
   std::vector<LayerKind> kinds_;
 };
