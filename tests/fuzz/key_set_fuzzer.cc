@@ -130,17 +130,24 @@ void check_outputs_sorted(const Program& program) {
     if (!(program.name(outputs[i - 1]) < program.name(outputs[i]))) std::abort();
 }
 
+// The program `make` returns, or nullopt and its Error's text in `error`.
+template <typename Make>
+std::optional<Program> lowered(Make&& make, std::string& error) {
+  try {
+    return make();
+  } catch (const Error& e) {
+    error = e.what();
+    return std::nullopt;
+  }
+}
+
 // Lowering a layer at a time must give lower()'s program (up to the order of steps and
 // slots) or lower()'s error, word for word.
 void check_by_layer(const Chain& chain, Direction direction, const std::vector<TensorSpec>& specs,
                     const Options& options, const Program* whole, const std::string& whole_error) {
-  std::optional<Program> split;
   std::string split_error;
-  try {
-    split = lower_by_layer(chain, direction, specs, options);
-  } catch (const Error& e) {
-    split_error = e.what();
-  }
+  const std::optional<Program> split =
+      lowered([&] { return lower_by_layer(chain, direction, specs, options); }, split_error);
   if (split_error != whole_error || (whole != nullptr) != split.has_value()) std::abort();
   if (!whole) return;
   check_outputs_sorted(*split);
@@ -183,13 +190,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check_on_layout(chain, specs, options);
     } else {
       const Direction direction = mode & 2 ? Direction::to_hf : Direction::to_prime;
-      std::optional<Program> whole;
       std::string error;
-      try {
-        whole = lower(chain, direction, specs, options);
-      } catch (const Error& e) {
-        error = e.what();
-      }
+      const std::optional<Program> whole =
+          lowered([&] { return lower(chain, direction, specs, options); }, error);
       check_by_layer(chain, direction, specs, options, whole ? &*whole : nullptr, error);
       if (!whole) return 0;
       check_outputs_sorted(*whole);
